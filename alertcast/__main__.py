@@ -1,0 +1,5 @@
+import sys
+
+from alertcast.cli import main
+
+sys.exit(main())

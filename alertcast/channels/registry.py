@@ -1,0 +1,34 @@
+"""Which channels exist, built once from the settings (only configured adapters are imported)."""
+
+from __future__ import annotations
+
+from alertcast.channels.base import Channel
+from alertcast.clock import clock
+from alertcast.http import make_client
+from alertcast.settings import Settings
+
+KNOWN = ("website", "webhook", "email", "mastodon", "bluesky", "matrix", "x", "facebook", "telegram", "sms")
+
+
+class UnknownChannel(ValueError):
+    pass
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    for name in settings.channels:
+        if name == "website":
+            from alertcast.channels.website import WebsiteChannel
+
+            channels[name] = WebsiteChannel(settings.site_dir, clock.now, settings.site_base_url)
+        elif name == "webhook":
+            from alertcast.channels.webhook import WebhookChannel
+
+            channels[name] = WebhookChannel(
+                settings.webhook_urls, make_client(settings.http_timeout_s), settings.webhook_secret
+            )
+        elif name in KNOWN:
+            raise UnknownChannel(f"channel {name!r} has no adapter yet; configured: ALERTCAST_CHANNELS")
+        else:
+            raise UnknownChannel(f"unknown channel {name!r}; known channels: {', '.join(KNOWN)}")
+    return channels

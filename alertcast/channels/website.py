@@ -1,0 +1,60 @@
+"""The website channel: keeps each alert's published versions in the site folder and rebuilds it.
+
+The folder is the state (`data/<alert_id>.json`), so a restarted worker, or a second one,
+rebuilds the same site; writing the same version twice changes nothing, which makes a
+retried delivery harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from alertcast.channels.base import PostResult
+from alertcast.models.alert import DeliveryRequest
+from alertcast.site.atomic import write_atomic
+from alertcast.site.builder import build_site
+from alertcast.site.model import PublishedAlert
+
+
+class WebsiteChannel:
+    id = "website"
+
+    def __init__(self, site_dir: Path, now: Callable[[], datetime], base_url: str = "") -> None:
+        self.site_dir = site_dir
+        self.now = now
+        self.base_url = base_url.rstrip("/")
+        self._lock = asyncio.Lock()
+
+    def accounts(self) -> list[str]:
+        return ["default"]
+
+    def alert_url(self, alert_id: str) -> str:
+        return f"{self.base_url}/alerts/{alert_id}.html"
+
+    def load_all(self) -> list[PublishedAlert]:
+        folder = self.site_dir / "data"
+        return [PublishedAlert.model_validate_json(p.read_bytes()) for p in sorted(folder.glob("*.json"))]
+
+    def record(self, request: DeliveryRequest) -> PublishedAlert:
+        """Add this version to the alert's stored state and rebuild the whole site."""
+        path = self.site_dir / "data" / f"{request.alert_id}.json"
+        current = (
+            PublishedAlert.model_validate_json(path.read_bytes())
+            if path.exists()
+            else PublishedAlert(alert_id=request.alert_id, versions=[])
+        )
+        updated = current.with_version(request.version, request.incident, self.now())
+        write_atomic(path, updated.model_dump_json(indent=1).encode())
+        build_site(self.load_all(), self.site_dir, now=self.now(), base_url=self.base_url)
+        return updated
+
+    async def publish(self, request: DeliveryRequest) -> PostResult:
+        async with self._lock:
+            await asyncio.to_thread(self.record, request)
+        return PostResult(post_id=request.alert_id, url=self.alert_url(request.alert_id))
+
+    async def aclose(self) -> None:
+        return None

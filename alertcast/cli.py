@@ -1,0 +1,125 @@
+"""`alertcast`: the front door. Exit codes: 0 clean, 1 warnings, 2 input refused, 64 usage error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from alertcast.settings import get_settings
+
+EXIT_OK, EXIT_WARNINGS, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2, 64
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _kafka_args(parser: argparse.ArgumentParser) -> None:
+    settings = get_settings()
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=settings.kafka_dir,
+        help="broker data and logs (default: %(default)s; ALERTCAST_KAFKA_DIR)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=settings.kafka_port,
+        help="first broker port on 127.0.0.1 (default: %(default)s)",
+    )
+    parser.add_argument("--brokers", type=int, default=1, help="number of KRaft nodes (default: 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="alertcast", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    kafka = commands.add_parser("kafka", help="the local Kafka broker (real, KRaft, 127.0.0.1)")
+    kafka_commands = kafka.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    up = kafka_commands.add_parser("up", help="install (once) and start the broker, wait until it answers")
+    _kafka_args(up)
+    _kafka_args(kafka_commands.add_parser("down", help="stop the broker by its PID and wait for it to exit"))
+    _kafka_args(kafka_commands.add_parser("status", help="say whether the broker runs, and where"))
+
+    topics = commands.add_parser("topics", help="declarative topics (topics/*.yaml)")
+    topics_commands = topics.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    topics_commands.add_parser("apply", help="create missing topics, report differing ones")
+    schemas = topics_commands.add_parser("schemas", help="write the messages' JSON Schemas to topics/schemas/")
+    schemas.add_argument("--check", action="store_true", help="exit 1 if the files are not current")
+
+    commands.add_parser("worker", help="run the Faust worker (all agents) until stopped")
+
+    submit = commands.add_parser("submit", help="validate incident files locally, then produce them to Kafka")
+    submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    submit.add_argument("--source", default="cli", help="source name recorded with each incident")
+
+    demo = commands.add_parser("demo", help="broker, topics, worker, public site and example incidents")
+    demo.add_argument("--site-dir", type=Path, default=Path(".alertcast") / "demo-site")
+    demo.add_argument("--port", type=int, default=8080, help="public site port on 127.0.0.1")
+    demo.add_argument("--no-wait", action="store_true", help="exit once the examples are published")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    if args.command == "kafka":
+        from alertcast import kafka
+
+        try:
+            if args.action == "up":
+                kafka.up(args.data_dir, settings.cache_dir, args.port, args.brokers)
+            elif args.action == "down":
+                stopped = kafka.down(args.data_dir, args.port, args.brokers)
+                print(f"stopped broker pid(s) {', '.join(map(str, stopped))}" if stopped else "no broker running")
+            else:
+                states = kafka.running(args.data_dir, args.port, args.brokers)
+                for node, pid in states:
+                    where = f"on {node.bootstrap}, data {node.data_dir}, log {node.log_file}"
+                    print(f"broker {node.node_id}: " + (f"running (pid {pid}) {where}" if pid else "not running"))
+                return EXIT_OK if all(pid for _, pid in states) else EXIT_WARNINGS
+        except kafka.KafkaError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        return EXIT_OK
+    if args.command == "topics":
+        if args.action == "schemas":
+            from alertcast import topic_schemas
+
+            stale = topic_schemas.write(check=args.check)
+            for path in stale:
+                print(f"{'stale' if args.check else 'wrote'} {path}")
+            return EXIT_WARNINGS if args.check and stale else EXIT_OK
+        from alertcast import topics
+
+        for line in topics.apply(settings.bootstrap, settings.topic_prefix).lines():
+            print(line)
+        return EXIT_OK
+    if args.command == "worker":
+        from alertcast import topics
+        from alertcast.stream.worker import run
+
+        topics.apply(settings.bootstrap, settings.topic_prefix)
+        run()
+        return EXIT_OK
+    if args.command == "submit":
+        from alertcast.submit import submit_files
+
+        return submit_files(args.files, settings, args.source)
+    if args.command == "demo":
+        from alertcast.demo import run_demo
+
+        return run_demo(settings, args.site_dir, args.port, wait=not args.no_wait)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Delivery semantics: retry policy, and (later) the ledger and circuit breaker."""

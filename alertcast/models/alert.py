@@ -1,0 +1,128 @@
+"""Messages after intake: rejections, accepted incidents, drafts, approvals, deliveries, receipts.
+
+Each is the value of a topic (see topics/*.yaml); their JSON Schemas are generated into
+topics/schemas/ so producers in other languages can validate before sending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alertcast.models.incident import Incident, UtcDateTime
+from alertcast.models.problem import Problem
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Rejection(_Message):
+    """An input refused by intake, with the raw payload so nothing is silently dropped."""
+
+    source: str
+    received_at: UtcDateTime
+    raw: str = Field(description="the payload as received (decoded as UTF-8 with replacement)")
+    problems: list[Problem]
+
+
+class AcceptedIncident(_Message):
+    """A validated incident version (incidents.accepted)."""
+
+    incident_key: str
+    version: int = Field(ge=1)
+    received_at: UtcDateTime
+    incident: Incident
+    warnings: list[Problem] = Field(default_factory=list, description="accepted, but worth a look")
+
+
+class ChannelText(_Message):
+    """What one channel will publish, in one language, counted as that network counts."""
+
+    channel: str
+    language: str
+    text: str
+    length: int
+    limit: int | None = None
+
+
+class Draft(_Message):
+    """Rendered texts awaiting a decision (alerts.drafted)."""
+
+    alert_id: str = Field(description="stable id of the alert: one per incident, shared by its versions")
+    incident_key: str
+    version: int
+    received_at: UtcDateTime
+    incident: Incident
+    texts: list[ChannelText]
+
+
+class Approval(_Message):
+    """A draft cleared for publication (alerts.approved)."""
+
+    draft: Draft
+    approved_by: list[str]
+    approved_at: UtcDateTime
+    policy: str
+
+
+class DeliveryRequest(_Message):
+    """One post to make on one channel account (deliveries.requests)."""
+
+    alert_id: str
+    version: int
+    channel: str
+    account: str = "default"
+    incident: Incident
+    text: ChannelText | None = None
+    approved_at: UtcDateTime
+
+    @property
+    def delivery_key(self) -> str:
+        """Unique per (alert, version, channel, account): the idempotency key of the post."""
+        return f"{self.alert_id}:{self.version}:{self.channel}:{self.account}"
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class Receipt(_Message):
+    """What a channel answered (deliveries.receipts, or deliveries.dead when it gave up)."""
+
+    delivery_key: str
+    alert_id: str
+    version: int
+    channel: str
+    account: str
+    status: DeliveryStatus
+    post_id: str | None = None
+    url: str | None = None
+    attempts: int = 1
+    latency_ms: float
+    error: str | None = None
+    at: UtcDateTime
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def alert_id_for(incident_key: str) -> str:
+    """A short stable id, safe in URLs and file names, derived from the incident key."""
+    return hashlib.sha256(incident_key.encode()).hexdigest()[:16]
+
+
+__all__ = [
+    "AcceptedIncident",
+    "Approval",
+    "ChannelText",
+    "DeliveryRequest",
+    "DeliveryStatus",
+    "Draft",
+    "Receipt",
+    "Rejection",
+    "alert_id_for",
+]

@@ -1,0 +1,1 @@
+"""Rendering: the sandboxed template environment, per-network length counting and fitting."""

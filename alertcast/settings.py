@@ -1,0 +1,43 @@
+"""The one settings object: every knob is an ALERTCAST_* environment variable (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALERTCAST_", env_file=".env", extra="ignore")
+
+    bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,...]")
+    topic_prefix: str = Field(default="", description="prepended to every topic name (tests, tenants)")
+    app_id: str = Field(default="alertcast", description="Faust application id (consumer group)")
+    worker_web_port: int = Field(default=6066, description="worker health/metrics port on 127.0.0.1")
+    worker_concurrency: int = Field(default=16, description="deliveries in flight per worker")
+    site_dir: Path = Field(default=Path("site"), description="where the website channel writes")
+    site_base_url: str = Field(default="", description="public URL of the site, for links in posts")
+    templates_dir: Path = Field(default=ROOT / "templates")
+    channels: list[str] = Field(
+        default=["website", "webhook"], description="channels every approved alert goes to"
+    )
+    webhook_urls: list[str] = Field(default=[], description="URLs the webhook channel POSTs each alert to")
+    webhook_secret: str = Field(default="", description="HMAC key for webhook signatures (empty: unsigned)")
+    http_timeout_s: float = 10.0
+    timezone: str = "Europe/Paris"
+    log_level: str = "info"
+    cache_dir: Path = Field(default=Path.home() / ".cache" / "alertcast")
+    kafka_dir: Path = Field(default=Path(".alertcast") / "kafka", description="local broker data and logs")
+    kafka_port: int = 9092
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

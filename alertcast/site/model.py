@@ -1,0 +1,56 @@
+"""What the public site knows of an alert: every published version and whether it ended.
+
+The website channel keeps one of these per alert as JSON in the site folder (`data/`),
+so the folder itself is the state the site is rebuilt from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from alertcast.models.incident import Incident, UtcDateTime
+
+
+class PublishedVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    incident: Incident
+    published_at: UtcDateTime
+
+
+class PublishedAlert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alert_id: str
+    versions: list[PublishedVersion]
+    ended_at: UtcDateTime | None = None
+    end_reason: Literal["cancel", "expire"] | None = None
+
+    @property
+    def latest(self) -> Incident:
+        return self.versions[-1].incident
+
+    def is_ended(self, now: datetime) -> bool:
+        """Ended by a cancel, or past the latest version's expiry."""
+        if self.ended_at is not None:
+            return True
+        expiries = [info.expires for info in self.latest.info if info.expires is not None]
+        return bool(expiries) and max(expiries) <= now
+
+    def with_version(self, version: int, incident: Incident, at: datetime) -> PublishedAlert:
+        """Add or replace a version (a retried delivery writes the same version again)."""
+        versions = [v for v in self.versions if v.version != version]
+        versions.append(PublishedVersion(version=version, incident=incident, published_at=at))
+        versions.sort(key=lambda v: v.version)
+        ended = incident.msg_type == "Cancel"
+        return self.model_copy(
+            update={
+                "versions": versions,
+                "ended_at": at if ended else self.ended_at,
+                "end_reason": "cancel" if ended else self.end_reason,
+            }
+        )

@@ -1,0 +1,45 @@
+"""A small static server for the site folder (demo and tests; production uses any web server).
+
+Content types for the feeds, and cache headers that let a CDN absorb a hundredfold spike while
+a new alert still shows within a minute.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+}
+SHORT_CACHE = "public, max-age=30, stale-while-revalidate=30"
+LONG_CACHE = "public, max-age=86400"
+
+
+class SiteHandler(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}
+
+    def end_headers(self) -> None:
+        static = self.path.startswith("/assets/")
+        self.send_header("Cache-Control", LONG_CACHE if static else SHORT_CACHE)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def serve(site_dir: Path, port: int) -> ThreadingHTTPServer:
+    """Serve `site_dir` on 127.0.0.1:port from a daemon thread; `shutdown()` stops it."""
+    site_dir.mkdir(parents=True, exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", port), partial(SiteHandler, directory=str(site_dir)))
+    threading.Thread(target=server.serve_forever, name="site-server", daemon=True).start()
+    return server

@@ -1,0 +1,51 @@
+"""The Faust app and the topics every agent shares, configured from the settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.transport.drivers import TRANSPORTS
+
+from alertcast.settings import get_settings
+
+TRANSPORTS.aliases["alertcast"] = "alertcast.stream.transport:Transport"
+
+settings = get_settings()
+
+app = faust.App(
+    settings.app_id,
+    broker=[f"alertcast://{server}" for server in settings.bootstrap.split(",")],
+    store="memory://",
+    web_bind="127.0.0.1",
+    web_port=settings.worker_web_port,
+    web_host="127.0.0.1",
+    topic_partitions=6,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    broker_commit_every=100,
+    broker_commit_interval=0.5,
+    stream_buffer_maxsize=4096,
+    consumer_max_fetch_size=4 * 1024 * 1024,
+    autodiscover=False,
+    origin="alertcast.stream",
+)
+
+
+def topic(name: str) -> Any:
+    return app.topic(
+        settings.topic(name), key_serializer="raw", value_serializer="raw", partitions=None, internal=False
+    )
+
+
+submitted = topic("incidents.submitted")
+rejected = topic("incidents.rejected")
+accepted = topic("incidents.accepted")
+drafted = topic("alerts.drafted")
+approved = topic("alerts.approved")
+requests = topic("deliveries.requests")
+receipts = topic("deliveries.receipts")
+dead = topic("deliveries.dead")
+
+# Per incident key: the last version number and which messages (sender/identifier) it has seen.
+versions = app.Table("incident_versions", default=None, partitions=6)

@@ -1,0 +1,104 @@
+"""Ingest agent: raw submissions in, versioned incidents or rejections with reasons out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from alertcast.clock import clock
+from alertcast.ingest.json_ import parse_json
+from alertcast.models.alert import AcceptedIncident, Rejection
+from alertcast.models.incident import Incident
+from alertcast.models.problem import Problem
+from alertcast.stream.app import accepted, app, rejected, submitted, versions
+
+log = logging.getLogger(__name__)
+
+SOURCE_HEADER = "alertcast-source"
+CONTENT_TYPE_HEADER = "content-type"
+
+
+def header(event: Any, name: str, default: str) -> str:
+    value = (event.headers or {}).get(name)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else default
+
+
+@app.agent(submitted)
+async def ingest(stream: Any) -> None:
+    async for event in stream.events():
+        raw: bytes = event.value or b""
+        source = header(event, SOURCE_HEADER, "kafka")
+        try:
+            await handle(event, raw, source)
+        except Exception as error:  # a bug must not lose the input nor stop the agent
+            log.exception("ingest failed on a submission from %s", source)
+            problem = Problem(
+                path="",
+                value=type(error).__name__,
+                rule="internal_error",
+                message=f"alertcast could not process this input: {error}",
+                hint="report it to the alertcast operators with this rejection; the input is kept",
+            )
+            await reject(event.key, raw, source, [problem])
+
+
+async def reject(key: bytes | None, raw: bytes, source: str, problems: list[Problem]) -> None:
+    rejection = Rejection(
+        source=source,
+        received_at=clock.now(),
+        raw=raw.decode("utf-8", "replace")[:100_000],
+        problems=problems,
+    )
+    await rejected.send(key=key, value=rejection.model_dump_json().encode())
+    log.info("rejected a submission from %s: %d problem(s)", source, len(problems))
+
+
+async def handle(event: Any, raw: bytes, source: str) -> None:
+    key = event.key.decode("utf-8", "replace") if event.key else None
+    result = parse_json(raw, source=source)
+    if result.problems or not result.incidents:
+        await reject(event.key, raw, source, result.problems)
+        return
+    for incident in result.incidents:
+        if incident.key != key:
+            # Keyed wrongly (or a document holding several incidents): re-submit each under
+            # its own key, so all versions of one incident meet on one partition and table.
+            await submitted.send(
+                key=incident.key.encode(),
+                value=incident.model_dump_json().encode(),
+                headers={SOURCE_HEADER: source.encode(), CONTENT_TYPE_HEADER: b"application/json"},
+            )
+            continue
+        await accept(incident, result.warnings)
+
+
+async def accept(incident: Incident, warnings: list[Problem]) -> None:
+    """Number the version; a message seen before (same sender and identifier) is dropped."""
+    state = versions.get(incident.key) or {"version": 0, "messages": {}}
+    if incident.message_key in state["messages"]:
+        log.info("duplicate %s ignored (already version %s)", incident.message_key, state["messages"])
+        return
+    warnings = list(warnings)
+    if incident.references and state["version"] == 0:
+        warnings.append(
+            Problem(
+                path="references",
+                value=incident.key,
+                rule="unknown_reference",
+                message="refers to a message alertcast has not seen: accepted as a new incident",
+                hint="check the references, or submit the original first",
+            )
+        )
+    version = state["version"] + 1
+    versions[incident.key] = {
+        "version": version,
+        "messages": {**state["messages"], incident.message_key: version},
+    }
+    message = AcceptedIncident(
+        incident_key=incident.key,
+        version=version,
+        received_at=clock.now(),
+        incident=incident,
+        warnings=warnings,
+    )
+    await accepted.send(key=incident.key.encode(), value=message.model_dump_json().encode())

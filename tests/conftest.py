@@ -1,0 +1,177 @@
+"""Shared fixtures: one real Kafka broker per session (for the `kafka` tier), real workers,
+a local webhook receiver, and waiting on conditions (never fixed sleeps)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alertcast import kafka
+from alertcast.settings import ROOT
+
+SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "samples"
+EXAMPLES = ROOT / "deploy" / "examples"
+CACHE = Path(os.environ.get("ALERTCAST_CACHE_DIR", Path.home() / ".cache" / "alertcast"))
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 60.0, what: str | Callable[[], str] = "condition"
+) -> Any:
+    """Poll until predicate() is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what() if callable(what) else what}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _free_pair() -> int:
+    """A port p with p+100 free too (the broker's controller port)."""
+    for _ in range(100):
+        port = free_port()
+        if port + 100 < 65536:
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port + 100))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port pair")
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real single-node KRaft broker for the whole session; stopped by PID at the end."""
+    data = tmp_path_factory.mktemp("kafka")
+    port = _free_pair()
+    kafka.up(data, CACHE, port=port)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        kafka.down(data, port=port)
+
+
+@pytest.fixture
+def prefix() -> str:
+    """Topics of one test never meet another test's."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+class Receiver:
+    """A local webhook endpoint that records what it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append({"headers": dict(self.headers), "body": json.loads(body)})
+                self.send_response(202)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [request["body"] for request in self.requests]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+class Worker:
+    """A real `alertcast worker` process with its own app id, topics, ports and folders."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "alertcast", "worker"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:]) if self.log.exists() else ""
+
+
+@pytest.fixture
+def worker_env(broker: str, prefix: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ALERTCAST_BOOTSTRAP": broker,
+        "ALERTCAST_TOPIC_PREFIX": prefix,
+        "ALERTCAST_APP_ID": f"alertcast-{prefix.rstrip('.')}",
+        "ALERTCAST_WORKER_WEB_PORT": str(free_port()),
+        "ALERTCAST_SITE_DIR": str(tmp_path / "site"),
+        "ALERTCAST_CHANNELS": json.dumps(["website"]),
+        "ALERTCAST_LOG_LEVEL": "info",
+    }
+
+
+@pytest.fixture
+def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+
+    def start(**overrides: str) -> Worker:
+        worker = Worker({**worker_env, **overrides}, tmp_path / f"worker{len(workers)}.log").start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    for worker in workers:
+        print(f"--- {worker.log} ---\n{worker.log_tail()}")

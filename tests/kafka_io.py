@@ -1,0 +1,42 @@
+"""Reading and writing topics from tests with kafka-python (a real client on the real broker)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+
+
+def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        producer.send(topic, key=key, value=value).get(timeout=30)
+    finally:
+        producer.close()
+
+
+def read_until(
+    bootstrap: str, topic: str, count: int, timeout: float = 90.0, what: str = ""
+) -> list[dict[str, Any]]:
+    """The first `count` JSON messages of `topic`, waiting at most `timeout` seconds for them."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=500,
+    )
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(messages) < count and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                messages += [json.loads(record.value) for record in batch]
+    finally:
+        consumer.close()
+    if len(messages) < count:
+        raise AssertionError(f"{topic}: {len(messages)}/{count} messages after {timeout:.0f} s {what}")
+    return messages

@@ -1,0 +1,134 @@
+"""The walking skeleton end to end on a real broker and a real worker process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, Receiver, wait_for
+from kafka_io import produce, read_until
+
+from alertcast import topics
+
+pytestmark = pytest.mark.kafka
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alertcast", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_topics_apply_creates_then_reports_no_change(broker: str, prefix: str) -> None:
+    specs = topics.load_specs()
+    first = topics.apply(broker, prefix)
+    assert sorted(first.created) == sorted(prefix + spec.name for spec in specs)
+    second = topics.apply(broker, prefix)
+    assert second.created == [] and second.differences == []
+    assert second.lines()[-1].startswith("no change")
+
+
+def test_topics_apply_reports_a_differing_topic(broker: str, prefix: str) -> None:
+    spec = topics.TopicSpec(name="x.y", partitions=2, config={"retention.ms": "1000"})
+    topics.apply(broker, prefix, [spec])
+    changed = spec.model_copy(update={"partitions": 3, "config": {"retention.ms": "2000"}})
+    report = topics.apply(broker, prefix, [changed])
+    assert report.created == []
+    assert report.differences == [f"{prefix}x.y: partitions 2 (declared 3), retention.ms=1000 (declared 2000)"]
+
+
+def test_incident_reaches_website_and_webhook(
+    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver
+) -> None:
+    env = {
+        **worker_env,
+        "ALERTCAST_CHANNELS": json.dumps(["website", "webhook"]),
+        "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url]),
+    }
+    worker = start_worker(**env)
+    submitted = cli("submit", str(EXAMPLES / "01-road-closure-d934.json"), env=env)
+    assert submitted.returncode == 0, submitted.stderr
+    assert submitted.stdout.strip() == "routes@departement-exemple.fr/dir-nord-2026-1203-d934"
+
+    body = wait_for(lambda: receiver.bodies(), 90, f"the webhook call\n{worker.log_tail()}")[0]
+    assert body["incident"]["identifier"] == "dir-nord-2026-1203-d934"
+    assert "Route D 934 fermée entre Arras et Cambrai" in body["text"]
+    assert receiver.requests[0]["headers"]["Idempotency-Key"] == body["delivery_key"]
+
+    site = Path(env["ALERTCAST_SITE_DIR"])
+    page = site / "alerts" / f"{body['alert_id']}.html"
+    wait_for(page.exists, 60, "the alert page")
+    assert "Route D 934 fermée entre Arras et Cambrai" in page.read_text()
+    wait_for(lambda: body["alert_id"] in (site / "alerts.json").read_text(), 30, "the JSON index")
+    assert "Route D 934" in (site / "index.html").read_text()
+
+    receipts = read_until(broker, prefix + "deliveries.receipts", 2)
+    assert sorted((r["channel"], r["status"]) for r in receipts) == [("webhook", "sent"), ("website", "sent")]
+
+
+def test_malformed_incidents_land_in_rejected_with_reasons(
+    broker: str, prefix: str, start_worker, worker_env: dict[str, str]
+) -> None:
+    start_worker()
+    produce(broker, prefix + "incidents.submitted", b"this is not JSON {")
+    invalid = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+    del invalid["sender"]
+    invalid["info"][0]["category"] = "volcano"
+    invalid["info"][0]["expires"] = "2026-12-03T05:00:00+01:00"
+    produce(broker, prefix + "incidents.submitted", json.dumps(invalid).encode())
+    rejections = read_until(broker, prefix + "incidents.rejected", 2)
+    not_json, bad = rejections
+    assert not_json["raw"] == "this is not JSON {"
+    assert [p["rule"] for p in not_json["problems"]] == ["json_syntax"]
+    found = {(p["path"], p["rule"], str(p["value"])) for p in bad["problems"]}
+    assert ("sender", "missing", "None") in found
+    assert ("info.0.category", "enum", "volcano") in found
+    assert json.loads(bad["raw"])["identifier"] == invalid["identifier"]
+
+
+def test_update_joins_incident_and_duplicate_is_processed_once(
+    broker: str, prefix: str, start_worker, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    start_worker()
+    alert, update = (EXAMPLES / n for n in ("01-road-closure-d934.json", "04-road-closure-d934-update.json"))
+    cancel = json.loads(alert.read_text())
+    cancel.update(
+        identifier="dir-nord-2026-1203-d934-3",
+        sent="2026-12-03T11:05:00+01:00",
+        msg_type="Cancel",
+        references=[{"sender": cancel["sender"], "identifier": cancel["identifier"]}],
+    )
+    (tmp_path / "cancel.json").write_text(json.dumps(cancel))
+    # Alert, Update, the Alert again (a duplicate), then a Cancel: all on one partition, in order.
+    for path in (alert, update, alert, tmp_path / "cancel.json"):
+        assert cli("submit", str(path), env=worker_env).returncode == 0
+    accepted = read_until(broker, prefix + "incidents.accepted", 3)
+    key = "routes@departement-exemple.fr/dir-nord-2026-1203-d934"
+    assert [(a["incident_key"], a["version"], a["incident"]["msg_type"]) for a in accepted] == [
+        (key, 1, "Alert"),
+        (key, 2, "Update"),
+        (key, 3, "Cancel"),  # not the duplicate Alert: it was recognised and dropped
+    ]
+
+
+def test_kafka_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
+    from conftest import _free_pair
+
+    port = str(_free_pair())
+    data = str(tmp_path / "k")
+    env = dict(os.environ)
+    args = ["--data-dir", data, "--port", port]
+    up = cli("kafka", "up", *args, env=env)
+    assert up.returncode == 0, up.stderr + up.stdout
+    status = cli("kafka", "status", *args, env=env)
+    assert status.returncode == 0 and "running (pid" in status.stdout
+    pid = int(status.stdout.split("pid ")[1].split(")")[0])
+    down = cli("kafka", "down", *args, env=env)
+    assert down.returncode == 0 and f"stopped broker pid(s) {pid}" in down.stdout
+    assert not Path(f"/proc/{pid}").exists()
+    after = cli("kafka", "status", *args, env=env)
+    assert after.returncode == 1 and "not running" in after.stdout
