@@ -25,7 +25,7 @@ LONG_CACHE = "public, max-age=86400"
 
 
 class SiteHandler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}  # noqa: RUF012
 
     def end_headers(self) -> None:
         static = self.path.startswith("/assets/")

@@ -1,0 +1,443 @@
+"""GTFS-Realtime Service Alerts (protobuf, or its proto3 JSON form) in, one `Incident` per alert.
+
+A feed is a snapshot of every current alert, so each entity stands on its own: a broken
+entity is reported as a problem at `entity[i]` while the others still become incidents.
+Identity is the entity id under one sender (the feed), so the same alert fetched twice
+gives the same incident key and the ingest agent can deduplicate or version it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from google.transit import gtfs_realtime_pb2 as gtfs
+from pydantic import ValidationError
+
+from alertcast.clock import clock
+from alertcast.ingest.cap import load_category_table
+from alertcast.ingest.result import ParseResult
+from alertcast.models.incident import (
+    Area,
+    CapCategory,
+    Category,
+    Certainty,
+    Geocode,
+    Incident,
+    MsgType,
+    Severity,
+    Urgency,
+)
+from alertcast.models.problem import Problem, problems_from_validation
+
+FORMAT = "gtfs-rt"
+FORMAT_JSON = "gtfs-rt-json"
+DEFAULT_SENDER = "gtfs-rt"
+MAX_HEADLINE = 500
+
+_SEVERITY_LEVELS = {"INFO": Severity.MINOR, "WARNING": Severity.MODERATE, "SEVERE": Severity.SEVERE}
+_SEVERE_EFFECTS = {"NO_SERVICE", "SIGNIFICANT_DELAYS"}
+
+# How informed entities are named in area descriptions, per language (English otherwise).
+_SELECTOR_LABELS = {
+    "fr": {
+        "agency": "réseau",
+        "route": "ligne",
+        "route_type": "type de ligne",
+        "stop": "arrêt",
+        "trip": "course",
+    },
+    "en": {"agency": "agency", "route": "route", "route_type": "route type", "stop": "stop", "trip": "trip"},
+}
+_SERVICE_ALERT = {"fr": "perturbation", "en": "service alert"}
+
+
+def parse_gtfs_rt(
+    data: bytes,
+    source: str = "kafka",
+    sender: str = DEFAULT_SENDER,
+    default_language: str = "fr",
+) -> ParseResult:
+    """Decode a binary FeedMessage and map its alerts."""
+    result = ParseResult(format=FORMAT)
+    message = gtfs.FeedMessage()
+    try:
+        message.ParseFromString(bytes(data))
+    except (DecodeError, ValueError, RecursionError, TypeError) as error:
+        result.problems.append(
+            Problem(
+                path="",
+                value=bytes(data[:40]).hex(),
+                rule="protobuf_decode",
+                message=f"not a GTFS-Realtime FeedMessage: {error}",
+                hint="send the binary protobuf (application/x-protobuf) of a GTFS-RT feed",
+            )
+        )
+        return result
+    _map_feed(message, result, source, sender, default_language)
+    return result
+
+
+def parse_gtfs_rt_json(
+    data: bytes | str,
+    source: str = "kafka",
+    sender: str = DEFAULT_SENDER,
+    default_language: str = "fr",
+) -> ParseResult:
+    """Read the proto3 JSON form (camelCase or snake_case names, enum names) and map its alerts."""
+    result = ParseResult(format=FORMAT_JSON)
+    message = gtfs.FeedMessage()
+    try:
+        json_format.Parse(data, message)
+    except (
+        json_format.ParseError,
+        ValueError,
+        UnicodeDecodeError,
+        RecursionError,
+        TypeError,
+    ) as strict_error:
+        message = gtfs.FeedMessage()
+        try:
+            json_format.Parse(data, message, ignore_unknown_fields=True)
+        except (json_format.ParseError, ValueError, UnicodeDecodeError, RecursionError, TypeError) as error:
+            result.problems.append(
+                Problem(
+                    path="",
+                    value=_excerpt(data),
+                    rule="gtfs_rt_json",
+                    message=f"not a GTFS-Realtime FeedMessage in proto3 JSON: {error}",
+                    hint="produce it with google.protobuf.json_format.MessageToJson(feed)",
+                )
+            )
+            return result
+        result.warnings.append(
+            Problem(
+                path="",
+                value=_excerpt(str(strict_error)),
+                rule="unknown_fields",
+                message=f"fields unknown to GTFS-Realtime were ignored: {strict_error}",
+                hint="check field names against gtfs-realtime.proto",
+            )
+        )
+    _map_feed(message, result, source, sender, default_language)
+    return result
+
+
+def _map_feed(
+    message: gtfs.FeedMessage, result: ParseResult, source: str, sender: str, default_language: str
+) -> None:
+    if not message.HasField("header") or not message.header.gtfs_realtime_version:
+        result.problems.append(
+            Problem(
+                path="header.gtfs_realtime_version",
+                value=None,
+                rule="required",
+                message="a FeedMessage needs a header with gtfs_realtime_version",
+                hint="this does not look like a GTFS-Realtime feed",
+            )
+        )
+        return
+    sent = _timestamp(message.header.timestamp) if message.header.timestamp else None
+    if sent is None:
+        sent = clock.now()
+        result.warnings.append(
+            Problem(
+                path="header.timestamp",
+                value=message.header.timestamp,
+                rule="sent_defaulted",
+                message="the feed header has no usable timestamp; intake time was used as sent",
+                hint="set header.timestamp (POSIX seconds)",
+            )
+        )
+    skipped = 0
+    for index, entity in enumerate(message.entity):
+        if entity.is_deleted:
+            _deleted(entity, index, sent, source, sender, result)
+        elif entity.HasField("alert"):
+            _alert(entity, index, sent, source, sender, default_language, result)
+        else:
+            skipped += 1
+    if skipped:
+        result.warnings.append(
+            Problem(
+                path="entity",
+                value=skipped,
+                rule="non_alert_entities",
+                message=f"{skipped} entities are trip updates, vehicles or other non-alert data; ignored",
+                hint="alertcast reads Service Alerts only",
+            )
+        )
+    if not result.incidents and not result.problems:
+        result.problems.append(
+            Problem(
+                path="entity",
+                value=len(message.entity),
+                rule="empty",
+                message="the feed holds no alert entity",
+                hint="a GTFS-RT Service Alerts feed lists alert entities",
+            )
+        )
+
+
+def _identifier(entity: gtfs.FeedEntity, index: int, result: ParseResult) -> str | None:
+    """The entity id, made CAP-safe; ids are stable, so escaping is deterministic."""
+    raw = _str(entity.id).strip()
+    if not raw:
+        result.problems.append(
+            Problem(
+                path=f"entity[{index}].id", value="", rule="required", message="the entity has no id", hint=""
+            )
+        )
+        return None
+    safe = quote(raw, safe="!$'()*+-./:;=?@_~[]#%^|{}\"")
+    if safe != raw:
+        result.warnings.append(
+            Problem(
+                path=f"entity[{index}].id",
+                value=raw[:200],
+                rule="identifier_escaped",
+                message=f"the id holds spaces, commas, '<' or '&'; it was escaped as '{safe[:100]}'",
+                hint="",
+            )
+        )
+    return safe[:200]
+
+
+def _deleted(
+    entity: gtfs.FeedEntity, index: int, sent: datetime, source: str, sender: str, result: ParseResult
+) -> None:
+    """A deleted entity ends the alert it named: a Cancel referencing that entity."""
+    identifier = _identifier(entity, index, result)
+    if identifier is None:
+        return
+    _validate(
+        {
+            "identifier": f"{identifier}.deleted"[:200],
+            "sender": sender,
+            "sent": sent,
+            "msg_type": MsgType.CANCEL,
+            "source": source,
+            "references": [{"sender": sender, "identifier": identifier}],
+        },
+        f"entity[{index}]",
+        result,
+    )
+
+
+def _alert(
+    entity: gtfs.FeedEntity,
+    index: int,
+    sent: datetime,
+    source: str,
+    sender: str,
+    default_language: str,
+    result: ParseResult,
+) -> None:
+    path = f"entity[{index}]"
+    identifier = _identifier(entity, index, result)
+    alert = entity.alert
+    onset, expires = _period_bounds(alert, path, result)
+    if identifier is None:
+        return
+    headers = _translations(alert.header_text, default_language)
+    descriptions = _translations(alert.description_text, default_language)
+    urls = _translations(alert.url, default_language)
+    cause_details = _translations(alert.cause_detail, default_language)
+    effect_details = _translations(alert.effect_detail, default_language)
+    languages = list(dict.fromkeys([*headers, *descriptions])) or [default_language]
+    cause = (
+        gtfs.Alert.Cause.Name(alert.cause) if alert.cause in gtfs.Alert.Cause.values() else "UNKNOWN_CAUSE"
+    )
+    effect = (
+        gtfs.Alert.Effect.Name(alert.effect)
+        if alert.effect in gtfs.Alert.Effect.values()
+        else "UNKNOWN_EFFECT"
+    )
+    started = onset is None or onset <= sent
+    infos = []
+    for language in languages:
+        event = _event(cause, effect, language)
+        headline, description = _headline(headers.get(language, ""), descriptions.get(language, ""), event)
+        extra = [text for text in (cause_details.get(language), effect_details.get(language)) if text]
+        infos.append(
+            {
+                "language": language,
+                "category": _category(cause, effect),
+                "cap_categories": [CapCategory.TRANSPORT],
+                "event": event,
+                "urgency": Urgency.IMMEDIATE if started else Urgency.EXPECTED,
+                "severity": _severity(alert, effect),
+                "certainty": Certainty.OBSERVED if started else Certainty.LIKELY,
+                "headline": headline,
+                "description": "\n\n".join([description, *extra]).strip(),
+                "web": _pick(urls, language) or None,
+                "onset": onset,
+                "expires": expires,
+                "areas": _areas(alert.informed_entity, language),
+            }
+        )
+    _validate(
+        {
+            "identifier": identifier,
+            "sender": sender,
+            "sent": sent,
+            "msg_type": MsgType.ALERT,
+            "source": source,
+            "info": infos,
+        },
+        path,
+        result,
+    )
+
+
+def _validate(candidate: dict[str, Any], path: str, result: ParseResult) -> None:
+    try:
+        result.incidents.append(Incident.model_validate(candidate))
+    except ValidationError as error:
+        for problem in problems_from_validation(error):
+            suffix = f".{problem.path}" if problem.path else ""
+            result.problems.append(problem.model_copy(update={"path": f"{path}{suffix}"}))
+
+
+def _translations(text: gtfs.TranslatedString, default_language: str) -> dict[str, str]:
+    """language -> text; an untagged translation is in the feed's default language."""
+    found: dict[str, str] = {}
+    for translation in text.translation:
+        language = _str(translation.language).strip() or default_language
+        value = _str(translation.text).strip()
+        if value and language.lower() not in {key.lower() for key in found}:
+            found[language] = value
+    return found
+
+
+def _pick(texts: Mapping[str, str], language: str) -> str:
+    """The text in `language`, else the first one given (for URLs, which rarely depend on it)."""
+    if language in texts:
+        return texts[language]
+    return next(iter(texts.values()), "")
+
+
+def _headline(header: str, description: str, event: str) -> tuple[str, str]:
+    """A headline within the model's limit; a longer header keeps its full text in the description."""
+    if not header:
+        first_line = description.strip().splitlines()[0] if description.strip() else ""
+        header = first_line or event
+    header = " ".join(header.split())
+    if len(header) <= MAX_HEADLINE:
+        return header, description
+    cut = header[: MAX_HEADLINE - 1].rsplit(" ", 1)[0] + "…"
+    return cut, "\n\n".join(part for part in (header, description) if part)
+
+
+def _event(cause: str, effect: str, language: str) -> str:
+    base = language.split("-")[0].lower()
+    if effect in ("UNKNOWN_EFFECT", "OTHER_EFFECT"):
+        label = _SERVICE_ALERT.get(base, _SERVICE_ALERT["en"])
+    else:
+        label = effect.lower().replace("_", " ")
+    if cause not in ("UNKNOWN_CAUSE", "OTHER_CAUSE"):
+        label += f" ({cause.lower().replace('_', ' ')})"
+    return label
+
+
+def _category(cause: str, effect: str) -> Category:
+    table = load_category_table("gtfs_rt")
+    causes: Mapping[str, str] = table.get("causes") or {}
+    effects: Mapping[str, str] = table.get("effects") or {}
+    if cause in causes:
+        return Category(causes[cause])
+    if effect in effects:
+        return Category(effects[effect])
+    return Category(table.get("default", "transport_disruption"))
+
+
+def _severity(alert: gtfs.Alert, effect: str) -> Severity:
+    level = gtfs.Alert.SeverityLevel.Name(alert.severity_level) if alert.HasField("severity_level") else ""
+    if level in _SEVERITY_LEVELS:
+        return _SEVERITY_LEVELS[level]
+    if effect in _SEVERE_EFFECTS:
+        return Severity.MODERATE
+    if effect == "UNKNOWN_EFFECT":
+        return Severity.UNKNOWN
+    return Severity.MINOR
+
+
+def _timestamp(seconds: int) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _period_bounds(
+    alert: gtfs.Alert, path: str, result: ParseResult
+) -> tuple[datetime | None, datetime | None]:
+    """The envelope of the active periods: earliest start, latest end (None when open)."""
+    starts: list[datetime | None] = []
+    ends: list[datetime | None] = []
+    for index, period in enumerate(alert.active_period):
+        for name, target in (("start", starts), ("end", ends)):
+            if period.HasField(name) and getattr(period, name):
+                moment = _timestamp(getattr(period, name))
+                if moment is None:
+                    result.problems.append(
+                        Problem(
+                            path=f"{path}.alert.active_period[{index}].{name}",
+                            value=getattr(period, name),
+                            rule="timestamp_range",
+                            message="this POSIX time is outside the representable range",
+                            hint="write POSIX seconds, e.g. 1767225600",
+                        )
+                    )
+                target.append(moment)
+            else:
+                target.append(None)
+    onset = None if not starts or None in starts else min(s for s in starts if s is not None)
+    expires = None if not ends or None in ends else max(e for e in ends if e is not None)
+    return onset, expires
+
+
+def _areas(selectors: Sequence[gtfs.EntitySelector], language: str) -> list[Area]:
+    """One area naming every informed entity, each also kept as a gtfs_* geocode."""
+    labels = _SELECTOR_LABELS.get(language.split("-")[0].lower(), _SELECTOR_LABELS["en"])
+    geocodes: list[Geocode] = []
+    names: list[str] = []
+    for selector in selectors:
+        pairs: list[tuple[str, str, str]] = []
+        if selector.agency_id:
+            pairs.append(("gtfs_agency_id", _str(selector.agency_id), labels["agency"]))
+        if selector.route_id:
+            pairs.append(("gtfs_route_id", _str(selector.route_id), labels["route"]))
+        if selector.HasField("route_type"):
+            pairs.append(("gtfs_route_type", str(selector.route_type), labels["route_type"]))
+        if selector.HasField("trip") and selector.trip.trip_id:
+            pairs.append(("gtfs_trip_id", _str(selector.trip.trip_id), labels["trip"]))
+        if selector.HasField("trip") and selector.trip.route_id and not selector.route_id:
+            pairs.append(("gtfs_route_id", _str(selector.trip.route_id), labels["route"]))
+        if selector.stop_id:
+            pairs.append(("gtfs_stop_id", _str(selector.stop_id), labels["stop"]))
+        for value_name, value, label in pairs:
+            geocode = Geocode(value_name=value_name, value=value.strip() or "?")
+            if geocode not in geocodes:
+                geocodes.append(geocode)
+                names.append(f"{label} {value.strip()}")
+    if not geocodes:
+        return []
+    area_desc = ", ".join(names)
+    if len(area_desc) > 500:
+        area_desc = area_desc[:499].rsplit(", ", 1)[0] + "…"
+    return [Area(area_desc=area_desc, geocodes=geocodes)]
+
+
+def _str(value: str | bytes) -> str:
+    """proto2 string fields come back as bytes when a feed holds invalid UTF-8."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _excerpt(data: bytes | str) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text[:200]

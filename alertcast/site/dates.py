@@ -1,0 +1,40 @@
+"""Times as citizens write them: "mardi 3 décembre à 7 h 30", in the site's time zone.
+
+Stored times are UTC; a page says local time in words because people act on it ("the road
+reopens at 18 h"). The year is only written when it is not the current one, which keeps the
+index short and the archive unambiguous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from babel.dates import format_datetime
+
+from alertcast.site.labels import DEFAULT_LANGUAGE, language_of
+
+_PATTERNS = {
+    "fr": ("EEEE d MMMM 'à' H 'h' mm", "EEEE d MMMM y 'à' H 'h' mm", "fr_FR"),
+    "en": ("EEEE d MMMM 'at' HH:mm", "EEEE d MMMM y 'at' HH:mm", "en_GB"),
+}
+
+
+@dataclass(frozen=True)
+class ShownTime:
+    """A time for a page: machine form for `<time datetime>`, words for people."""
+
+    iso: str
+    text: str
+
+
+def spoken_time(value: datetime, *, now: datetime, tz: tzinfo, language: str = DEFAULT_LANGUAGE) -> str:
+    this_year, other_year, locale = _PATTERNS[language_of(language) or DEFAULT_LANGUAGE]
+    local = value.astimezone(tz)
+    pattern = this_year if local.year == now.astimezone(tz).year else other_year
+    return str(format_datetime(local, pattern, tzinfo=tz, locale=locale))
+
+
+def shown_time(value: datetime, *, now: datetime, tz: tzinfo, language: str = DEFAULT_LANGUAGE) -> ShownTime:
+    local = value.astimezone(tz).replace(microsecond=0)
+    return ShownTime(iso=local.isoformat(), text=spoken_time(value, now=now, tz=tz, language=language))
