@@ -1,0 +1,73 @@
+"""The charter engine: one entry point for rendered texts and for a communicator's edits.
+
+`check_text` knows nothing of templates: what the communicator sees and may change is the
+final text of one channel, so that is what is checked, every time, the same way.
+`check_incident` checks what only the incident knows: mandatory facts and coherent times.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alertcast.charter import facts, neutrality, personal_data, spelling, style, times
+from alertcast.charter.finding import Finding
+from alertcast.charter.folding import fold_with_map
+from alertcast.charter.lexicon import Message, load_charter, primary_language
+from alertcast.models.incident import Incident
+
+_UNSUPPORTED = Message(
+    message='The charter has no lexicon for the language "{language}": only personal data, '
+    "punctuation and emoji were checked.",
+    suggestion="Add {language}.yaml to the charter directory.",
+)
+
+
+def _order(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda finding: (finding.start, finding.end, finding.rule))
+
+
+def check_text(
+    text: str, language: str, *, incident: Incident | None = None, extra_dir: Path | None = None
+) -> list[Finding]:
+    """Every charter finding on `text`, sorted by start.
+
+    `incident` only teaches the spelling rule the incident's own names (areas, sender).
+    `extra_dir` is the body's lexicon directory (ALERTCAST_CHARTER_DIR).
+    """
+    charter = load_charter(language, extra_dir)
+    if incident is not None:
+        names = [area.area_desc for info in incident.info for area in info.areas]
+        names += [info.sender_name for info in incident.info if info.sender_name]
+        charter = charter.with_proper_nouns(names)
+    folded = fold_with_map(text)
+    findings = personal_data.check(charter, folded)
+    if not charter.supported:
+        code = primary_language(language) or language
+        said = charter.say("charter.language_unsupported", _UNSUPPORTED, language=code)
+        findings.append(
+            Finding(
+                rule="charter.language_unsupported",
+                level="warn",
+                start=0,
+                end=0,
+                excerpt="",
+                message=said.message,
+                suggestion=said.suggestion,
+            )
+        )
+        findings += [f for f in style.check(charter, folded) if f.rule != "style.capitals"]
+        return _order(findings)
+    findings += neutrality.check(charter, folded)
+    findings += style.check(charter, folded)
+    findings += spelling.check(charter, folded)
+    return _order(findings)
+
+
+def check_incident(incident: Incident) -> list[Finding]:
+    """Missing facts and incoherent times, each pointing at the incident field by `path`."""
+    return facts.check(incident) + times.check(incident)
+
+
+def blocking(findings: list[Finding]) -> bool:
+    """Whether anything stops publication (the CLI's exit code 2)."""
+    return any(finding.blocking for finding in findings)

@@ -1,0 +1,69 @@
+"""Neutrality: no value judgement, no partisan content, no praise of officials, no blame.
+
+A public body speaks for everyone: an opinion word, a party name or a "thanks to our mayor"
+turns a safety message into politics (and, near elections, breaks the law on public
+communication). These block. Borderline words ("malheureusement", "enfin") express the body's
+feeling without judging anyone: they warn, and the communicator decides.
+"""
+
+from __future__ import annotations
+
+from alertcast.charter.finding import Finding, Level
+from alertcast.charter.folding import Folded
+from alertcast.charter.lexicon import Charter, Message
+from alertcast.charter.listed import listed_findings
+
+RULES: tuple[tuple[str, str, Level, Message], ...] = (
+    (
+        "opinion",
+        "neutrality.opinion",
+        "block",
+        Message(
+            message='"{excerpt}" is a value judgement: the charter requires a neutral, factual voice.',
+            suggestion="State the facts (what, where, when) without qualifying them.",
+        ),
+    ),
+    (
+        "borderline",
+        "neutrality.borderline",
+        "warn",
+        Message(
+            message='"{excerpt}" expresses the body\'s feeling; avoid it in a factual message.',
+            suggestion="Remove the word, or replace it with the fact it comments on.",
+        ),
+    ),
+    (
+        "partisan",
+        "neutrality.partisan",
+        "block",
+        Message(
+            message='"{excerpt}" is political or partisan content.',
+            suggestion="Remove any reference to a party, a list or a voting instruction.",
+        ),
+    ),
+    (
+        "praise",
+        "neutrality.praise",
+        "block",
+        Message(
+            message='"{excerpt}" praises an elected official or team.',
+            suggestion="Say only who decided, without thanks or praise.",
+        ),
+    ),
+    (
+        "blame",
+        "neutrality.blame",
+        "block",
+        Message(
+            message='"{excerpt}" blames a group of people.',
+            suggestion="State the cause factually.",
+        ),
+    ),
+)
+
+
+def check(charter: Charter, folded: Folded) -> list[Finding]:
+    findings: list[Finding] = []
+    for list_name, rule, level, default in RULES:
+        findings.extend(listed_findings(charter, folded, list_name, rule, level, default))
+    return findings

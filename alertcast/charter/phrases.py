@@ -1,0 +1,119 @@
+"""A tiny phrase syntax, so a public body can extend the lexicons without writing regexes.
+
+- words separated by spaces match any run of white space;
+- `{name}` matches any item of the named set (e.g. "à cause des {group}");
+- `(a|b|)` matches one of the alternatives, the empty one making the group optional;
+- matching is on word boundaries, insensitive to case and accents ("incompetents" matches
+  "incompétents"), and ’ and ' are the same apostrophe;
+- a phrase written entirely in capitals ("LFI", "RN") is an acronym: it matches exactly, case
+  and all, because "ps" or "lr" in lower case are not parties.
+An entry may instead carry `regex:`, matched on the text as written, ignoring case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alertcast.charter.folding import Folded, fold
+
+_TOKENS = re.compile(r"\{(\w+)\}|\(([^()]*)\)|[^{}()]+|.")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One compiled lexicon entry; `entry` is kept for its own message and suggestion."""
+
+    pattern: re.Pattern[str]
+    on_folded: bool
+    entry: Any
+
+    def spans(self, folded: Folded) -> Iterator[tuple[int, int]]:
+        """Spans in the original text (see Folded.span)."""
+        if self.on_folded:
+            for match in self.pattern.finditer(folded.text):
+                if match.end() > match.start():
+                    yield folded.span(match.start(), match.end())
+        else:
+            for match in self.pattern.finditer(folded.original):
+                if match.end() > match.start():
+                    yield match.start(), match.end()
+
+
+def is_acronym_phrase(phrase: str) -> bool:
+    letters = [char for char in phrase if char.isalpha()]
+    return bool(letters) and all(char.isupper() for char in letters) and "{" not in phrase
+
+
+def _literal(text: str, exact: bool) -> str:
+    source = text if exact else fold(text)
+    out: list[str] = []
+    in_space = False
+    for char in source:
+        if char.isspace():
+            if not in_space:
+                out.append(r"\s+")
+            in_space = True
+            continue
+        in_space = False
+        if char in "'\u2019" and exact:
+            out.append("['\u2019]")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def _set(name: str, sets: Mapping[str, list[str]], exact: bool) -> str:
+    if name not in sets:
+        raise ValueError(f"unknown set {{{name}}}; define it under 'sets:'")
+    items = sorted(sets[name], key=len, reverse=True)
+    if not items:
+        raise ValueError(f"set {{{name}}} is empty")
+    return "(?:" + "|".join(_literal(item, exact) for item in items) + ")"
+
+
+def _with_sets(option: str, sets: Mapping[str, list[str]], exact: bool) -> str:
+    """An alternative may itself name a set: "(ces {group}|ces gens)"."""
+    pieces = re.split(r"\{(\w+)\}", option)
+    return "".join(
+        _set(piece, sets, exact) if index % 2 else _literal(piece, exact)
+        for index, piece in enumerate(pieces)
+    )
+
+
+def phrase_pattern(phrase: str, sets: Mapping[str, list[str]]) -> tuple[str, bool]:
+    """The regex source of a phrase and whether it matches the folded text."""
+    exact = is_acronym_phrase(phrase)
+    parts: list[str] = []
+    for token in _TOKENS.finditer(phrase.strip()):
+        set_name, alternatives = token.group(1), token.group(2)
+        if set_name is not None:
+            parts.append(_set(set_name, sets, exact))
+        elif alternatives is not None:
+            options = alternatives.split("|")
+            parts.append("(?:" + "|".join(_with_sets(option, sets, exact) for option in options) + ")")
+        else:
+            if any(char in token.group(0) for char in "(){}"):
+                raise ValueError("nested or unbalanced ( ) or { } in the phrase")
+            parts.append(_literal(token.group(0), exact))
+    body = "".join(parts)
+    if not body:
+        raise ValueError("empty phrase")
+    return rf"(?<!\w){body}(?!\w)", not exact
+
+
+def compile_entry(
+    phrase: str | None, regex: str | None, sets: Mapping[str, list[str]], entry: Any
+) -> Matcher:
+    if (phrase is None) == (regex is None):
+        raise ValueError("give either a phrase or a regex")
+    try:
+        if regex is not None:
+            return Matcher(re.compile(regex, re.IGNORECASE), on_folded=False, entry=entry)
+        assert phrase is not None
+        source, on_folded = phrase_pattern(phrase, sets)
+        return Matcher(re.compile(source), on_folded=on_folded, entry=entry)
+    except re.error as error:
+        raise ValueError(f"invalid pattern: {error}") from error

@@ -1,0 +1,104 @@
+"""Spelling: a typo at 23:30 costs trust. Warn only, with a correction when one is close.
+
+Offline dictionaries (pyspellchecker) know common words but not local names: a capitalised
+word is accepted when it is one of the body's places (places.yaml, extendable) or the
+incident's own area or sender names. Numbers, times ("7h30"), road numbers ("D934"), URLs,
+e-mail addresses, hashtags, mentions and acronyms (words in capitals) are not checked.
+French elisions ("l'autoroute", "jusqu'à") and compounds ("Pas-de-Calais") are checked piece
+by piece when the whole is not a dictionary word.
+"""
+
+from __future__ import annotations
+
+import re
+
+from alertcast.charter import dictionary
+from alertcast.charter.finding import Finding
+from alertcast.charter.folding import Folded
+from alertcast.charter.lexicon import Charter, Message
+
+_DEFAULT = Message(message='"{excerpt}": word not in the dictionary.', suggestion="{suggestion}")
+_SKIP = re.compile(
+    r"https?://\S+|www\.\S+|[\w.+-]+@[\w.-]+|[#@][\w.@-]+|\b[\w-]+\.(?:fr|com|org|net|eu|gouv)\b\S*",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+_PIECES = re.compile(r"['’\-]")
+
+_HINTS = {
+    "fr": (
+        "Vouliez-vous écrire {words} ?",
+        "« {word} »",
+        " ou ",
+        "S'il s'agit d'un nom de lieu, ajoutez-le à places.yaml.",
+        "Vérifiez l'orthographe.",
+    ),
+    "en": (
+        "Did you mean {words}?",
+        '"{word}"',
+        " or ",
+        "If it is a place name, add it to places.yaml.",
+        "Check the spelling.",
+    ),
+}
+
+
+def _known(piece: str, charter: Charter) -> bool:
+    if len(piece) <= 1 or piece.lower() in charter.words:
+        return True
+    if piece[:1].isupper() and charter.is_place_token(piece):
+        return True
+    return dictionary.is_word(charter.language, piece)
+
+
+def _is_correct(word: str, charter: Charter) -> bool:
+    if _known(word, charter):
+        return True
+    pieces = [piece for piece in _PIECES.split(word) if piece]
+    return len(pieces) > 1 and all(_known(piece, charter) for piece in pieces)
+
+
+def _hint(word: str, charter: Charter) -> str:
+    did_you_mean, quoted, joiner, place, check = _HINTS.get(charter.language, _HINTS["en"])
+    pieces = [piece for piece in _PIECES.split(word) if piece and not _known(piece, charter)]
+    target = pieces[0] if pieces else word
+    found = dictionary.corrections(charter.language, target)
+    if found:
+        words = joiner.join(quoted.format(word=word.replace(target, best)) for best in found)
+        return did_you_mean.format(words=words)
+    return place if word[:1].isupper() else check
+
+
+def check(charter: Charter, folded: Folded) -> list[Finding]:
+    if not dictionary.has_dictionary(charter.language):
+        return []
+    text = folded.original
+    skipped = [False] * len(text)
+    for match in _SKIP.finditer(text):
+        for index in range(match.start(), match.end()):
+            skipped[index] = True
+    findings = []
+    for match in _WORD.finditer(text):
+        word, start, end = match.group(0), match.start(), match.end()
+        if any(skipped[start:end]):
+            continue
+        if (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()):
+            continue  # 7h30, D934, A4: times and road numbers
+        letters = [char for char in word if char.isalpha()]
+        if len(letters) > 1 and all(char.isupper() for char in letters):
+            continue  # acronyms; shouting is the style rule's business
+        if _is_correct(word, charter):
+            continue
+        said = charter.say("spelling.unknown", _DEFAULT, excerpt=word, suggestion=_hint(word, charter))
+        findings.append(
+            Finding(
+                rule="spelling.unknown",
+                level="warn",
+                start=start,
+                end=end,
+                excerpt=word,
+                message=said.message,
+                suggestion=said.suggestion,
+            )
+        )
+    return findings

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from alertcast.render.fitting import TextPart, fit
+
+HEADLINE = TextPart(name="headline", text="Route D 934 fermée entre Arras et Cambrai.", mandatory=True)
+ADVICE = TextPart(name="advice", text="Déviation par la D 939.", mandatory=True)
+LINK = TextPart(name="link", text="https://www.pas-de-calais.gouv.fr/routes", mandatory=True)
+DETAILS = TextPart(
+    name="details",
+    text="Travaux de réfection de la chaussée après les intempéries ; réouverture prévue vendredi.",
+    mandatory=False,
+    drop_order=2,
+)
+HASHTAGS = TextPart(name="hashtags", text="#PasDeCalais #Routes #Info", mandatory=False, drop_order=1)
+PARTS = [HEADLINE, ADVICE, DETAILS, LINK, HASHTAGS]
+
+
+def test_a_text_that_fits_is_left_whole() -> None:
+    result = fit(PARTS, "mastodon")
+    assert not result.blocked
+    assert result.dropped == []
+    assert result.text == "\n".join(part.text for part in PARTS)
+    assert result.length.fits
+
+
+def test_hashtags_go_first() -> None:
+    full = fit(PARTS, "website").text
+    limit = len(full) - 5
+    result = fit(PARTS, "bluesky", limit=limit)
+    assert result.dropped == ["hashtags"]
+    assert HASHTAGS.text not in result.text
+    assert DETAILS.text in result.text
+    assert result.length.fits
+
+
+def test_secondary_details_go_next_and_hashtags_come_back_if_they_fit() -> None:
+    without_details = "\n".join(part.text for part in PARTS if part is not DETAILS)
+    result = fit(PARTS, "bluesky", limit=len(without_details))
+    assert result.dropped == ["details"]
+    assert result.text == without_details
+
+
+def test_mandatory_parts_never_go_and_block_with_a_reason() -> None:
+    result = fit(PARTS, "bluesky", limit=40)
+    assert result.blocked
+    assert result.dropped == ["hashtags", "details"]
+    for part in (HEADLINE, ADVICE, LINK):
+        assert part.text in result.text
+    assert "mandatory" in result.reason and "40" in result.reason
+    assert not result.length.fits
+
+
+def test_never_cut_in_the_middle() -> None:
+    for limit in range(60, 260, 7):
+        result = fit(PARTS, "bluesky", limit=limit)
+        pieces = result.text.split("\n")
+        assert all(piece in {part.text for part in PARTS} for piece in pieces)
+
+
+def test_x_counts_the_link_as_23() -> None:
+    long_link = TextPart(name="link", text="https://example.org/" + "a" * 300, mandatory=True)
+    result = fit([HEADLINE, long_link], "x")
+    assert result.length.fits
+    assert result.length.length == len(HEADLINE.text) + 1 + 23
+
+
+def test_sms_drops_to_one_segment() -> None:
+    result = fit([HEADLINE, ADVICE, DETAILS, HASHTAGS], "sms")
+    assert result.length.segments == 1
+    assert result.dropped == ["hashtags"]
+    assert result.length.encoding == "gsm7"
+    # A typographic apostrophe makes it UCS-2 (70 units): the details must go; once they are
+    # gone the text is GSM-7 again and the hashtags, dropped first, fit back in.
+    details = DETAILS.model_copy(update={"text": DETAILS.text.replace("la chaussée", "l’accotement")})
+    result = fit([HEADLINE, ADVICE, details, HASHTAGS], "sms")
+    assert result.dropped == ["details"]
+    assert (result.length.encoding, result.length.segments, result.blocked) == ("gsm7", 1, False)
+    assert HASHTAGS.text in result.text
+
+
+def test_empty_parts_leave_no_blank_line() -> None:
+    empty = TextPart(name="when", text="  ", mandatory=False)
+    assert fit([HEADLINE, empty, ADVICE], "x").text == HEADLINE.text + "\n" + ADVICE.text
+
+
+def test_custom_separator() -> None:
+    assert fit([HEADLINE, ADVICE], "email", separator=" ").text == HEADLINE.text + " " + ADVICE.text
