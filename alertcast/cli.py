@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     kafka = commands.add_parser("kafka", help="the local Kafka broker (real, KRaft, 127.0.0.1)")
-    kafka_commands = kafka.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    kafka_commands = kafka.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
     up = kafka_commands.add_parser("up", help="install (once) and start the broker, wait until it answers")
     _kafka_args(up)
     _kafka_args(kafka_commands.add_parser("down", help="stop the broker by its PID and wait for it to exit"))
@@ -52,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True, metavar="ACTION", parser_class=_Parser
     )
     topics_commands.add_parser("apply", help="create missing topics, report differing ones")
-    schemas = topics_commands.add_parser("schemas", help="write the messages' JSON Schemas to topics/schemas/")
+    schemas = topics_commands.add_parser(
+        "schemas", help="write the messages' JSON Schemas to topics/schemas/"
+    )
     schemas.add_argument("--check", action="store_true", help="exit 1 if the files are not current")
 
     commands.add_parser("worker", help="run the Faust worker (all agents) until stopped")
@@ -79,12 +83,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 kafka.up(args.data_dir, settings.cache_dir, args.port, args.brokers)
             elif args.action == "down":
                 stopped = kafka.down(args.data_dir, args.port, args.brokers)
-                print(f"stopped broker pid(s) {', '.join(map(str, stopped))}" if stopped else "no broker running")
+                print(
+                    f"stopped broker pid(s) {', '.join(map(str, stopped))}"
+                    if stopped
+                    else "no broker running"
+                )
             else:
                 states = kafka.running(args.data_dir, args.port, args.brokers)
                 for node, pid in states:
                     where = f"on {node.bootstrap}, data {node.data_dir}, log {node.log_file}"
-                    print(f"broker {node.node_id}: " + (f"running (pid {pid}) {where}" if pid else "not running"))
+                    print(
+                        f"broker {node.node_id}: "
+                        + (f"running (pid {pid}) {where}" if pid else "not running")
+                    )
                 return EXIT_OK if all(pid for _, pid in states) else EXIT_WARNINGS
         except kafka.KafkaError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -38,7 +38,9 @@ def test_topics_apply_reports_a_differing_topic(broker: str, prefix: str) -> Non
     changed = spec.model_copy(update={"partitions": 3, "config": {"retention.ms": "2000"}})
     report = topics.apply(broker, prefix, [changed])
     assert report.created == []
-    assert report.differences == [f"{prefix}x.y: partitions 2 (declared 3), retention.ms=1000 (declared 2000)"]
+    assert report.differences == [
+        f"{prefix}x.y: partitions 2 (declared 3), retention.ms=1000 (declared 2000)"
+    ]
 
 
 def test_incident_reaches_website_and_webhook(

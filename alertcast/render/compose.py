@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
-from jinja2.sandbox import SecurityError
+from jinja2 import Template, TemplateError, TemplateSyntaxError
 
 from alertcast.models.alert import ChannelText
 from alertcast.models.incident import Incident, Info, Status
@@ -104,12 +103,12 @@ def compose(
         }
         for channel in channels:
             try:
-                template, name = templates.select(channel, info.category.value, render_language)
+                template, _ = templates.select(channel, info.category.value, render_language)
                 text = template.render(context).strip()
             except TemplateProblem as error:
                 problems.append(error.problem)
                 continue
-            except (SecurityError, TemplateError) as error:
+            except TemplateError as error:  # includes the sandbox's SecurityError
                 problems.append(
                     Problem(
                         path=f"templates/{channel}",

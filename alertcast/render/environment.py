@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
@@ -28,14 +29,14 @@ def when(value: datetime | None, language: str = "fr") -> str:
     if value is None:
         return ""
     with_minutes, on_the_hour, locale = _PATTERNS.get(language[:2].lower(), _PATTERNS["fr"])
-    tz = get_settings().timezone
+    tz = ZoneInfo(get_settings().timezone)
     local_minute = int(format_datetime(value, "m", tzinfo=tz, locale="en"))
     pattern = on_the_hour if local_minute == 0 else with_minutes
     return format_datetime(value, pattern, tzinfo=tz, locale=locale)
 
 
 def hashtag(value: str) -> str:
-    """"Tempête Ciarán" -> "#TempêteCiarán": letters and digits only, words joined in CamelCase."""
+    """ "Tempête Ciarán" -> "#TempêteCiarán": letters and digits only, words joined in CamelCase."""
     words = re.findall(r"\w+", value)
     return "#" + "".join(word[:1].upper() + word[1:] for word in words) if words else ""
 

@@ -19,7 +19,9 @@ async def compose_drafts(stream: Any) -> None:
     async for raw in stream:
         message = AcceptedIncident.model_validate_json(raw)
         alert_id = alert_id_for(message.incident_key)
-        link = f"{settings.site_base_url.rstrip('/')}/alerts/{alert_id}.html" if settings.site_base_url else ""
+        link = (
+            f"{settings.site_base_url.rstrip('/')}/alerts/{alert_id}.html" if settings.site_base_url else ""
+        )
         texts, problems = compose(message.incident, settings.channels, templates, link=link)
         for problem in problems:
             log.error("alert %s: %s", alert_id, problem.line())

@@ -14,7 +14,8 @@ def text_for(approval: Approval, channel: str) -> ChannelText | None:
     """The channel's text in French if there is one, else the first rendered language."""
     texts = [text for text in approval.draft.texts if text.channel == channel]
     french = [text for text in texts if text.language.lower().startswith("fr")]
-    return (french or texts or [None])[0]
+    chosen = french or texts
+    return chosen[0] if chosen else None
 
 
 @app.agent(approved)
