@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
     submit.add_argument("--source", default="cli", help="source name recorded with each incident")
 
+    parse = commands.add_parser(
+        "parse", help="offline: detect each file's format and print its incidents as JSON, or why not"
+    )
+    parse.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parse.add_argument("--source", default="cli", help="source name recorded with each incident")
+
     demo = commands.add_parser("demo", help="broker, topics, worker, public site and example incidents")
     demo.add_argument("--site-dir", type=Path, default=Path(".alertcast") / "demo-site")
     demo.add_argument("--port", type=int, default=8080, help="public site port on 127.0.0.1")
@@ -125,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from alertcast.submit import submit_files
 
         return submit_files(args.files, settings, args.source)
+    if args.command == "parse":
+        from alertcast.submit import parse_files
+
+        return parse_files(args.files, args.source)
     if args.command == "demo":
         from alertcast.demo import run_demo
 

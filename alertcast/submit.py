@@ -1,4 +1,4 @@
-"""`alertcast submit`: validate locally with the same parser as the worker, then produce.
+"""`alertcast submit` and `alertcast parse`: the worker's own parsers, run locally.
 
 Validating first means a service learns at once, with the same messages, what the worker
 would have refused; only valid incidents reach the topic, each under its incident key.
@@ -9,11 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from alertcast.ingest.json_ import parse_json
+from alertcast.ingest.detect import parse_document
 from alertcast.models.incident import Incident
 from alertcast.settings import Settings
 
-EXIT_OK, EXIT_REFUSED = 0, 2
+EXIT_OK, EXIT_WARNINGS, EXIT_REFUSED = 0, 1, 2
 
 
 def read_incidents(files: list[Path], source: str) -> tuple[list[Incident], list[str]]:
@@ -26,7 +26,7 @@ def read_incidents(files: list[Path], source: str) -> tuple[list[Incident], list
         except OSError as error:
             errors.append(f"{path}: cannot read: {error.strerror}")
             continue
-        result = parse_json(data, source=source)
+        result = parse_document(data, source=source)
         errors += [f"{path}: {problem.line()}" for problem in result.problems]
         incidents += result.incidents
     return incidents, errors
@@ -64,3 +64,31 @@ def submit_files(files: list[Path], settings: Settings, source: str) -> int:
     for incident in incidents:
         print(incident.key)
     return EXIT_OK
+
+
+def parse_files(files: list[Path], source: str) -> int:
+    """`alertcast parse`: print each normalised incident as JSON, or why the file is refused."""
+    status = EXIT_OK
+    for path in files:
+        try:
+            result = parse_document(path.read_bytes(), source=source)
+        except OSError as error:
+            print(f"{path}: cannot read: {error.strerror}", file=sys.stderr)
+            status = EXIT_REFUSED
+            continue
+        for incident in result.incidents:
+            print(incident.model_dump_json(indent=2, exclude_none=True))
+        for warning in result.warnings:
+            print(f"{path}: warning: {warning.line()}", file=sys.stderr)
+        for problem in result.problems:
+            print(f"{path}: refused: {problem.line()}", file=sys.stderr)
+        if result.problems or not result.incidents:
+            status = EXIT_REFUSED
+        elif result.warnings and status == EXIT_OK:
+            status = EXIT_WARNINGS
+        print(
+            f"{path}: {result.format}, {len(result.incidents)} incident(s), "
+            f"{len(result.problems)} problem(s), {len(result.warnings)} warning(s)",
+            file=sys.stderr,
+        )
+    return status

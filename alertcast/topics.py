@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alertcast.settings import ROOT
 
 TOPICS_DIR = ROOT / "topics"
+TOPIC_ALREADY_EXISTS = 36
 
 
 class TopicSpec(BaseModel):
@@ -77,7 +78,7 @@ def apply(bootstrap: str, prefix: str = "", specs: list[TopicSpec] | None = None
         wanted = {prefix + spec.name: spec for spec in specs}
         missing = [name for name in wanted if name not in existing]
         if missing:
-            admin.create_topics(
+            answer = admin.create_topics(
                 [
                     NewTopic(
                         name,
@@ -86,9 +87,17 @@ def apply(bootstrap: str, prefix: str = "", specs: list[TopicSpec] | None = None
                         topic_configs=_with_min_isr(wanted[name].config, report.replication),
                     )
                     for name in missing
-                ]
+                ],
+                raise_errors=False,
+                wait_for_metadata=True,  # so the next apply, at once, sees them
             )
-            report.created = missing
+            for result in answer["topics"]:
+                if result["error_code"] == 0:
+                    report.created.append(result["name"])
+                elif result["error_code"] == TOPIC_ALREADY_EXISTS:  # created meanwhile by another apply
+                    existing.add(result["name"])
+                else:
+                    raise RuntimeError(f"cannot create topic {result['name']}: {result['error_message']}")
         present = [name for name in wanted if name in existing]
         if present:
             described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(present)}

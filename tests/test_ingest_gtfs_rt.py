@@ -160,7 +160,7 @@ def test_bad_entities_are_refused_one_by_one() -> None:
     assert [i.identifier for i in result.incidents] == ["ok"]
     assert {(p.path, p.rule) for p in result.problems} == {
         ("entity[1].id", "required"),
-        ("entity[2].info.0", "expires_before_onset"),
+        ("entity[2].info.0.expires", "expires_before_onset"),
     }
 
 

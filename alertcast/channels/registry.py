@@ -5,9 +5,8 @@ from __future__ import annotations
 from alertcast.channels.base import Channel
 from alertcast.clock import clock
 from alertcast.http import make_client
+from alertcast.render.length import CHANNELS
 from alertcast.settings import Settings
-
-KNOWN = ("website", "webhook", "email", "mastodon", "bluesky", "matrix", "x", "facebook", "telegram", "sms")
 
 
 class UnknownChannel(ValueError):
@@ -27,8 +26,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             channels[name] = WebhookChannel(
                 settings.webhook_urls, make_client(settings.http_timeout_s), settings.webhook_secret
             )
-        elif name in KNOWN:
+        elif name in CHANNELS:
             raise UnknownChannel(f"channel {name!r} has no adapter yet; configured: ALERTCAST_CHANNELS")
         else:
-            raise UnknownChannel(f"unknown channel {name!r}; known channels: {', '.join(KNOWN)}")
+            raise UnknownChannel(f"unknown channel {name!r}; known channels: {', '.join(CHANNELS)}")
     return channels

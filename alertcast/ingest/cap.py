@@ -563,7 +563,7 @@ class _CapReader:
             return Info.model_validate(candidate)
         except ValidationError as error:
             for problem in problems_from_validation(error):
-                self.problems.append(_relocate(problem, path, {"expires_before_onset": "expires"}))
+                self.problems.append(_relocate(problem, path, {}))
             return None
 
     def certainty(self, info: _Block) -> str | None:

@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 
@@ -169,16 +177,18 @@ class Info(_Strict):
     expires: UtcDateTime | None = None
     areas: list[Area] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _expires_after_onset(self) -> Info:
-        start = self.onset or self.effective
-        if start is not None and self.expires is not None and self.expires <= start:
+    @field_validator("expires")
+    @classmethod
+    def _expires_after_onset(cls, expires: datetime | None, info: ValidationInfo) -> datetime | None:
+        """A field validator, not a model one, so it is reported even when another field fails."""
+        start = info.data.get("onset") or info.data.get("effective")
+        if start is not None and expires is not None and expires <= start:
             raise PydanticCustomError(
                 "expires_before_onset",
                 "expires ({expires}) must be after onset ({onset})",
-                {"expires": self.expires.isoformat(), "onset": start.isoformat()},
+                {"expires": expires.isoformat(), "onset": start.isoformat()},
             )
-        return self
+        return expires
 
 
 class Reference(_Strict):

@@ -8,6 +8,7 @@ and line, and the last good version keeps serving, so the worker never stops ove
 from __future__ import annotations
 
 import logging
+import unicodedata
 from pathlib import Path
 
 from jinja2 import Template, TemplateError, TemplateSyntaxError
@@ -16,6 +17,7 @@ from alertcast.models.alert import ChannelText
 from alertcast.models.incident import Incident, Info, Status
 from alertcast.models.problem import Problem
 from alertcast.render.environment import make_environment
+from alertcast.render.length import count
 
 log = logging.getLogger(__name__)
 
@@ -119,5 +121,25 @@ def compose(
                     )
                 )
                 continue
-            texts.append(ChannelText(channel=channel, language=info.language, text=text, length=len(text)))
+            text = unicodedata.normalize("NFC", text)
+            measured = count(channel, text)
+            texts.append(
+                ChannelText(
+                    channel=channel,
+                    language=info.language,
+                    text=text,
+                    length=measured.length,
+                    limit=measured.limit,
+                )
+            )
+            if not measured.fits:
+                problems.append(
+                    Problem(
+                        path=f"{channel}.{language}",
+                        value=measured.length,
+                        rule="too_long",
+                        message=f"{measured.length} {measured.unit} for a limit of {measured.limit}",
+                        hint="shorten the description or instruction, or the channel's template",
+                    )
+                )
     return texts, problems

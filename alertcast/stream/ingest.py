@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from alertcast.clock import clock
-from alertcast.ingest.json_ import parse_json
+from alertcast.ingest.detect import parse_document
 from alertcast.models.alert import AcceptedIncident, Rejection
 from alertcast.models.incident import Incident
 from alertcast.models.problem import Problem
@@ -55,10 +55,10 @@ async def reject(key: bytes | None, raw: bytes, source: str, problems: list[Prob
 
 async def handle(event: Any, raw: bytes, source: str) -> None:
     key = event.key.decode("utf-8", "replace") if event.key else None
-    result = parse_json(raw, source=source)
+    result = parse_document(raw, header(event, CONTENT_TYPE_HEADER, "") or None, source=source)
     if result.problems or not result.incidents:
+        # A feed may hold good and bad items: the bad ones are rejected, the good ones go on.
         await reject(event.key, raw, source, result.problems)
-        return
     for incident in result.incidents:
         if incident.key != key:
             # Keyed wrongly (or a document holding several incidents): re-submit each under
