@@ -43,10 +43,10 @@ def _shift(node: Any, delta: timedelta) -> Any:
 
 
 def examples_for_today(folder: Path = EXAMPLES) -> list[Incident]:
-    """The examples with every time moved by the same amount: the first was sent 15 minutes ago."""
+    """The examples with every time moved by the same amount: the last was sent 5 minutes ago."""
     documents = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
-    first = min(datetime.fromisoformat(doc["sent"]) for doc in documents)
-    delta = clock.now() - timedelta(minutes=15) - first
+    last = max(datetime.fromisoformat(doc["sent"]) for doc in documents)
+    delta = clock.now() - timedelta(minutes=5) - last
     return [Incident.model_validate({"source": "demo", **_shift(doc, delta)}) for doc in documents]
 
 
