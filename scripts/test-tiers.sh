@@ -12,6 +12,7 @@ TIERS=("$@")
 MARKED="kafka or servers or browser or faults or cluster"
 ARTIFACTS=${ALERTCAST_ARTIFACTS:-artifacts}
 mkdir -p "$ARTIFACTS"
+rm -f "$ARTIFACTS"/junit-*.xml
 
 run_pytest() {  # tier, marker expression
     "$BIN/pytest" -m "$2" --junitxml="$ARTIFACTS/junit-$1.xml"
@@ -40,3 +41,17 @@ for tier in "${TIERS[@]}"; do
     fi
 done
 echo "=== all requested tiers passed: ${TIERS[*]}"
+# One closing line over every tier's JUnit report (CI reads it).
+"$BIN/python" - "$ARTIFACTS" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+passed = failed = skipped = 0
+for report in Path(sys.argv[1]).glob("junit-*.xml"):
+    for suite in ET.parse(report).getroot().iter("testsuite"):
+        total, bad = int(suite.get("tests", 0)), int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skip = int(suite.get("skipped", 0))
+        passed, failed, skipped = passed + total - bad - skip, failed + bad, skipped + skip
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
