@@ -50,9 +50,15 @@ class ApplyReport:
     unchanged: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
     replication: int = 1
+    brokers: int = 1
 
     def lines(self) -> list[str]:
         out = [f"created {name}" for name in self.created]
+        if self.created:
+            out.append(
+                f"replication factor {self.replication}, min.insync.replicas "
+                f"{_min_isr(self.replication)} (fitted to the {self.brokers} broker(s) found)"
+            )
         out += [f"differs {line}" for line in self.differences]
         if not self.created and not self.differences:
             out.append(f"no change: all {len(self.unchanged)} topics exist with the declared settings")
@@ -73,7 +79,7 @@ def apply(bootstrap: str, prefix: str = "", specs: list[TopicSpec] | None = None
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="alertcast-topics")
     try:
         brokers = len(admin.describe_cluster()["brokers"])
-        report = ApplyReport(replication=min(3, brokers))
+        report = ApplyReport(replication=min(3, brokers), brokers=brokers)
         existing = set(admin.list_topics())
         wanted = {prefix + spec.name: spec for spec in specs}
         missing = [name for name in wanted if name not in existing]
@@ -120,6 +126,10 @@ def apply(bootstrap: str, prefix: str = "", specs: list[TopicSpec] | None = None
         admin.close()
 
 
-def _with_min_isr(config: dict[str, str], replication: int) -> dict[str, str]:
+def _min_isr(replication: int) -> int:
     """Production settings (min.insync.replicas=2) only make sense with 3 replicas."""
-    return {**config, "min.insync.replicas": str(max(1, min(2, replication - 1)))}
+    return max(1, min(2, replication - 1))
+
+
+def _with_min_isr(config: dict[str, str], replication: int) -> dict[str, str]:
+    return {**config, "min.insync.replicas": str(_min_isr(replication))}
