@@ -1,4 +1,15 @@
-"""What every channel adapter offers the delivery agent."""
+"""What every channel adapter offers the delivery agent.
+
+The lifecycle of one alert on one account: `publish` (first version), then `update` (edit
+where the network allows it, else a reply in the thread) and `end` (an end-of-alert message in
+the thread, and deletion where configured), each given the post the previous step left.
+
+Crash safety: a worker may die after the network accepted a post and before the ledger
+recorded it. Before posting again, the delivery agent asks `find_existing`, which looks for the
+post by its marker (the delivery key) where the network offers a lookup; where it does not,
+the adapter raises `LookupUnsupported` and the delivery waits for a person's decision instead
+of posting blind.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +28,23 @@ class PostResult(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class AccountHealth(BaseModel):
+    """What `alertcast channels check` prints for one account; found before the crisis."""
+
+    channel: str
+    account: str
+    ok: bool
+    can_post: bool | None = None
+    limit: int | None = Field(default=None, description="text limit the network reports")
+    url_weight: int | None = Field(default=None, description="what one URL counts, if reported")
+    rate_remaining: int | None = None
+    problem: str | None = None
+
+
+class LookupUnsupported(Exception):
+    """The network cannot tell whether a post exists (e.g. Telegram channels)."""
+
+
 class Channel(Protocol):
     id: str
 
@@ -25,10 +53,25 @@ class Channel(Protocol):
         ...
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        """Publish (or, for an Update/Cancel, follow up) one alert version on one account.
+        """Post the first version. Raises `TransientError` when a retry may help,
+        `PermanentError` when it cannot (both from alertcast.delivery.retry)."""
+        ...
 
-        Raises `TransientError` when a retry may help, `PermanentError` when it cannot.
-        """
+    async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
+        """Edit `previous` where the network allows it, else reply to it in its thread."""
+        ...
+
+    async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
+        """Say the alert is over, in the thread of `previous` (and delete it if configured)."""
+        ...
+
+    async def find_existing(self, request: DeliveryRequest) -> PostResult | None:
+        """The post this request already made (by its marker), None if none, or raise
+        `LookupUnsupported`."""
+        ...
+
+    async def check(self, account: str) -> AccountHealth:
+        """Credentials valid, right to post, limits, rate-limit headroom; never posts."""
         ...
 
     async def aclose(self) -> None: ...

@@ -15,7 +15,7 @@ import time
 
 import httpx
 
-from alertcast.channels.base import PostResult
+from alertcast.channels.base import AccountHealth, PostResult
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
 
@@ -74,6 +74,32 @@ class WebhookChannel:
         if response.status_code >= 400:
             raise PermanentError(f"{url} answered {response.status_code}: {response.text[:200]}")
         return PostResult(post_id=response.headers.get("Location"), url=url)
+
+    async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
+        """Receivers get every version as its own POST; `msg_type` says what it is."""
+        return await self.publish(request)
+
+    async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
+        return await self.publish(request)
+
+    async def find_existing(self, request: DeliveryRequest) -> PostResult | None:
+        """Nothing to look up: posting again is safe, the receiver drops a seen Idempotency-Key."""
+        return None
+
+    async def check(self, account: str) -> AccountHealth:
+        url = self.urls[int(account)]
+        try:
+            response = await self.client.request("OPTIONS", url)
+        except httpx.TransportError as error:
+            return AccountHealth(channel=self.id, account=account, ok=False, problem=f"{url}: {error}")
+        reachable = response.status_code < 500
+        return AccountHealth(
+            channel=self.id,
+            account=account,
+            ok=reachable,
+            can_post=None,
+            problem=None if reachable else f"{url} answered {response.status_code}",
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

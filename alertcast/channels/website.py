@@ -8,11 +8,12 @@ retried delivery harmless.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from alertcast.channels.base import PostResult
+from alertcast.channels.base import AccountHealth, PostResult
 from alertcast.models.alert import DeliveryRequest
 from alertcast.site.atomic import write_atomic
 from alertcast.site.builder import build_site
@@ -55,6 +56,33 @@ class WebsiteChannel:
         async with self._lock:
             await asyncio.to_thread(self.record, request)
         return PostResult(post_id=request.alert_id, url=self.alert_url(request.alert_id))
+
+    async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
+        """The alert's page shows every version; an update is one more."""
+        return await self.publish(request)
+
+    async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
+        return await self.publish(request)
+
+    async def find_existing(self, request: DeliveryRequest) -> PostResult | None:
+        path = self.site_dir / "data" / f"{request.alert_id}.json"
+        if not path.exists():
+            return None
+        stored = PublishedAlert.model_validate_json(path.read_bytes())
+        if any(version.version == request.version for version in stored.versions):
+            return PostResult(post_id=request.alert_id, url=self.alert_url(request.alert_id))
+        return None
+
+    async def check(self, account: str) -> AccountHealth:
+        folder = self.site_dir
+        writable = os.access(folder if folder.exists() else folder.parent, os.W_OK)
+        return AccountHealth(
+            channel=self.id,
+            account=account,
+            ok=writable,
+            can_post=writable,
+            problem=None if writable else f"{folder} is not writable",
+        )
 
     async def aclose(self) -> None:
         return None
