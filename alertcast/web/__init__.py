@@ -1,0 +1,1 @@
+"""`alertcast web`: the intake API (and later the console), a separate ASGI process writing to Kafka."""
