@@ -32,7 +32,8 @@ class ApprovalPolicy(Protocol):
 
 
 class AutoApprove:
-    """Publishes every draft that has at least one text, reviewed afterwards."""
+    """Publishes every draft that has a publishable text, reviewed afterwards; a draft the
+    charter blocks waits for a person (channels whose own text is blocked are skipped at fan-out)."""
 
     name = "auto"
 
@@ -40,5 +41,13 @@ class AutoApprove:
         if not draft.texts:
             return PolicyDecision(
                 verdict=Verdict.REJECT, policy=self.name, approvers=[], reason="no channel text rendered"
+            )
+        if draft.blocked or all(text.blocked for text in draft.texts):
+            reasons = "; ".join(sorted({text.reason for text in draft.texts if text.reason})) or "charter"
+            return PolicyDecision(
+                verdict=Verdict.WAIT,
+                policy=self.name,
+                approvers=[],
+                reason=f"blocked, a person must fix it: {reasons}",
             )
         return PolicyDecision(verdict=Verdict.APPROVE, policy=self.name, approvers=["policy:auto"])

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from alertcast.charter import facts, neutrality, personal_data, spelling, style, times
-from alertcast.charter.finding import Finding
 from alertcast.charter.folding import fold_with_map
 from alertcast.charter.lexicon import Message, load_charter, primary_language
+from alertcast.models.finding import Finding
 from alertcast.models.incident import Incident
 
 _UNSUPPORTED = Message(

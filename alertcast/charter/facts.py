@@ -9,7 +9,7 @@ template decides how facts are worded; a Cancel needs none of them.
 
 from __future__ import annotations
 
-from alertcast.charter.finding import Finding, Level
+from alertcast.models.finding import Finding, Level
 from alertcast.models.incident import Incident, Info, MsgType
 
 _MESSAGES: dict[str, tuple[Level, str, str, str]] = {

@@ -6,9 +6,9 @@ and its level.
 
 from __future__ import annotations
 
-from alertcast.charter.finding import Finding, Level
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message
+from alertcast.models.finding import Finding, Level
 
 
 def listed_findings(

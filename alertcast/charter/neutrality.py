@@ -8,10 +8,10 @@ feeling without judging anyone: they warn, and the communicator decides.
 
 from __future__ import annotations
 
-from alertcast.charter.finding import Finding, Level
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message
 from alertcast.charter.listed import listed_findings
+from alertcast.models.finding import Finding, Level
 
 RULES: tuple[tuple[str, str, Level, Message], ...] = (
     (

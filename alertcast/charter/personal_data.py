@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from alertcast.charter.finding import Finding
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message, digits
+from alertcast.models.finding import Finding
 
 _PHONE_MESSAGE = Message(
     message='"{excerpt}" looks like a private mobile phone number.',

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 
 from alertcast.charter import dictionary
-from alertcast.charter.finding import Finding
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message
+from alertcast.models.finding import Finding
 
 _DEFAULT = Message(message='"{excerpt}": word not in the dictionary.', suggestion="{suggestion}")
 _SKIP = re.compile(

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import regex
 
 from alertcast.charter import dictionary
-from alertcast.charter.finding import Finding
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message
 from alertcast.charter.listed import listed_findings
+from alertcast.models.finding import Finding
 
 _CAPITALS = Message(
     message='"{excerpt}" is written in capitals, which reads as shouting.',

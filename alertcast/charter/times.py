@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from alertcast.charter.finding import Finding, Level
 from alertcast.clock import clock
+from alertcast.models.finding import Finding, Level
 from alertcast.models.incident import Incident, MsgType
 
 #: How far in the past an Alert's onset may be before we ask whether the date is right.

@@ -1,28 +1,65 @@
-"""One text per channel and language, from `templates/<channel>/<category>.<lang>.j2`.
+"""One text per channel and language, fitted to the network and checked against the charter.
 
-Fallbacks: the category's template, else the channel's `default`; the text's language, else
-French. A template that stops compiling (a communicator's bad edit) is reported with its file
-and line, and the last good version keeps serving, so the worker never stops over a typo.
+Templates: `templates/<channel>/<category>.<lang>.j2`, else the channel's `default`; the text's
+language, else French (a Spanish or Swedish block renders with the French labels around its
+own words, and the charter warns that it has no lexicon for that language). A template that
+fails to compile or trips the sandbox is refused with its file and line, and its last good
+version keeps serving (environment.GuardedLoader), so the worker never stops over a bad edit.
+
+Every text goes through the same three steps, whether a template wrote it or a communicator
+edited it (`check_edit`): split into parts and fitted to the channel (optional parts dropped,
+never a cut), counted as the network counts, then checked with `check_text`. A text that
+cannot fit, or has a blocking finding, is kept but marked blocked with the reason, for a
+human to fix: nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from jinja2 import Template, TemplateError, TemplateSyntaxError
+from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
 
+from alertcast.charter.engine import blocking, check_incident, check_text
+from alertcast.charter.lexicon import LexiconError
+from alertcast.clock import clock
 from alertcast.models.alert import ChannelText
-from alertcast.models.incident import Incident, Info, Status
+from alertcast.models.finding import Finding
+from alertcast.models.incident import Incident, Info, MsgType, Status
 from alertcast.models.problem import Problem
-from alertcast.render.environment import make_environment
-from alertcast.render.length import count
+from alertcast.render.environment import GuardedLoader, make_environment
+from alertcast.render.fitting import FitResult, TextPart, fit
+from alertcast.render.parts import MARKERS, separator, split_parts
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_LANGUAGES = ("fr", "en")
 EXERCISE_LABELS = {"fr": "EXERCICE", "en": "EXERCISE"}
+END_LABELS = {"fr": "FIN D'ALERTE", "en": "END OF ALERT"}
+UPDATE_LABELS = {"fr": "Mise à jour", "en": "Update"}
+#: Typographic marks outside the GSM alphabet: one of them turns an SMS from 160 characters
+#: into 70 (UCS-2), so SMS texts use their plain equivalents. Letters are never changed.
+SMS_PLAIN = str.maketrans(
+    {
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+        "«": '"',
+        "»": '"',
+        "–": "-",
+        "—": "-",
+        "…": "...",
+        "\u00a0": " ",
+        "\u202f": " ",
+    }
+)
+#: A refused template falls back at most this many times in one render (one per file level).
+_MAX_REFUSALS = 5
 
 
 class TemplateProblem(Exception):
@@ -32,12 +69,13 @@ class TemplateProblem(Exception):
 
 
 class Templates:
-    """The template folder, compiled lazily, keeping the last good version of each file."""
+    """The template folder, read through the guarded loader (last good version of each file)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, site_base_url: str | None = None) -> None:
         self.folder = folder
-        self.env = make_environment(folder)
-        self._last_good: dict[str, Template] = {}
+        self.env = make_environment(folder, site_base_url=site_base_url)
+        assert isinstance(self.env.loader, GuardedLoader)
+        self.loader = self.env.loader
 
     def candidates(self, channel: str, category: str, language: str) -> list[str]:
         languages = [language] if language == "fr" else [language, "fr"]
@@ -59,25 +97,75 @@ class Templates:
 
     def get(self, name: str) -> Template:
         try:
-            template = self.env.get_template(name)
+            return self.env.get_template(name)
+        except TemplateNotFound as error:
+            raise TemplateProblem(
+                Problem(
+                    path=f"templates/{name}",
+                    value=error.name,
+                    rule="template_missing",
+                    message=f"template {error.name!r} not found",
+                    hint="check the name in {% extends %}",
+                )
+            ) from error
         except TemplateSyntaxError as error:
-            problem = Problem(
-                path=f"templates/{error.name or name}",
-                value=error.lineno,
-                rule="template_syntax",
-                message=f"line {error.lineno}: {error.message}",
-                hint="fix the template; the previous version keeps serving meanwhile",
-            )
-            if name in self._last_good:
-                log.error("template %s refused, keeping the previous version: %s", name, problem.line())
-                return self._last_good[name]
-            raise TemplateProblem(problem) from error
-        self._last_good[name] = template
-        return template
+            raise TemplateProblem(self._refusal(error.name or name)) from None
+
+    def render(self, channel: str, category: str, language: str, context: dict[str, Any]) -> str:
+        """Render the chosen template; a run-time refusal falls back to the previous version."""
+        for _ in range(_MAX_REFUSALS):
+            template, name = self.select(channel, category, language)
+            try:
+                return template.render(context)
+            except TemplateNotFound as error:
+                raise TemplateProblem(
+                    Problem(
+                        path=f"templates/{name}",
+                        value=error.name,
+                        rule="template_missing",
+                        message=f"template {error.name!r} not found",
+                        hint="check the name in {% extends %}",
+                    )
+                ) from error
+            except TemplateSyntaxError as error:  # a layout refused with no good version
+                raise TemplateProblem(self._refusal(error.name or name)) from None
+            except TemplateError as error:  # includes the sandbox's SecurityError
+                culprit, line = self._locate(error, name)
+                reason = f"{type(error).__name__}: {error}"
+                log.error("template %s line %d refused at render: %s", culprit, line, reason)
+                self.loader.refuse(self.env, culprit, line, reason)
+        raise TemplateProblem(self._refusal(name))
+
+    def problems(self) -> list[Problem]:
+        """Every template currently refused (its previous version serving, if it had one)."""
+        return list(self.loader.problems.values())
+
+    def _refusal(self, name: str) -> Problem:
+        return self.loader.problems.get(name) or Problem(
+            path=f"templates/{name}", rule="template_syntax", message="the template cannot be read"
+        )
+
+    def _locate(self, error: Exception, default: str) -> tuple[str, int]:
+        """The template file and line where rendering failed (Jinja rewrites its tracebacks)."""
+        root = self.folder.resolve()
+        for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            path = Path(frame.filename).resolve()
+            if path.is_relative_to(root):
+                return path.relative_to(root).as_posix(), frame.lineno or 0
+        return default, 0
 
 
 def where(info: Info) -> str:
     return ", ".join(area.area_desc for area in info.areas)
+
+
+def source(info: Info, incident: Incident) -> str:
+    """Who says so. A sender that is an e-mail address shows its domain only: the address is a
+    machine identifier, and publishing it would trip the personal-data rule."""
+    if info.sender_name:
+        return info.sender_name
+    sender = incident.sender
+    return sender.rsplit("@", 1)[1] if "@" in sender else sender
 
 
 def languages_to_render(incident: Incident) -> list[Info]:
@@ -86,60 +174,176 @@ def languages_to_render(incident: Incident) -> list[Info]:
     return chosen or incident.info[:1]
 
 
+def template_language(language: str) -> str:
+    code = language[:2].lower()
+    return code if code in TEMPLATE_LANGUAGES else "fr"
+
+
+def clean(incident: Incident) -> Incident:
+    """The incident without control characters: they would break posts, and would let an
+    incident forge the part markers templates use."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, str):
+            return MARKERS.sub("", value)
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        if isinstance(value, dict):
+            return {key: strip(item) for key, item in value.items()}
+        return value
+
+    return Incident.model_validate(strip(incident.model_dump()))
+
+
+def context_for(incident: Incident, info: Info, language: str, link: str) -> dict[str, Any]:
+    """What templates see (documented in templates/README.md)."""
+    exercise = incident.status in (Status.EXERCISE, Status.TEST)
+    if incident.msg_type == MsgType.CANCEL:
+        state = END_LABELS[language]
+    elif incident.msg_type == MsgType.UPDATE:
+        state = UPDATE_LABELS[language]
+    else:
+        state = ""
+    start = info.onset or info.effective
+    return {
+        "incident": incident,
+        "info": info,
+        "lang": language,
+        "where": where(info),
+        "start": start,
+        "ongoing": start is not None and start <= clock.now(),
+        "source": source(info, incident),
+        "link": link or info.web or "",
+        "label": EXERCISE_LABELS[language] if exercise else "",
+        "state": state,
+    }
+
+
+def finish(
+    channel: str,
+    language: str,
+    fitted: FitResult,
+    findings: list[Finding],
+) -> ChannelText:
+    """A fitted text with its findings; blocked if it does not fit or a finding blocks."""
+    reasons = [fitted.reason] if fitted.blocked else []
+    blockers = [finding for finding in findings if finding.blocking]
+    if blockers:
+        rules = ", ".join(dict.fromkeys(finding.rule for finding in blockers))
+        reasons.append(f"blocking charter findings: {rules}")
+    return ChannelText(
+        channel=channel,
+        language=language,
+        text=fitted.text,
+        length=fitted.length.length,
+        limit=fitted.length.limit,
+        unit=fitted.length.unit,
+        segments=fitted.length.segments,
+        dropped=fitted.dropped,
+        findings=findings,
+        blocked=bool(reasons),
+        reason="; ".join(reasons),
+    )
+
+
+def _for_channel(channel: str, text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    return text.translate(SMS_PLAIN) if channel == "sms" else text
+
+
+def _check(text: str, language: str, incident: Incident, charter_dir: Path | None) -> list[Finding]:
+    try:
+        return check_text(text, language, incident=incident, extra_dir=charter_dir)
+    except LexiconError as error:
+        # The body's lexicon is broken: say so on the text instead of stopping the worker.
+        return [
+            Finding(
+                rule="charter.lexicon_error",
+                level="block",
+                start=0,
+                end=0,
+                excerpt="",
+                message=str(error),
+                suggestion="fix the charter directory's YAML",
+            )
+        ]
+
+
+def check_edit(
+    channel: str,
+    text: str,
+    language: str,
+    incident: Incident,
+    *,
+    charter_dir: Path | None = None,
+    limit: int | None = None,
+) -> ChannelText:
+    """A communicator's edited text, counted, fitted-or-blocked and checked like a rendered one.
+
+    An edit is one mandatory whole: it is never shortened behind the communicator's back.
+    """
+    text = unicodedata.normalize("NFC", MARKERS.sub("", text.replace("\r\n", "\n"))).strip()
+    fitted = fit([TextPart(name="text", text=text)], channel, limit=limit)
+    return finish(channel, language, fitted, _check(text, language, incident, charter_dir))
+
+
+@dataclass
+class Composition:
+    """What compose produces for one incident: texts, incident-level findings, template problems."""
+
+    texts: list[ChannelText] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        """An incident-level finding blocks every text (e.g. no time, already expired)."""
+        return blocking(self.findings)
+
+
 def compose(
-    incident: Incident, channels: list[str], templates: Templates, *, link: str = ""
-) -> tuple[list[ChannelText], list[Problem]]:
-    """Render every (channel, language); problems name the template that could not render."""
-    texts: list[ChannelText] = []
-    problems: list[Problem] = []
+    incident: Incident,
+    channels: list[str],
+    templates: Templates,
+    *,
+    link: str = "",
+    charter_dir: Path | None = None,
+    limits: dict[str, int] | None = None,
+) -> Composition:
+    """Render, fit and check every (channel, language).
+
+    `link` overrides the alert page link (else the `shortlink` of the templates' site URL);
+    `limits` are the accounts' own limits where a network reports them (a Mastodon instance).
+    """
+    incident = clean(incident)
+    result = Composition(findings=check_incident(incident))
+    if not incident.info:
+        result.problems.append(
+            Problem(
+                path="info",
+                value=incident.msg_type.value,
+                rule="nothing_to_render",
+                message=f"a {incident.msg_type.value} without info: no text to render",
+                hint="the channels end the earlier alert from its own texts",
+            )
+        )
     for info in languages_to_render(incident):
-        language = info.language[:2].lower()
-        render_language = language if language in TEMPLATE_LANGUAGES else "fr"
-        exercise = incident.status in (Status.EXERCISE, Status.TEST)
-        context = {
-            "incident": incident,
-            "info": info,
-            "where": where(info),
-            "link": link,
-            "label": EXERCISE_LABELS[render_language] if exercise else "",
-        }
+        language = template_language(info.language)
+        shortlink = templates.env.filters["shortlink"](incident)
+        context = context_for(incident, info, language, link or shortlink)
         for channel in channels:
             try:
-                template, _ = templates.select(channel, info.category.value, render_language)
-                text = template.render(context).strip()
+                rendered = templates.render(channel, info.category.value, language, context)
             except TemplateProblem as error:
-                problems.append(error.problem)
+                result.problems.append(error.problem)
                 continue
-            except TemplateError as error:  # includes the sandbox's SecurityError
-                problems.append(
-                    Problem(
-                        path=f"templates/{channel}",
-                        value=type(error).__name__,
-                        rule="template_render",
-                        message=str(error),
-                        hint="templates may only use the documented variables and filters",
-                    )
-                )
-                continue
-            text = unicodedata.normalize("NFC", text)
-            measured = count(channel, text)
-            texts.append(
-                ChannelText(
-                    channel=channel,
-                    language=info.language,
-                    text=text,
-                    length=measured.length,
-                    limit=measured.limit,
-                )
-            )
-            if not measured.fits:
-                problems.append(
-                    Problem(
-                        path=f"{channel}.{language}",
-                        value=measured.length,
-                        rule="too_long",
-                        message=f"{measured.length} {measured.unit} for a limit of {measured.limit}",
-                        hint="shorten the description or instruction, or the channel's template",
-                    )
-                )
-    return texts, problems
+            parts = [
+                part.model_copy(update={"text": _for_channel(channel, part.text)})
+                for part in split_parts(rendered)
+            ]
+            fitted = fit(parts, channel, limit=(limits or {}).get(channel), separator=separator(channel))
+            findings = _check(fitted.text, info.language, incident, charter_dir)
+            result.texts.append(finish(channel, info.language, fitted, findings))
+    seen = {problem.path for problem in result.problems}
+    result.problems += [problem for problem in templates.problems() if problem.path not in seen]
+    return result

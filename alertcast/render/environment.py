@@ -3,36 +3,101 @@
 Sandboxed so a template cannot reach Python internals; autoescaped for HTML templates
 (`*.html.j2`) so an incident's `<script>` shows as text; StrictUndefined so a typo in a
 template fails loudly at render time instead of publishing an empty hole.
+
+Two lines of defence against a bad template, both in `GuardedLoader`, which every template
+(including a layout reached through `{% extends %}`) is read through:
+- when a file is read, it must parse and must not name a private attribute
+  (`''.__class__`, `cycler.__init__.__globals__`, `|attr("__class__")`): refused with its line;
+- when rendering trips the sandbox anyway (a name built at run time), the renderer calls
+  `refuse()` with the line from the traceback, and that source is never served again.
+A refused file is replaced by its last good source, so the worker keeps running over a bad
+edit; a file that never had a good version cannot render, and says why.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import (
+    BaseLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateSyntaxError,
+    nodes,
+    select_autoescape,
+)
+from jinja2.environment import Environment
+from jinja2.sandbox import (
+    UNSAFE_ASYNC_GENERATOR_ATTRIBUTES,
+    UNSAFE_COROUTINE_ATTRIBUTES,
+    UNSAFE_GENERATOR_ATTRIBUTES,
+    SandboxedEnvironment,
+)
 
+from alertcast.clock import clock
+from alertcast.models.alert import alert_id_for
+from alertcast.models.incident import Category, Incident
+from alertcast.models.problem import Problem
+from alertcast.render.parts import PartExtension
 from alertcast.settings import get_settings
 
-_PATTERNS = {
-    "fr": ("EEEE d MMMM 'à' H 'h' mm", "EEEE d MMMM 'à' H 'h'", "fr_FR"),
-    "en": ("EEEE d MMMM 'at' h:mm a", "EEEE d MMMM 'at' h a", "en_GB"),
-}
+log = logging.getLogger(__name__)
+
+_UNSAFE_NAMES = (
+    UNSAFE_GENERATOR_ATTRIBUTES
+    | UNSAFE_COROUTINE_ATTRIBUTES
+    | UNSAFE_ASYNC_GENERATOR_ATTRIBUTES
+    | {"mro", "func_globals", "func_code", "f_globals", "f_locals", "f_builtins", "tb_frame"}
+)
+_FR_HOUR = ("H 'h' mm", "H 'h'")
+_EN_HOUR = ("h:mm a", "h a")
 
 
-def when(value: datetime | None, language: str = "fr") -> str:
-    """A date and hour as people write them: "mardi 3 décembre à 7 h 30", "à 8 h" on the hour."""
+def _timezone() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
+
+
+def _fr_date(local: datetime, short: bool) -> str:
+    """ "mardi 1er décembre": French writes the first of the month as an ordinal."""
+    day = "1er" if local.day == 1 else str(local.day)
+    month = format_datetime(local, "MMMM", locale="fr_FR")
+    return f"{day} {month}" if short else f"{format_datetime(local, 'EEEE', locale='fr_FR')} {day} {month}"
+
+
+def when(
+    value: datetime | None, language: str = "fr", since: datetime | None = None, short: bool = False
+) -> str:
+    """A date and hour as people write them: "mardi 3 décembre à 7 h 30", "à 8 h" on the hour.
+
+    `since` (the start of the same event) drops the date when both fall on the same local
+    day ("jusqu'à 14 h"); `short` leaves out the weekday ("3 décembre à 7 h 30", for SMS: no
+    abbreviations, which read as typos and trip the spelling rule). The year is
+    said only when it is not the current one (a 2016 onset must not read as this year's).
+    """
     if value is None:
         return ""
-    with_minutes, on_the_hour, locale = _PATTERNS.get(language[:2].lower(), _PATTERNS["fr"])
-    tz = ZoneInfo(get_settings().timezone)
-    local_minute = int(format_datetime(value, "m", tzinfo=tz, locale="en"))
-    pattern = on_the_hour if local_minute == 0 else with_minutes
-    return format_datetime(value, pattern, tzinfo=tz, locale=locale)
+    tz = _timezone()
+    local = value.astimezone(tz)
+    english = language[:2].lower() == "en"
+    with_minutes, on_the_hour = _EN_HOUR if english else _FR_HOUR
+    locale = "en_GB" if english else "fr_FR"
+    hour = format_datetime(local, on_the_hour if local.minute == 0 else with_minutes, locale=locale)
+    if since is not None and since.astimezone(tz).date() == local.date():
+        return hour
+    if english:
+        date = format_datetime(local, "d MMMM" if short else "EEEE d MMMM", locale=locale)
+    else:
+        date = _fr_date(local, short)
+    if local.year != clock.now().astimezone(tz).year:
+        date += f" {local.year}"
+    return f"{date} at {hour}" if english else f"{date} à {hour}"
 
 
 def hashtag(value: str) -> str:
@@ -41,15 +106,127 @@ def hashtag(value: str) -> str:
     return "#" + "".join(word[:1].upper() + word[1:] for word in words) if words else ""
 
 
-def make_environment(folder: Path) -> SandboxedEnvironment:
+def make_shortlink(base_url: str | None) -> Callable[[Incident], str]:
+    """The `shortlink` filter: the alert's own page on the body's site (no outside shortener,
+    which would track readers and break when the service goes). Empty without a base URL."""
+
+    def shortlink(incident: Incident) -> str:
+        base = get_settings().site_base_url if base_url is None else base_url
+        return f"{base.rstrip('/')}/alerts/{alert_id_for(incident.key)}.html" if base else ""
+
+    return shortlink
+
+
+def make_for_category(folder: Path) -> Callable[[str, Category | str], str]:
+    """The `for_category` filter: "common/short.fr.j2" -> "common/road_closure/short.fr.j2" when
+    that layout exists. Lets every channel's default template pick up a category's layout
+    without one template file per (channel, category)."""
+
+    def for_category(layout: str, category: Category | str) -> str:
+        head, _, tail = layout.rpartition("/")
+        specialised = f"{head}/{category}/{tail}" if head else f"{category}/{tail}"
+        return specialised if (folder / specialised).is_file() else layout
+
+    return for_category
+
+
+def unsafe_access(ast: nodes.Template) -> tuple[int, str] | None:
+    """The first place a template names a private or internal attribute, with its line."""
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        name: object = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
+            argument = node.args[0]
+            name = argument.value if isinstance(argument, nodes.Const) else None
+        if isinstance(name, str) and (name.startswith("_") or name in _UNSAFE_NAMES):
+            return node.lineno, f"{name!r} reaches Python internals, which templates may not use"
+    return None
+
+
+class GuardedLoader(FileSystemLoader):
+    """Reads templates from the folder, serving a file's last good source while it is refused."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder))
+        self.folder = folder
+        self._good: dict[str, list[str]] = {}  # sources that passed, oldest first
+        self._refused: dict[tuple[str, str], Problem] = {}  # (name, source) refused at run time
+        self._served: dict[str, str] = {}
+        self.problems: dict[str, Problem] = {}  # name -> why its current file is refused
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        problem = self._refused.get((template, source)) or self._check(environment, template, source)
+        if problem is None:
+            history = self._good.setdefault(template, [])
+            if source in history:
+                history.remove(source)
+            history.append(source)
+            del history[:-5]
+            self.problems.pop(template, None)
+            self._served[template] = source
+            return source, filename, uptodate
+        if template not in self.problems:
+            log.error("template %s refused: %s", template, problem.line())
+        self.problems[template] = problem
+        good = self._good.get(template)
+        if not good:
+            raise TemplateSyntaxError(problem.message, int(problem.value or 1), template, filename)
+        self._served[template] = good[-1]
+        return good[-1], filename, uptodate
+
+    def refuse(self, environment: Environment, template: str, line: int, reason: str) -> None:
+        """The source last served for `template` failed at run time: never serve it again."""
+        source = self._served.get(template)
+        if source is None:
+            return
+        problem = _problem(template, line, "template_unsafe", reason)
+        self._refused[(template, source)] = problem
+        history = self._good.get(template, [])
+        if source in history:
+            history.remove(source)
+        if environment.cache is not None:
+            environment.cache.clear()
+
+    def _check(self, environment: Environment, template: str, source: str) -> Problem | None:
+        try:
+            ast = environment.parse(source, template)
+        except TemplateSyntaxError as error:
+            return _problem(template, error.lineno, "template_syntax", error.message or "syntax error")
+        found = unsafe_access(ast)
+        return _problem(template, found[0], "template_unsafe", found[1]) if found else None
+
+
+def _problem(template: str, line: int, rule: str, reason: str) -> Problem:
+    return Problem(
+        path=f"templates/{template}",
+        value=line,
+        rule=rule,
+        message=f"line {line}: {reason}",
+        hint="fix the template; its previous version keeps serving meanwhile",
+    )
+
+
+def make_environment(folder: Path, *, site_base_url: str | None = None) -> SandboxedEnvironment:
+    """`site_base_url` None: read the setting at render time (ALERTCAST_SITE_BASE_URL)."""
+    loader: BaseLoader = GuardedLoader(folder)
     env = SandboxedEnvironment(
-        loader=FileSystemLoader(str(folder)),
+        loader=loader,
         autoescape=select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        extensions=[PartExtension],
     )
-    env.filters["when"] = when
-    env.filters["hashtag"] = hashtag
+    filters: dict[str, Any] = {
+        "when": when,
+        "hashtag": hashtag,
+        "shortlink": make_shortlink(site_base_url),
+        "for_category": make_for_category(folder),
+    }
+    env.filters.update(filters)
     return env

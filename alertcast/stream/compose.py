@@ -1,8 +1,13 @@
-"""Compose agent: an accepted incident version in, one text per channel out, as a draft."""
+"""Compose agent: an accepted incident version in, one checked text per channel out, as a draft.
+
+A refused template or a blocked text never stops the agent: they travel in the draft
+(`problems`, `blocked`, `findings`) for the duty communicator to see and fix.
+"""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
@@ -11,7 +16,8 @@ from alertcast.stream.app import accepted, app, drafted, settings
 
 log = logging.getLogger(__name__)
 
-templates = Templates(settings.templates_dir)
+templates = Templates(settings.templates_dir, site_base_url=settings.site_base_url)
+charter_dir: Path | None = settings.charter_dir
 
 
 @app.agent(accepted)
@@ -19,18 +25,25 @@ async def compose_drafts(stream: Any) -> None:
     async for raw in stream:
         message = AcceptedIncident.model_validate_json(raw)
         alert_id = alert_id_for(message.incident_key)
-        link = (
-            f"{settings.site_base_url.rstrip('/')}/alerts/{alert_id}.html" if settings.site_base_url else ""
+        base = settings.site_base_url.rstrip("/")
+        link = f"{base}/alerts/{alert_id}.html" if base else ""  # the key ingest chose, not re-derived
+        composition = compose(
+            message.incident, settings.channels, templates, link=link, charter_dir=charter_dir
         )
-        texts, problems = compose(message.incident, settings.channels, templates, link=link)
-        for problem in problems:
+        for problem in composition.problems:
             log.error("alert %s: %s", alert_id, problem.line())
+        for text in composition.texts:
+            if text.blocked:
+                log.warning("alert %s: %s/%s blocked: %s", alert_id, text.channel, text.language, text.reason)
         draft = Draft(
             alert_id=alert_id,
             incident_key=message.incident_key,
             version=message.version,
             received_at=message.received_at,
             incident=message.incident,
-            texts=texts,
+            texts=composition.texts,
+            findings=composition.findings,
+            blocked=composition.blocked,
+            problems=composition.problems,
         )
         await drafted.send(key=message.incident_key.encode(), value=draft.model_dump_json().encode())

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
-from alertcast.models.alert import Approval, ChannelText, DeliveryRequest
-from alertcast.stream.app import app, approved, requests
-from alertcast.stream.deliver import channels
+from pydantic import BaseModel
+
+from alertcast.models.alert import Approval, ChannelText, DeliveryRequest, DeliveryStatus
+from alertcast.stream.app import app, approved, receipts, requests
+from alertcast.stream.deliver import channels, receipt_for
 
 
 def text_for(approval: Approval, channel: str) -> ChannelText | None:
@@ -18,27 +21,42 @@ def text_for(approval: Approval, channel: str) -> ChannelText | None:
     return chosen[0] if chosen else None
 
 
+def encoded(message: BaseModel) -> bytes:
+    return message.model_dump_json().encode()
+
+
 @app.agent(approved)
 async def fan_out(stream: Any) -> None:
     async for raw in stream:
         approval = Approval.model_validate_json(raw)
         draft = approval.draft
-        sends = [
-            requests.send(
-                key=draft.incident_key.encode(),
-                value=DeliveryRequest(
+        sends = []
+        for name, channel in channels.items():
+            text = text_for(approval, name)
+            for account in channel.accounts():
+                request = DeliveryRequest(
                     alert_id=draft.alert_id,
                     version=draft.version,
                     channel=name,
                     account=account,
                     incident=draft.incident,
-                    text=text_for(approval, name),
+                    text=text,
                     approved_at=approval.approved_at,
                 )
-                .model_dump_json()
-                .encode(),
-            )
-            for name, channel in channels.items()
-            for account in channel.accounts()
-        ]
+                if text is not None and text.blocked:
+                    # Visible, not silent: the channel's receipt says why nothing was posted.
+                    receipt = receipt_for(
+                        request, DeliveryStatus.SKIPPED, time.perf_counter(), error=text.reason
+                    )
+                    sends.append(
+                        receipts.send(
+                            key=request.delivery_key.encode(), value=receipt.model_dump_json().encode()
+                        )
+                    )
+                else:
+                    sends.append(
+                        requests.send(
+                            key=draft.incident_key.encode(), value=request.model_dump_json().encode()
+                        )
+                    )
         await asyncio.gather(*sends)

@@ -1,0 +1,182 @@
+"""`alertcast check FILE...`: what each channel would publish, and what the charter says, offline.
+
+A communicator (or a service writing its first feed) sees, before anything reaches Kafka, the
+exact text of every channel, its length as that network counts it, the parts dropped to fit,
+and every finding with its span marked in the text: reverse video on a terminal, `^^^` under
+the line otherwise (so it survives a log or a CI page). Any intake format is read, through
+the same `parse_document` as the worker.
+Exit status: 0 clean, 1 warnings only, 2 input refused or blocking findings, 64 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from pathlib import Path
+from typing import TextIO
+
+from alertcast.ingest.detect import parse_document
+from alertcast.models.alert import ChannelText
+from alertcast.models.finding import Finding
+from alertcast.render.compose import Composition, Templates, compose
+from alertcast.render.length import CHANNELS
+from alertcast.settings import get_settings
+
+EXIT_OK, EXIT_WARNINGS, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2, 64
+REVERSE, NORMAL = "\x1b[7m", "\x1b[27m"
+
+
+def check_command(
+    files: list[Path],
+    channel: str | None = None,
+    lang: str | None = None,
+    *,
+    out: TextIO | None = None,
+    templates: Templates | None = None,
+    charter_dir: Path | None = None,
+) -> int:
+    """Check every file; `channel` and `lang` narrow what is shown (and counted in the status)."""
+    out = out or sys.stdout
+    if channel is not None and channel not in CHANNELS:
+        print(
+            f"alertcast check: unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if lang is not None and not (lang.isascii() and lang.replace("-", "").isalpha() and len(lang) >= 2):
+        print(f"alertcast check: {lang!r} is not a language code such as fr or en", file=sys.stderr)
+        return EXIT_USAGE
+    if not files:
+        print("alertcast check: give at least one FILE", file=sys.stderr)
+        return EXIT_USAGE
+    settings = get_settings()
+    templates = templates or Templates(settings.templates_dir, site_base_url=settings.site_base_url)
+    channels = [channel] if channel else list(CHANNELS)
+    tty = out.isatty()
+    status = EXIT_OK
+    for path in files:
+        status = max(status, _check_file(path, channels, lang, templates, charter_dir, out, tty))
+    return status
+
+
+def _check_file(
+    path: Path,
+    channels: list[str],
+    lang: str | None,
+    templates: Templates,
+    charter_dir: Path | None,
+    out: TextIO,
+    tty: bool,
+) -> int:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        print(f"{path}: cannot read: {error.strerror}", file=out)
+        return EXIT_REFUSED
+    result = parse_document(data, source="check")
+    status = EXIT_OK
+    for warning in result.warnings:
+        print(f"{path}: warning: {warning.line()}", file=out)
+        status = EXIT_WARNINGS
+    if result.problems or not result.incidents:
+        for problem in result.problems:
+            print(f"{path}: refused: {problem.line()}", file=out)
+        if not result.problems:
+            print(f"{path}: refused: no incident in the document", file=out)
+        return EXIT_REFUSED
+    for incident in result.incidents:
+        print(f"== {path}: {incident.message_key} ({result.format}, {incident.msg_type.value})", file=out)
+        composition = compose(incident, channels, templates, charter_dir=charter_dir)
+        status = max(status, _report(composition, lang, out, tty))
+    return status
+
+
+def _report(composition: Composition, lang: str | None, out: TextIO, tty: bool) -> int:
+    status = EXIT_OK
+    for problem in composition.problems:
+        if problem.rule == "nothing_to_render":
+            print(f"note: {problem.line()}", file=out)
+            continue
+        print(f"refused: {problem.line()}", file=out)
+        status = EXIT_REFUSED
+    for finding in composition.findings:
+        print(f"incident: {_finding_line(finding)}", file=out)
+        status = max(status, EXIT_REFUSED if finding.blocking else EXIT_WARNINGS)
+    texts = [text for text in composition.texts if lang is None or _same_language(text.language, lang)]
+    if lang is not None and not texts and composition.texts:
+        shown = sorted({text.language for text in composition.texts})
+        print(f"note: no text in {lang!r}; this incident renders in {', '.join(shown)}", file=out)
+        status = max(status, EXIT_WARNINGS)
+    for text in texts:
+        status = max(status, _report_text(text, out, tty))
+    return status
+
+
+def _report_text(text: ChannelText, out: TextIO, tty: bool) -> int:
+    limit = f"/{text.limit}" if text.limit is not None else " (no limit)"
+    segments = f", {text.segments} segment{'s' if text.segments != 1 else ''}" if text.segments else ""
+    dropped = f", dropped to fit: {', '.join(text.dropped)}" if text.dropped else ""
+    print(
+        f"-- {text.channel} ({text.language}): {text.length}{limit} {text.unit}{segments}{dropped}", file=out
+    )
+    print(_highlight(text.text, text.findings) if tty else _indent(text.text), file=out)
+    for finding in text.findings:
+        print(f"   {_finding_line(finding)}", file=out)
+        if not tty and finding.end > finding.start:
+            print(_underline(text.text, finding), file=out)
+    if text.blocked:
+        print(f"   BLOCKED: {text.reason}", file=out)
+        return EXIT_REFUSED
+    return EXIT_WARNINGS if text.findings else EXIT_OK
+
+
+def _same_language(language: str, wanted: str) -> bool:
+    return language.lower().split("-")[0] == wanted.lower().split("-")[0]
+
+
+def _finding_line(finding: Finding) -> str:
+    where = finding.path if finding.path else f"{finding.start}-{finding.end}"
+    hint = f" ({finding.suggestion})" if finding.suggestion else ""
+    return f"{finding.level} {finding.rule} at {where}: {finding.message}{hint}"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"   | {line}" for line in text.split("\n"))
+
+
+def _width(text: str) -> int:
+    """Terminal columns: wide characters (CJK) take two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        for char in text
+    )
+
+
+def _underline(text: str, finding: Finding) -> str:
+    """The finding's first line again, with ^^^ under its span (to the line's end if it wraps)."""
+    line_start = text.rfind("\n", 0, finding.start) + 1
+    line_end = text.find("\n", finding.start)
+    line_end = len(text) if line_end == -1 else line_end
+    end = min(finding.end, line_end)
+    line = text[line_start:line_end]
+    pad = " " * _width(text[line_start : finding.start])
+    marks = "^" * max(1, _width(text[finding.start : end]))
+    return f"   | {line}\n   | {pad}{marks}"
+
+
+def _highlight(text: str, findings: list[Finding]) -> str:
+    """The text with every finding's span in reverse video."""
+    marked = [False] * len(text)
+    for finding in findings:
+        for index in range(finding.start, min(finding.end, len(text))):
+            marked[index] = True
+    pieces: list[str] = []
+    inside = False
+    for char, mark in zip(text, marked, strict=True):
+        if mark != inside:
+            pieces.append(REVERSE if mark else NORMAL)
+            inside = mark
+        pieces.append(char)
+    if inside:
+        pieces.append(NORMAL)
+    return _indent("".join(pieces))

@@ -1,0 +1,152 @@
+"""Compose applies the charter to every text; a communicator's edit goes through the same check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from alertcast.clock import clock
+from alertcast.models.alert import Draft
+from alertcast.models.incident import Area, Category, Incident, Info
+from alertcast.render.compose import Templates, check_edit, compose
+from alertcast.render.length import count
+from alertcast.render.parts import split_parts
+from alertcast.settings import ROOT
+
+TEMPLATES = Templates(ROOT / "templates", site_base_url="https://alertes.example.fr")
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock() -> Iterator[None]:
+    clock.set(lambda: datetime(2026, 12, 3, 5, 0, tzinfo=UTC))
+    try:
+        yield
+    finally:
+        clock.set(None)
+
+
+def road(**changes: object) -> Incident:
+    info = {
+        "language": "fr",
+        "category": Category.ROAD_CLOSURE,
+        "event": "Fermeture de route",
+        "sender_name": "Direction des routes du Département",
+        "headline": "Route D 934 fermée entre Arras et Cambrai",
+        "description": "Un poids lourd est immobilisé en travers de la chaussée au niveau de Vis-en-Artois. "
+        "Les services techniques sont sur place et le dépannage est en cours.",
+        "instruction": "Suivez la déviation par la D 939.",
+        "onset": datetime(2026, 12, 3, 6, 30, tzinfo=UTC),
+        "expires": datetime(2026, 12, 3, 13, 0, tzinfo=UTC),
+        "areas": [Area(area_desc="Vis-en-Artois")],
+        **changes,
+    }
+    return Incident(
+        identifier="d934",
+        sender="routes@departement-exemple.fr",
+        sent=datetime(2026, 12, 3, 5, 0, tzinfo=UTC),
+        info=[Info.model_validate(info)],
+    )
+
+
+def test_a_blocking_finding_marks_only_that_text_blocked_with_its_span() -> None:
+    incident = road(instruction="Suivez la déviation. Contact : 06 12 34 56 78.")
+    composition = compose(incident, ["x", "sms"], TEMPLATES)
+    x, sms = composition.texts
+    [phone] = [finding for finding in x.findings if finding.rule == "personal_data.phone"]
+    assert x.blocked and "personal_data.phone" in x.reason
+    assert x.text[phone.start : phone.end] == "06 12 34 56 78"
+    # The SMS dropped the advice (its link carries it): nothing to block there.
+    assert sms.dropped == ["advice"] and not sms.blocked
+
+
+def test_incident_findings_go_into_the_draft_once() -> None:
+    incident = road(instruction="", expires=datetime(2026, 12, 3, 4, 0, tzinfo=UTC), onset=None)
+    composition = compose(incident, ["x", "email"], TEMPLATES)
+    assert sorted((f.rule, f.path) for f in composition.findings) == [
+        ("facts.advice", "info[0].instruction"),
+        ("facts.when", "info[0].onset"),
+        ("times.expired", "info[0].expires"),
+    ]
+    assert composition.blocked
+    draft = Draft(
+        alert_id="a",
+        incident_key=incident.key,
+        version=1,
+        received_at=incident.sent,
+        incident=incident,
+        texts=composition.texts,
+        findings=composition.findings,
+        blocked=composition.blocked,
+        problems=composition.problems,
+    )
+    again = Draft.model_validate_json(draft.model_dump_json())
+    assert again == draft and again.texts[0].findings == draft.texts[0].findings
+
+
+def test_too_long_drops_optional_parts_in_order_and_never_cuts() -> None:
+    long_description = " ".join(["Les services techniques sont sur place."] * 12)
+    composition = compose(road(description=long_description), ["x", "mastodon", "email"], TEMPLATES)
+    x, mastodon, email = composition.texts
+    assert x.dropped == ["details"] and mastodon.dropped == ["details"] and email.dropped == []
+    assert x.text.endswith("#InfoRoute"), "hashtags come back once the details are gone"
+    rendered = TEMPLATES.render("x", "road_closure", "fr", {**_context(road(description=long_description))})
+    whole_parts = {part.text for part in split_parts(rendered)}
+    assert all(line in whole_parts for line in x.text.split("\n"))
+    assert count("x", x.text).fits and (x.length, x.limit, x.unit) == (
+        count("x", x.text).length,
+        280,
+        "weighted",
+    )
+
+
+def _context(incident: Incident) -> dict[str, object]:
+    from alertcast.render.compose import context_for
+
+    return context_for(incident, incident.info[0], "fr", TEMPLATES.env.filters["shortlink"](incident))
+
+
+def test_mandatory_parts_that_cannot_fit_block_with_the_reason() -> None:
+    [x] = compose(road(instruction="Suivez la déviation. " * 20), ["x"], TEMPLATES).texts
+    assert x.blocked and x.reason.startswith("the mandatory parts alone take")
+    assert x.dropped == ["hashtags", "details"]
+
+
+def test_sms_counts_segments_and_keeps_gsm_7() -> None:
+    [sms] = compose(road(headline="Route D 934 fermée – l’accès est coupé"), ["sms"], TEMPLATES).texts
+    assert "l'accès" in sms.text and " - " in sms.text, "typographic marks made plain for GSM-7"
+    assert (sms.unit, sms.segments, sms.limit) == ("septets", 1, 160)
+
+
+def test_a_communicators_edit_that_trips_a_rule_is_blocked_and_the_fix_passes() -> None:
+    incident = road()
+    edited = check_edit(
+        "x",
+        "Route D 934 fermée à cause de l'incompétence du transporteur. Appelez le 06 12 34 56 78.",
+        "fr",
+        incident,
+    )
+    assert edited.blocked
+    rules = {finding.rule for finding in edited.findings if finding.blocking}
+    assert "personal_data.phone" in rules
+    assert edited.reason.startswith("blocking charter findings:")
+    fixed = check_edit(
+        "x", "Route D 934 fermée entre Arras et Cambrai. Suivez la déviation par la D 939.", "fr", incident
+    )
+    assert not fixed.blocked and fixed.findings == [] and fixed.reason == ""
+    assert (fixed.length, fixed.limit, fixed.unit) == (count("x", fixed.text).length, 280, "weighted")
+
+
+def test_an_edit_too_long_for_the_network_is_blocked_not_shortened() -> None:
+    text = "Route D 934 fermée entre Arras et Cambrai. " * 10
+    edited = check_edit("bluesky", text, "fr", road())
+    assert edited.blocked and "over the limit of 300" in edited.reason
+    assert edited.text == text.strip()
+    assert check_edit("mastodon", text, "fr", road(), limit=1000).blocked is False
+
+
+def test_an_edit_in_a_language_without_lexicon_warns() -> None:
+    edited = check_edit("x", "Väg D 934 stängd mellan Arras och Cambrai.", "sv", road())
+    assert not edited.blocked
+    assert [finding.rule for finding in edited.findings] == ["charter.language_unsupported"]

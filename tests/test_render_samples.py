@@ -1,0 +1,130 @@
+"""Every public sample, rendered for every channel: within the network's limit, or blocked with
+the reason where even the mandatory parts alone cannot fit (never cut, never silently long)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alertcast.clock import clock
+from alertcast.ingest.detect import parse_document
+from alertcast.models.incident import Incident
+from alertcast.render.compose import Templates, compose
+from alertcast.render.length import CHANNELS, count
+from alertcast.settings import ROOT
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+# The IPAWS Cancel has no info block, so no text: see its own test below.
+FILES = sorted(
+    [
+        path
+        for path in (SAMPLES / "cap").glob("*.xml")
+        if not path.name.startswith("invalid-") and path.name != "ipaws-athoc-cancel-no-info-signed.xml"
+    ]
+    + list((SAMPLES / "gtfs-rt").iterdir())
+    + list((SAMPLES / "datex2").iterdir())
+)
+TEMPLATES = Templates(ROOT / "templates", site_base_url="https://alertes.example.fr")
+
+# Where the mandatory parts (what, where, when, advice, link) alone exceed the network's limit:
+# one-segment SMS (160 GSM-7 characters, 70 once a letter such as "ê" appears) for most feeds,
+# and the long GTFS-RT "where" lists or long advice on X and Bluesky. Nothing else may block on length.
+TOO_LONG = {
+    "cap/eccc-naads-wind-warning-update-fr-en.xml": {"sms"},
+    "cap/eccc-snowfall-warning-update-signed-en-fr.xml": {"bluesky", "sms", "x"},
+    "cap/eccc-special-weather-statement-en-fr-polygon.xml": {"sms"},
+    "cap/eccc-thunderstorm-watch-allclear-update-en-fr.xml": {"sms"},
+    "cap/nsw-rfs-structure-fire-circle-prefixed.xml": {"sms"},
+    "cap/nws-hurricane-warning-update-multipolygon.xml": {"sms"},
+    "cap/oasis-example1-homeland-security-advisory.xml": {"bluesky", "x"},
+    "cap/oasis-example2-thunderstorm-warning-polygon.xml": {"bluesky", "sms", "x"},
+    "cap/oasis-example3-earthquake-update-circle.xml": {"sms"},
+    "cap/smn-mexico-tropical-cyclone-update-es.xml": {"bluesky", "sms", "x"},
+    "cap/usgs-earthquake-circle-iso8859-1.xml": {"bluesky", "sms", "x"},
+    "cap/wra-taiwan-reservoir-discharge-utf8-bom.xml": {"sms"},
+    "datex2/fi-fintraffic-v2-situation-roadworks.xml": {"sms"},
+    "datex2/fi-fintraffic-v3.5-payload-ferry-interruption.xml": {"sms"},
+    "datex2/fr-bisonfute-tipi-v2-situation-vehicle-obstruction.xml": {"sms"},
+    "datex2/nl-ndw-v3-messagecontainer-situations-roadworks.xml": {"sms"},
+    "gtfs-rt/bart-alerts.json": {"bluesky", "sms"},
+    "gtfs-rt/bart-alerts.pb": {"bluesky", "sms"},
+    "gtfs-rt/bibus-brest-alerts.converted.json": {"sms"},
+    "gtfs-rt/bibus-brest-alerts.pb": {"sms"},
+    "gtfs-rt/mbta-alerts.pb": {"bluesky", "mastodon", "sms", "x"},
+}
+
+
+def _name(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+@pytest.fixture
+def at_sent() -> Iterator[list[Incident]]:
+    """Set the clock to each incident's sent time while it renders; restored afterwards."""
+    current: list[Incident] = []
+    clock.set(lambda: current[0].sent)
+    try:
+        yield current
+    finally:
+        clock.set(None)
+
+
+@pytest.mark.parametrize("path", FILES, ids=_name)
+def test_every_sample_fits_every_channel_or_is_blocked_for_a_reason(
+    path: Path, at_sent: list[Incident]
+) -> None:
+    result = parse_document(path.read_bytes(), source="test")
+    assert result.incidents and not result.problems
+    too_long: set[str] = set()
+    for incident in result.incidents:
+        at_sent[:] = [incident]
+        composition = compose(incident, list(CHANNELS), TEMPLATES)
+        assert not [p for p in composition.problems if p.rule.startswith("template")]
+        assert {text.channel for text in composition.texts} == set(CHANNELS)
+        for text in composition.texts:
+            measured = count(text.channel, text.text)
+            assert (measured.length, measured.limit) == (text.length, text.limit)
+            assert "\x02" not in text.text and "\x03" not in text.text
+            blockers = [finding for finding in text.findings if finding.blocking]
+            if measured.fits:
+                assert text.blocked == bool(blockers), text.reason
+                continue
+            # Too long: only when every optional part is already gone, and said so.
+            too_long.add(text.channel)
+            assert text.blocked and "mandatory parts alone" in text.reason
+            assert text.channel in TOO_LONG.get(_name(path), set()), (text.channel, text.text)
+    assert too_long == TOO_LONG.get(_name(path), set())
+
+
+def test_an_ipaws_cancel_without_info_renders_nothing_and_says_so(at_sent: list[Incident]) -> None:
+    incident = parse_document(
+        (SAMPLES / "cap" / "ipaws-athoc-cancel-no-info-signed.xml").read_bytes()
+    ).incidents[0]
+    at_sent[:] = [incident]
+    composition = compose(incident, list(CHANNELS), TEMPLATES)
+    assert composition.texts == []
+    assert [problem.rule for problem in composition.problems] == ["nothing_to_render"]
+
+
+def test_a_language_without_lexicon_warns_and_renders_with_french_labels(at_sent: list[Incident]) -> None:
+    path = SAMPLES / "cap" / "lenient-krisinformation-se-vma-nonstandard-area.xml"
+    incident = parse_document(path.read_bytes()).incidents[0]
+    at_sent[:] = [incident]
+    composition = compose(incident, ["email", "x"], TEMPLATES)
+    for text in composition.texts:
+        assert text.language == "sv-SE"
+        assert "charter.language_unsupported" in {finding.rule for finding in text.findings}
+    email = composition.texts[0]
+    assert "Source : Sveriges Radio" in email.text and "Lieu : Gävleborgs län" in email.text
+
+
+def test_bilingual_samples_render_both_languages(at_sent: list[Incident]) -> None:
+    path = SAMPLES / "cap" / "eccc-naads-wind-warning-update-fr-en.xml"
+    incident = parse_document(path.read_bytes()).incidents[0]
+    at_sent[:] = [incident]
+    texts = compose(incident, ["mastodon"], TEMPLATES).texts
+    assert [text.language for text in texts] == ["fr-CA", "en-CA"]
+    assert texts[0].text.startswith("Mise à jour – ") and texts[1].text.startswith("Update – ")
+    assert "Depuis le mercredi 9 janvier à 3 h 16" in texts[0].text
