@@ -213,8 +213,10 @@ def _cluster_id(folder: Path) -> str:
     """One cluster id per data folder, kept so a restart reuses formatted storage."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "cluster.id"
-    if not path.exists():
-        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    while not path.exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):  # the storage tool would read it as an option
+            path.write_text(cluster_id)
     return path.read_text().strip()
 
 

@@ -156,6 +156,7 @@ def worker_env(broker: str, prefix: str, tmp_path: Path) -> dict[str, str]:
         "ALERTCAST_APP_ID": f"alertcast-{prefix.rstrip('.')}",
         "ALERTCAST_WORKER_WEB_PORT": str(free_port()),
         "ALERTCAST_SITE_DIR": str(tmp_path / "site"),
+        "ALERTCAST_WORKER_DATA_DIR": str(tmp_path / "worker-data"),
         "ALERTCAST_CHANNELS": json.dumps(["website"]),
         "ALERTCAST_LOG_LEVEL": "info",
     }

@@ -147,3 +147,44 @@ def test_kafka_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
     assert not running(pid)
     after = cli("kafka", "status", *args, env=env)
     assert after.returncode == 1 and "not running" in after.stdout
+
+
+def test_update_and_cancel_follow_the_alert_on_every_channel(
+    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver, tmp_path: Path
+) -> None:
+    env = {
+        **worker_env,
+        "ALERTCAST_CHANNELS": json.dumps(["website", "webhook"]),
+        "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url]),
+    }
+    start_worker(**env)
+    alert = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+    cancel = {  # like real CAP Cancels, no <info>: it ends what the last version said
+        **{key: value for key, value in alert.items() if key != "info"},
+        "identifier": "dir-nord-2026-1203-d934-fin",
+        "sent": "2026-12-03T11:05:00+01:00",
+        "msg_type": "Cancel",
+        "references": [{"sender": alert["sender"], "identifier": alert["identifier"]}],
+    }
+    (tmp_path / "cancel.json").write_text(json.dumps(cancel))
+    for path in (EXAMPLES / "01-road-closure-d934.json", EXAMPLES / "04-road-closure-d934-update.json"):
+        assert cli("submit", str(path), env=env).returncode == 0
+    receipts = read_until(broker, prefix + "deliveries.receipts", 4)
+    assert cli("submit", str(tmp_path / "cancel.json"), env=env).returncode == 0
+    receipts = read_until(broker, prefix + "deliveries.receipts", 6)
+    assert sorted((r["version"], r["channel"], r["status"]) for r in receipts) == [
+        (1, "webhook", "sent"),
+        (1, "website", "sent"),
+        (2, "webhook", "sent"),
+        (2, "website", "sent"),
+        (3, "webhook", "sent"),
+        (3, "website", "sent"),
+    ]
+    bodies = receiver.bodies()
+    assert [body["msg_type"] for body in bodies] == ["Alert", "Update", "Cancel"]
+    assert bodies[2]["text"].startswith("FIN D'ALERTE")
+    assert "D 934" in bodies[2]["text"]
+    site = Path(env["ALERTCAST_SITE_DIR"])
+    alert_id = receipts[0]["alert_id"]
+    assert alert_id in (site / "archive.html").read_text()
+    assert alert_id not in (site / "index.html").read_text()

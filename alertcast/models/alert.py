@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alertcast.models.finding import Finding
 from alertcast.models.incident import Incident, UtcDateTime
 from alertcast.models.problem import Problem
 
@@ -47,6 +48,12 @@ class ChannelText(_Message):
     text: str
     length: int
     limit: int | None = None
+    unit: str = Field(default="", description="what `length` counts: weighted, graphemes, utf16, septets...")
+    segments: int | None = Field(default=None, description="SMS only: messages the text takes")
+    dropped: list[str] = Field(default_factory=list, description="optional parts left out to fit")
+    findings: list[Finding] = Field(default_factory=list, description="the charter on this text")
+    blocked: bool = Field(default=False, description="too long, or a blocking finding: not publishable")
+    reason: str = Field(default="", description="why it is blocked")
 
 
 class Draft(_Message):
@@ -58,6 +65,13 @@ class Draft(_Message):
     received_at: UtcDateTime
     incident: Incident
     texts: list[ChannelText]
+    findings: list[Finding] = Field(
+        default_factory=list, description="the charter on the incident (facts, times); by field path"
+    )
+    blocked: bool = Field(default=False, description="an incident-level finding blocks every text")
+    problems: list[Problem] = Field(
+        default_factory=list, description="channels that could not render, templates refused"
+    )
 
 
 class Approval(_Message):
@@ -88,8 +102,9 @@ class DeliveryRequest(_Message):
 
 class DeliveryStatus(StrEnum):
     SENT = "sent"
-    FAILED = "failed"
-    DEAD = "dead"
+    DEAD = "dead"  # gave up after the last attempt, or refused by the network
+    UNKNOWN = "unknown"  # may or may not have been posted; a person decides
+    SKIPPED = "skipped"  # nothing to do on this account (e.g. ending an alert it never showed)
 
 
 class Receipt(_Message):

@@ -17,6 +17,7 @@ app = faust.App(
     settings.app_id,
     broker=[f"alertcast://{server}" for server in settings.bootstrap.split(",")],
     store="memory://",
+    datadir=str(settings.worker_data_dir / "{conf.id}-data"),
     web_bind="127.0.0.1",
     web_port=settings.worker_web_port,
     web_host="127.0.0.1",
@@ -49,3 +50,5 @@ dead = topic("deliveries.dead")
 
 # Per incident key: the last version number and which messages (sender/identifier) it has seen.
 versions = app.Table("incident_versions", default=None, partitions=6)
+# Per delivery key (alert:version:channel:account): a LedgerEntry as JSON (alertcast.delivery.ledger).
+ledger = app.Table("delivery_ledger", default=None, partitions=6)

@@ -1,67 +1,155 @@
-"""Delivery agent: publishes each request on its channel, concurrently, and records the receipt."""
+"""Delivery agent: each request published on its channel, concurrently, through the ledger.
+
+Deliveries of different alerts and channels run side by side (agent concurrency); the versions
+of one alert on one account are serialised, so an update always finds the post it edits.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections import defaultdict
 from typing import Any
 
-from alertcast.channels.base import Channel
+from alertcast.channels.base import Channel, LookupUnsupported, PostResult
 from alertcast.channels.registry import build_channels
 from alertcast.clock import clock
+from alertcast.delivery.ledger import (
+    Action,
+    LedgerEntry,
+    LedgerState,
+    next_action,
+    previous_post,
+    thread_key,
+)
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
-from alertcast.stream.app import app, dead, receipts, requests, settings
+from alertcast.models.incident import MsgType
+from alertcast.stream.app import app, dead, ledger, receipts, requests, settings
 
 log = logging.getLogger(__name__)
 
 channels: dict[str, Channel] = build_channels(settings)
 retry = RetryPolicy()
+threads: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+_RECEIPT_STATUS = {
+    LedgerState.SENT: DeliveryStatus.SENT,
+    LedgerState.DEAD: DeliveryStatus.DEAD,
+    LedgerState.UNKNOWN: DeliveryStatus.UNKNOWN,
+}
 
 
 @app.agent(requests, concurrency=settings.worker_concurrency)
 async def deliver(stream: Any) -> None:
     async for raw in stream:
         request = DeliveryRequest.model_validate_json(raw)
-        receipt = await publish(request)
+        started = time.perf_counter()
+        async with threads[thread_key(request)]:
+            receipt = await deliver_one(request, started)
         value = receipt.model_dump_json().encode()
         await receipts.send(key=request.delivery_key.encode(), value=value)
         if receipt.status is DeliveryStatus.DEAD:
             await dead.send(key=request.delivery_key.encode(), value=value)
 
 
-async def publish(request: DeliveryRequest) -> Receipt:
-    started = time.perf_counter()
-    common = {
-        "delivery_key": request.delivery_key,
-        "alert_id": request.alert_id,
-        "version": request.version,
-        "channel": request.channel,
-        "account": request.account,
+def entry_of(key: str) -> LedgerEntry | None:
+    value = ledger.get(key)
+    return LedgerEntry.model_validate_json(value) if value else None
+
+
+async def record(entry: LedgerEntry, durable: bool = False) -> None:
+    """Write the entry; `durable` waits until its changelog record is in Kafka (before posting)."""
+    ledger[entry.delivery_key] = entry.model_dump_json()
+    if durable:
+        await app.producer.flush()
+
+
+def thread_of(request: DeliveryRequest) -> PostResult | None:
+    earlier = {
+        version: entry
+        for version in range(1, request.version)
+        if (entry := entry_of(f"{request.alert_id}:{version}:{request.channel}:{request.account}"))
     }
+    return previous_post(earlier)
+
+
+async def deliver_one(request: DeliveryRequest, started: float) -> Receipt:
     channel = channels.get(request.channel)
     if channel is None:
         error = f"channel {request.channel!r} is not configured on this worker"
-        return Receipt(**common, status=DeliveryStatus.DEAD, latency_ms=0, error=error, at=clock.now())
+        return receipt_for(request, DeliveryStatus.DEAD, started, error=error)
+    entry = entry_of(request.delivery_key)
+    action = next_action(entry)
+    if entry is not None and action in (Action.DONE, Action.WAIT):
+        return receipt_for(request, _RECEIPT_STATUS[entry.state], started, entry=entry)
+    if entry is not None and action is Action.LOOK_UP:
+        try:
+            existing = await channel.find_existing(request)
+        except LookupUnsupported:
+            reason = "a worker stopped while posting; the network cannot say whether it was posted"
+            entry = await settle(entry, LedgerState.UNKNOWN, error=reason)
+            return receipt_for(request, DeliveryStatus.UNKNOWN, started, entry=entry)
+        if existing is not None:
+            log.info("delivery %s was posted before a restart: not again", request.delivery_key)
+            entry = await settle(entry, LedgerState.SENT, post=existing)
+            return receipt_for(request, DeliveryStatus.SENT, started, entry=entry)
+    previous = thread_of(request) if request.incident.msg_type is not MsgType.ALERT else None
+    if request.incident.msg_type is MsgType.CANCEL and previous is None and request.channel != "website":
+        return receipt_for(request, DeliveryStatus.SKIPPED, started, error="nothing was posted here to end")
+    in_flight = LedgerEntry(
+        delivery_key=request.delivery_key,
+        state=LedgerState.IN_FLIGHT,
+        attempts=(entry.attempts if entry else 0) + 1,
+        updated_at=clock.now(),
+    )
+    await record(in_flight, durable=True)
     try:
-        result, attempts = await retry.run(lambda: channel.publish(request))
+        post, tries = await retry.run(lambda: call(channel, request, previous))
     except (TransientError, PermanentError) as failure:
         log.error("delivery %s dead: %s", request.delivery_key, failure)
-        return Receipt(
-            **common,
-            status=DeliveryStatus.DEAD,
-            attempts=retry.attempts if isinstance(failure, TransientError) else 1,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            error=str(failure),
-            at=clock.now(),
-        )
+        tries = retry.attempts if isinstance(failure, TransientError) else 1
+        entry = await settle(in_flight, LedgerState.DEAD, error=str(failure), attempts=tries)
+        return receipt_for(request, DeliveryStatus.DEAD, started, entry=entry)
+    entry = await settle(in_flight, LedgerState.SENT, post=post, attempts=tries)
+    return receipt_for(request, DeliveryStatus.SENT, started, entry=entry)
+
+
+async def settle(entry: LedgerEntry, state: LedgerState, **changes: Any) -> LedgerEntry:
+    settled = entry.model_copy(update={"state": state, "updated_at": clock.now(), **changes})
+    await record(settled)
+    return settled
+
+
+async def call(channel: Channel, request: DeliveryRequest, previous: PostResult | None) -> PostResult:
+    if previous is None:
+        return await channel.publish(request)
+    if request.incident.msg_type is MsgType.CANCEL:
+        return await channel.end(request, previous)
+    return await channel.update(request, previous)
+
+
+def receipt_for(
+    request: DeliveryRequest,
+    status: DeliveryStatus,
+    started: float,
+    error: str | None = None,
+    entry: LedgerEntry | None = None,
+) -> Receipt:
+    post = entry.post if entry and entry.post else PostResult()
     return Receipt(
-        **common,
-        status=DeliveryStatus.SENT,
-        post_id=result.post_id,
-        url=result.url,
-        attempts=attempts,
+        delivery_key=request.delivery_key,
+        alert_id=request.alert_id,
+        version=request.version,
+        channel=request.channel,
+        account=request.account,
+        status=status,
+        post_id=post.post_id,
+        url=post.url,
+        attempts=entry.attempts if entry else 0,
         latency_ms=(time.perf_counter() - started) * 1000,
+        error=error or (entry.error if entry else None),
         at=clock.now(),
-        details=result.details,
+        details=post.details,
     )

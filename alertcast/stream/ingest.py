@@ -8,7 +8,7 @@ from typing import Any
 from alertcast.clock import clock
 from alertcast.ingest.detect import parse_document
 from alertcast.models.alert import AcceptedIncident, Rejection
-from alertcast.models.incident import Incident
+from alertcast.models.incident import Incident, Info
 from alertcast.models.problem import Problem
 from alertcast.stream.app import accepted, app, rejected, submitted, versions
 
@@ -89,10 +89,15 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
                 hint="check the references, or submit the original first",
             )
         )
+    if not incident.info and state.get("info"):
+        # A Cancel usually carries no <info>: it ends what the last version said, so its texts
+        # ("FIN D'ALERTE – ...") and the site need that version's info.
+        incident = incident.model_copy(update={"info": [Info.model_validate(i) for i in state["info"]]})
     version = state["version"] + 1
     versions[incident.key] = {
         "version": version,
         "messages": {**state["messages"], incident.message_key: version},
+        "info": [info.model_dump(mode="json") for info in incident.info],
     }
     message = AcceptedIncident(
         incident_key=incident.key,

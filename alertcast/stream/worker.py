@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import sys
 
-from alertcast.stream import approval, compose, deliver, fanout, ingest
+from alertcast import topics
+from alertcast.stream import approval, compose, deliver, fanout, ingest, pollers
 from alertcast.stream.app import app, settings
 
-AGENTS = (ingest, compose, approval, fanout, deliver)
+AGENTS = (ingest, compose, approval, fanout, deliver, pollers)
+
+
+def changelog_specs() -> list[topics.TopicSpec]:
+    """The tables' changelog topics, created before Faust starts: when Faust creates them itself,
+    its first writes can race its own metadata ("changelog has 0 partitions") and fail."""
+    return [
+        topics.TopicSpec(
+            name=table.changelog_topic.get_topic_name(),
+            description=f"changelog of the {table.name} table",
+            partitions=table.partitions or 6,
+            config={"cleanup.policy": "compact"},
+        )
+        for table in app.tables.values()
+    ]
 
 
 def run() -> None:
     """Blocks until the worker is stopped (SIGTERM/SIGINT); Faust owns the event loop and argv."""
+    topics.apply(settings.bootstrap, settings.topic_prefix)
+    topics.apply(settings.bootstrap, "", changelog_specs())
+    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     level = {"warning": "warn", "critical": "crit"}.get(settings.log_level, settings.log_level)
     sys.argv = ["alertcast-worker", "worker", "--loglevel", level]
     app.main()
