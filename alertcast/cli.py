@@ -65,6 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
     submit.add_argument("--source", default="cli", help="source name recorded with each incident")
 
+    web = commands.add_parser("web", help="the intake API (ASGI, uvicorn on 127.0.0.1)")
+    web.add_argument("--port", type=int, default=None, help="default: ALERTCAST_WEB_PORT")
+    web_commands = web.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    openapi = web_commands.add_parser("openapi", help="write deploy/openapi.json from the models")
+    openapi.add_argument("--check", action="store_true", help="exit 1 if the file is not current")
+    keys = commands.add_parser("keys", help="API keys of intake sources")
+    keys_commands = keys.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    new = keys_commands.add_parser("new", help="make a key; print it once, and its config entry")
+    new.add_argument("name")
+
+    check = commands.add_parser(
+        "check", help="offline: each channel's text, its length and the charter's findings"
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.add_argument("--channel", help="only this channel (x, mastodon, sms...)")
+    check.add_argument("--lang", help="only texts in this language (fr, en...)")
+
     parse = commands.add_parser(
         "parse", help="offline: detect each file's format and print its incidents as JSON, or why not"
     )
@@ -121,16 +138,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line)
         return EXIT_OK
     if args.command == "worker":
-        from alertcast import topics
         from alertcast.stream.worker import run
 
-        topics.apply(settings.bootstrap, settings.topic_prefix)
         run()
         return EXIT_OK
     if args.command == "submit":
         from alertcast.submit import submit_files
 
         return submit_files(args.files, settings, args.source)
+    if args.command == "web":
+        from alertcast.web.app import serve, write_openapi
+
+        if args.action == "openapi":
+            outdated = write_openapi(check=args.check)
+            verb = "stale" if args.check else "wrote"
+            print(f"{verb} deploy/openapi.json" if outdated else "deploy/openapi.json is current")
+            return EXIT_WARNINGS if args.check and outdated else EXIT_OK
+        serve(settings, args.port or settings.web_port)
+        return EXIT_OK
+    if args.command == "keys":
+        from alertcast.web.keys import new_key
+
+        try:
+            made = new_key(args.name)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"key for {made.name} (shown once, give it to the source): {made.key}")
+        print(made.yaml_entry(), end="")
+        return EXIT_OK
+    if args.command == "check":
+        from alertcast.render.check import check_command
+
+        return check_command(args.files, args.channel, args.lang, charter_dir=settings.charter_dir)
     if args.command == "parse":
         from alertcast.submit import parse_files
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,9 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="", description="prepended to every topic name (tests, tenants)")
     app_id: str = Field(default="alertcast", description="Faust application id (consumer group)")
     worker_web_port: int = Field(default=6066, description="worker health/metrics port on 127.0.0.1")
+    worker_data_dir: Path = Field(
+        default=Path(".alertcast") / "worker", description="Faust's local data (tables' stores)"
+    )
     worker_concurrency: int = Field(default=16, description="deliveries in flight per worker")
     site_dir: Path = Field(default=Path("site"), description="where the website channel writes")
     site_base_url: str = Field(default="", description="public URL of the site, for links in posts")
@@ -27,6 +31,26 @@ class Settings(BaseSettings):
     )
     webhook_urls: list[str] = Field(default=[], description="URLs the webhook channel POSTs each alert to")
     webhook_secret: str = Field(default="", description="HMAC key for webhook signatures (empty: unsigned)")
+    matrix_accounts: list[dict[str, Any]] = Field(
+        default=[], description="Matrix accounts (JSON list of MatrixAccount)"
+    )
+    email_accounts: list[dict[str, Any]] = Field(
+        default=[], description="e-mail accounts (JSON list of EmailAccount)"
+    )
+    web_port: int = Field(default=8000, description="alertcast web (intake API) port on 127.0.0.1")
+    web_max_body_bytes: int = Field(
+        default=1024 * 1024, description="largest intake body unless a source sets its own"
+    )
+    sources_file: Path | None = Field(
+        default=None, description="YAML: API keys (sources:) and feed pollers (pollers:)"
+    )
+    sources: str = Field(
+        default="", description="same YAML/JSON inline; its entries replace the file's by name"
+    )
+    pollers: str = Field(default="", description="YAML/JSON with a pollers: list, added to sources_file's")
+    charter_dir: Path | None = Field(
+        default=None, description="the body's own charter lexicons (YAML), added to the shipped ones"
+    )
     http_timeout_s: float = 10.0
     timezone: str = "Europe/Paris"
     log_level: str = "info"

@@ -29,9 +29,11 @@ for tier in "${TIERS[@]}"; do
     case "$tier" in
         lint)
             "$BIN/ruff" check . && "$BIN/ruff" format --check . && "$BIN/mypy" \
-                && "$BIN/alertcast" topics schemas --check ;;
+                && "$BIN/alertcast" topics schemas --check && "$BIN/alertcast" web openapi --check ;;
         pure) run_pytest pure "not ($MARKED)" ;;
-        kafka|servers|browser|faults|cluster) run_pytest "$tier" "$tier" ;;
+        kafka|faults|cluster) run_pytest "$tier" "$tier" ;;
+        servers) scripts/install-servers.sh && run_pytest servers servers ;;
+        browser) scripts/install-browser.sh && run_pytest browser browser ;;
         *) echo "unknown tier: $tier (known: ${ALL[*]})"; exit 64 ;;
     esac
     status=$?

@@ -26,6 +26,17 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             channels[name] = WebhookChannel(
                 settings.webhook_urls, make_client(settings.http_timeout_s), settings.webhook_secret
             )
+        elif name == "matrix":
+            from alertcast.channels.matrix import MatrixAccount, MatrixChannel
+
+            channels[name] = MatrixChannel(
+                [MatrixAccount.model_validate(a) for a in settings.matrix_accounts],
+                make_client(settings.http_timeout_s),
+            )
+        elif name == "email":
+            from alertcast.channels.email import EmailAccount, EmailChannel
+
+            channels[name] = EmailChannel([EmailAccount.model_validate(a) for a in settings.email_accounts])
         elif name in CHANNELS:
             raise UnknownChannel(f"channel {name!r} has no adapter yet; configured: ALERTCAST_CHANNELS")
         else:
