@@ -26,8 +26,29 @@ LONG_CACHE = "public, max-age=86400"
 
 class SiteHandler(SimpleHTTPRequestHandler):
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}  # noqa: RUF012
+    etag: str | None = None
+
+    def send_head(self) -> Any:
+        """An ETag from the file's nanosecond mtime and size: If-Modified-Since has whole
+        seconds, so a page rebuilt twice in one second would otherwise stay stale in caches."""
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        try:
+            stat = path.stat()
+        except OSError:
+            self.etag = None
+            return super().send_head()
+        self.etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        if self.headers.get("If-None-Match") == self.etag:
+            self.send_response(304)
+            self.end_headers()
+            return None
+        return super().send_head()
 
     def end_headers(self) -> None:
+        if self.etag:
+            self.send_header("ETag", self.etag)
         static = self.path.startswith("/assets/")
         self.send_header("Cache-Control", LONG_CACHE if static else SHORT_CACHE)
         self.send_header("X-Content-Type-Options", "nosniff")
