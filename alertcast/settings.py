@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     email_accounts: list[dict[str, Any]] = Field(
         default=[], description="e-mail accounts (JSON list of EmailAccount)"
     )
+    mastodon_accounts: list[dict[str, Any]] = Field(
+        default=[], description="Mastodon accounts (JSON list of MastodonAccount)"
+    )
+    bluesky_accounts: list[dict[str, Any]] = Field(
+        default=[], description="Bluesky accounts (JSON list of BlueskyAccount)"
+    )
     web_port: int = Field(default=8000, description="alertcast web (intake API) port on 127.0.0.1")
     web_max_body_bytes: int = Field(
         default=1024 * 1024, description="largest intake body unless a source sets its own"

@@ -35,4 +35,8 @@ install_synapse() {
 # E-mail needs no install here: aiosmtpd is a pip dev dependency of the project (pyproject.toml),
 # and the test certificate is made at test time with openssl.
 
+# --- Bluesky: the reference PDS + a local PLC (npm, into $CACHE_DIR/pds) --------------------------
+install_pds() { "$(dirname "${BASH_SOURCE[0]}")/install-pds.sh"; }
+
 install_synapse
+install_pds

@@ -37,6 +37,20 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             from alertcast.channels.email import EmailAccount, EmailChannel
 
             channels[name] = EmailChannel([EmailAccount.model_validate(a) for a in settings.email_accounts])
+        elif name == "mastodon":
+            from alertcast.channels.mastodon import MastodonAccount, MastodonChannel
+
+            channels[name] = MastodonChannel(
+                [MastodonAccount.model_validate(a) for a in settings.mastodon_accounts],
+                make_client(settings.http_timeout_s),
+            )
+        elif name == "bluesky":
+            from alertcast.channels.bluesky import BlueskyAccount, BlueskyChannel
+
+            channels[name] = BlueskyChannel(
+                [BlueskyAccount.model_validate(a) for a in settings.bluesky_accounts],
+                make_client(settings.http_timeout_s),
+            )
         elif name in CHANNELS:
             raise UnknownChannel(f"channel {name!r} has no adapter yet; configured: ALERTCAST_CHANNELS")
         else:

@@ -1,0 +1,496 @@
+"""Bluesky (AT Protocol): each alert is an `app.bsky.feed.post` record in the account's repository.
+
+One account = one identity (handle or DID) on its PDS (`service`), signed in with an **app
+password** (never the main password) read from an environment variable or a secret file when
+needed, never logged nor put into an error message. Sessions (`createSession`) are kept and
+refreshed (`refreshSession`) when the PDS answers `ExpiredToken`; bsky.social limits
+createSession to a few dozen an hour, so one is not made per post.
+
+- publish: `com.atproto.repo.createRecord` with the text, `langs`, `createdAt` and link facets
+  (byte offsets in UTF-8: "é" is 2 bytes, an emoji 4, so offsets are not string indexes).
+- update: Bluesky has no edit; a reply in the thread (`reply.root` = the alert's first post,
+  `reply.parent` = the last post of the alert, each a strong ref: uri + cid).
+- end: a reply with the end-of-alert text, then, when the account says `delete_on_end`,
+  `deleteRecord` of the alert's posts (the end notice stays).
+
+Crash safety by construction: every record's key (rkey) is derived from the delivery key.
+`app.bsky.feed.post` only accepts TIDs as keys (the PDS answers 400 "Invalid TID string"
+otherwise), so the rkey is a TID-shaped value: the approval time to the second, plus 30 bits
+of SHA-256(delivery key) in the sub-second microseconds and the clock id. It sorts like a
+real TID of that moment, and a retry of the same delivery names the same record, so:
+- `find_existing` asks for that record directly (`getRecord`): one exact lookup, however many
+  posts the account made since, instead of scanning `listRecords` for a marker in the text;
+- a second `createRecord` with the same key cannot make a second post: the PDS refuses it
+  (the reference PDS answers 500), and publish then finds the record and returns it.
+A text over 300 graphemes is refused before sending; the PDS's own refusals (400, e.g. a text
+over 3,000 bytes) become a PermanentError with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import os
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from alertcast.channels.base import AccountHealth, PostResult
+from alertcast.clock import clock
+from alertcast.delivery.retry import PermanentError, TransientError
+from alertcast.models.alert import DeliveryRequest
+from alertcast.models.incident import MsgType, Status
+from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
+from alertcast.render.length import DEFAULT_LIMITS, count
+
+POST = "app.bsky.feed.post"
+LIMIT = DEFAULT_LIMITS["bluesky"] or 300
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_URL = re.compile(r"(?<![\w/])https?://[^\s<>\"]+", re.IGNORECASE)
+_URL_TRAILING = ".,;:!?)]}'\"…"
+#: Answers that mean "this session's token is no longer good", not "you may not".
+_SESSION_ERRORS = ("ExpiredToken", "InvalidToken")
+
+
+class BlueskyAccount(BaseModel):
+    """One Bluesky identity on its PDS. Exactly one app-password source must be given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="account id in deliveries")
+    service: str = Field(default="https://bsky.social", description="the account's PDS (or entryway)")
+    identifier: str = Field(min_length=3, description="handle (ville.bsky.social) or DID")
+    app_password_env: str | None = Field(default=None, description="environment variable holding it")
+    app_password_file: Path | None = Field(default=None, description="file holding it (a secret mount)")
+    exercise: bool = Field(default=False, description="may receive Exercise/Test messages")
+    delete_on_end: bool = Field(default=False, description="delete the alert's posts when it ends")
+    web_url: str = Field(default="https://bsky.app", description="where citizens open a post")
+
+    @field_validator("service")
+    @classmethod
+    def _https_unless_local(cls, value: str) -> str:
+        """The password and tokens travel in requests: plain http only to this machine."""
+        parts = httpx.URL(value)
+        if parts.scheme not in ("http", "https") or not parts.host:
+            raise ValueError("service must be an http(s) URL")
+        if parts.scheme == "http" and not _is_loopback(parts.host):
+            raise ValueError("service must use https (plain http is allowed on 127.0.0.1 only)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> BlueskyAccount:
+        if (self.app_password_env is None) == (self.app_password_file is None):
+            raise ValueError("give exactly one of app_password_env and app_password_file")
+        return self
+
+    def password_source(self) -> str:
+        """Where the app password comes from, for messages (never the password itself)."""
+        if self.app_password_env is not None:
+            return f"environment variable {self.app_password_env}"
+        return f"file {self.app_password_file}"
+
+    def app_password(self) -> str:
+        """Read now, so a rotated secret is used without a restart."""
+        if self.app_password_env is not None:
+            password = os.environ.get(self.app_password_env, "").strip()
+        else:
+            assert self.app_password_file is not None
+            try:
+                password = self.app_password_file.read_text().strip()
+            except OSError as error:
+                raise PermanentError(
+                    f"bluesky account {self.name}: cannot read the app password from "
+                    f"{self.password_source()}: {error.strerror}"
+                ) from None
+        if not password:
+            raise PermanentError(f"bluesky account {self.name}: no app password in {self.password_source()}")
+        return password
+
+
+class Session(BaseModel):
+    """What createSession/refreshSession answer (the fields alertcast uses)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    did: str
+    handle: str
+    accessJwt: str = Field(repr=False)
+    refreshJwt: str = Field(repr=False)
+    active: bool = True
+    status: str | None = None
+
+
+class StrongRef(BaseModel):
+    uri: str
+    cid: str
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def record_key(request: DeliveryRequest) -> str:
+    """A TID-shaped record key, the same for every attempt of one delivery (see the module doc)."""
+    digest = int.from_bytes(hashlib.sha256(request.delivery_key.encode()).digest()[:8], "big")
+    micros = int(request.approved_at.timestamp()) * 1_000_000 + digest % 1_000_000
+    clock_id = (digest >> 20) & 0x3FF
+    return tid(micros, clock_id)
+
+
+def tid(micros: int, clock_id: int) -> str:
+    """The 13-character base32-sortable form of (microseconds << 10 | clock id), top bit 0."""
+    value = ((micros & ((1 << 53) - 1)) << 10) | (clock_id & 0x3FF)
+    return "".join(_TID_ALPHABET[(value >> (5 * (12 - i))) & 31] for i in range(13))
+
+
+def link_facets(text: str) -> list[dict[str, Any]]:
+    """A link facet per http(s) URL, indexed in UTF-8 bytes as the lexicon requires."""
+    facets = []
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(_URL_TRAILING)
+        start = len(text[: match.start()].encode("utf-8"))
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(url.encode("utf-8"))},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": url}],
+            }
+        )
+    return facets
+
+
+def is_exercise(request: DeliveryRequest) -> bool:
+    return request.incident.status in (Status.EXERCISE, Status.TEST)
+
+
+def language_of(request: DeliveryRequest) -> str:
+    language = (request.text.language if request.text else "fr").split("-")[0].lower()
+    return language if language in END_LABELS else "fr"
+
+
+def text_of(request: DeliveryRequest) -> str:
+    """The rendered text, labelled EXERCICE when it is one and FIN D'ALERTE when it ends one
+    (compose normally does both; this makes sure no such post goes out unlabelled)."""
+    language = language_of(request)
+    if request.text is not None and request.text.blocked:
+        raise PermanentError(f"{request.delivery_key}: the text is blocked: {request.text.reason}")
+    text = request.text.text.strip() if request.text is not None else ""
+    ending = request.incident.msg_type is MsgType.CANCEL
+    if not text and ending:
+        info = request.incident.info_for(language) or request.incident.main_info
+        text = info.headline if info else ""
+    if not text:
+        raise PermanentError(f"{request.delivery_key}: no text was rendered for this channel")
+    if ending and END_LABELS[language] not in text:
+        text = f"{END_LABELS[language]} – {text}"
+    if is_exercise(request) and EXERCISE_LABELS[language] not in text:
+        text = f"{EXERCISE_LABELS[language]}\n{text}"
+    return text
+
+
+def rkey_of(uri: str) -> str:
+    """The record key of an at:// URI (at://did/collection/rkey)."""
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def retry_after_of(response: httpx.Response, now: datetime) -> float | None:
+    """`Retry-After` in seconds, else the PDS's `ratelimit-reset` (a Unix time)."""
+    header = response.headers.get("Retry-After", "").strip()
+    if header.isdigit():
+        return float(header)
+    reset = response.headers.get("ratelimit-reset", "").strip()
+    if reset.isdigit():
+        return max(int(reset) - now.timestamp(), 0.0)
+    return None
+
+
+class BlueskyChannel:
+    id = "bluesky"
+
+    def __init__(self, accounts: Sequence[BlueskyAccount], client: httpx.AsyncClient) -> None:
+        self._accounts = {account.name: account for account in accounts}
+        if len(self._accounts) != len(accounts):
+            raise ValueError("two bluesky accounts share a name")
+        self.client = client
+        self._sessions: dict[str, Session] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def accounts(self) -> list[str]:
+        return list(self._accounts)
+
+    def account(self, name: str) -> BlueskyAccount:
+        try:
+            return self._accounts[name]
+        except KeyError:
+            raise PermanentError(
+                f"no bluesky account named {name!r}; configured: {', '.join(self._accounts) or 'none'}"
+            ) from None
+
+    def _account_for(self, request: DeliveryRequest) -> BlueskyAccount:
+        """The account, after refusing what must never reach it."""
+        account = self.account(request.account)
+        if is_exercise(request) and not account.exercise:
+            raise PermanentError(
+                f"bluesky account {account.name} is a public account (exercise: false): "
+                f"a {request.incident.status.value} message is never posted to it"
+            )
+        return account
+
+    # --- the lifecycle -------------------------------------------------------------------------
+
+    async def publish(self, request: DeliveryRequest) -> PostResult:
+        account = self._account_for(request)
+        return await self._create(account, request, reply=None)
+
+    async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
+        """No edits on Bluesky: a reply in the alert's thread."""
+        account = self._account_for(request)
+        return await self._create(account, request, reply=_reply_to(previous))
+
+    async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
+        """The end notice as a reply in the thread; then, if asked, the alert's posts deleted."""
+        account = self._account_for(request)
+        reply = _reply_to(previous)
+        result = await self._create(account, request, reply=reply)
+        deleted = await self._delete_if_asked(account, reply)
+        return result.model_copy(update={"details": {**result.details, "deleted": deleted}})
+
+    async def find_existing(self, request: DeliveryRequest) -> PostResult | None:
+        """The record this delivery made, found by its deterministic key."""
+        account = self.account(request.account)
+        record = await self._get_record(account, record_key(request))
+        if record is None:
+            return None
+        result = await self._result(account, record["uri"], record["cid"], record.get("value", {}))
+        reply = record.get("value", {}).get("reply")
+        if request.incident.msg_type is MsgType.CANCEL and isinstance(reply, dict):
+            # The crash may have come between the end notice and the deletions: redo them.
+            deleted = await self._delete_if_asked(account, reply)
+            result = result.model_copy(update={"details": {**result.details, "deleted": deleted}})
+        return result
+
+    async def check(self, account: str) -> AccountHealth:
+        """A fresh sign-in with the app password (so a revoked one shows now); never posts."""
+        health = AccountHealth(channel=self.id, account=account, ok=False, limit=LIMIT)
+        try:
+            config = self.account(account)
+            session, response = await self._create_session(config)
+        except (TransientError, PermanentError) as error:
+            return health.model_copy(update={"problem": str(error)})
+        remaining = response.headers.get("ratelimit-remaining", "")
+        rate = int(remaining) if remaining.isdigit() else None
+        if not session.active:
+            problem = (
+                f"bluesky account {account} ({session.handle}) is not active: {session.status or 'unknown'}"
+            )
+            return health.model_copy(update={"can_post": False, "rate_remaining": rate, "problem": problem})
+        return health.model_copy(update={"ok": True, "can_post": True, "rate_remaining": rate})
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # --- records -------------------------------------------------------------------------------
+
+    async def _create(
+        self, account: BlueskyAccount, request: DeliveryRequest, reply: dict[str, Any] | None
+    ) -> PostResult:
+        text = text_of(request)
+        length = count("bluesky", text)
+        if not length.fits:
+            raise PermanentError(
+                f"bluesky account {account.name}: the text is {length.length} graphemes; "
+                f"Bluesky allows {LIMIT}: it was not posted"
+            )
+        record: dict[str, Any] = {
+            "$type": POST,
+            "text": text,
+            "createdAt": clock.now()
+            .astimezone(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "langs": [language_of(request)],
+        }
+        facets = link_facets(text)
+        if facets:
+            record["facets"] = facets
+        if reply is not None:
+            record["reply"] = reply
+        rkey = record_key(request)
+        session = await self._session(account)
+        body = {"repo": session.did, "collection": POST, "rkey": rkey, "record": record}
+        try:
+            answer = await self._xrpc(account, "POST", "com.atproto.repo.createRecord", body=body)
+        except (TransientError, PermanentError) as error:
+            # Refused because the key exists? Then this delivery was already posted: that post.
+            try:
+                existing = await self._get_record(account, rkey)
+            except (TransientError, PermanentError):
+                existing = None
+            if existing is None:
+                raise error from None
+            return await self._result(account, existing["uri"], existing["cid"], existing.get("value", {}))
+        return await self._result(account, answer["uri"], answer["cid"], record)
+
+    async def _get_record(self, account: BlueskyAccount, rkey: str) -> dict[str, Any] | None:
+        session = await self._session(account)
+        params = {"repo": session.did, "collection": POST, "rkey": rkey}
+        try:
+            return await self._xrpc(account, "GET", "com.atproto.repo.getRecord", params=params)
+        except _RecordNotFound:
+            return None
+
+    async def _delete_if_asked(self, account: BlueskyAccount, reply: dict[str, Any]) -> list[str]:
+        """Deletes the thread's root and parent (deleting a missing record succeeds)."""
+        if not account.delete_on_end:
+            return []
+        session = await self._session(account)
+        uris = list(dict.fromkeys([reply["root"]["uri"], reply["parent"]["uri"]]))
+        for uri in uris:
+            body = {"repo": session.did, "collection": POST, "rkey": rkey_of(uri)}
+            await self._xrpc(account, "POST", "com.atproto.repo.deleteRecord", body=body)
+        return uris
+
+    async def _result(
+        self, account: BlueskyAccount, uri: str, cid: str, record: dict[str, Any]
+    ) -> PostResult:
+        session = await self._session(account)
+        reply = record.get("reply")
+        root = reply["root"] if isinstance(reply, dict) else {"uri": uri, "cid": cid}
+        return PostResult(
+            post_id=uri,
+            url=f"{account.web_url}/profile/{session.handle}/post/{rkey_of(uri)}",
+            details={"cid": cid, "rkey": rkey_of(uri), "root": root},
+        )
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def _lock(self, account: BlueskyAccount) -> asyncio.Lock:
+        return self._locks.setdefault(account.name, asyncio.Lock())
+
+    async def _session(self, account: BlueskyAccount) -> Session:
+        """The kept session, or a new one (one sign-in at a time per account)."""
+        async with self._lock(account):
+            if account.name not in self._sessions:
+                self._sessions[account.name], _ = await self._create_session(account)
+            return self._sessions[account.name]
+
+    async def _renew(self, account: BlueskyAccount, stale: Session) -> None:
+        """After ExpiredToken: refresh the session, or sign in again if the refresh is refused."""
+        async with self._lock(account):
+            if self._sessions.get(account.name) is not stale:
+                return  # another call renewed it meanwhile
+            try:
+                response = await self._send(
+                    account, "POST", "com.atproto.server.refreshSession", stale.refreshJwt
+                )
+                self._sessions[account.name] = Session.model_validate(response.json())
+            except PermanentError:
+                self._sessions[account.name], _ = await self._create_session(account)
+
+    async def _create_session(self, account: BlueskyAccount) -> tuple[Session, httpx.Response]:
+        body = {"identifier": account.identifier, "password": account.app_password()}
+        try:
+            response = await self._send(account, "POST", "com.atproto.server.createSession", None, body=body)
+        except PermanentError as error:
+            if "AuthenticationRequired" in str(error) or "401" in str(error):
+                raise PermanentError(
+                    f"bluesky account {account.name} ({account.identifier}): identifier or app password "
+                    f"refused; renew the app password in {account.password_source()}"
+                ) from None
+            raise
+        return Session.model_validate(response.json()), response
+
+    # --- XRPC ----------------------------------------------------------------------------------
+
+    async def _xrpc(
+        self,
+        account: BlueskyAccount,
+        method: str,
+        nsid: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """An authenticated call, renewing the session once if its token expired."""
+        session = await self._session(account)
+        try:
+            response = await self._send(account, method, nsid, session.accessJwt, body, params)
+        except _StaleSession:
+            await self._renew(account, session)
+            session = await self._session(account)
+            response = await self._send(account, method, nsid, session.accessJwt, body, params)
+        answer = response.json()
+        return answer if isinstance(answer, dict) else {}
+
+    async def _send(
+        self,
+        account: BlueskyAccount,
+        method: str,
+        nsid: str,
+        token: str | None,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request; errors become TransientError / PermanentError with the PDS's reason.
+        Tokens and the password go in the header or body only, never in a URL or a message."""
+        where = f"bluesky account {account.name} ({account.service})"
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = await self.client.request(
+                method, f"{account.service}/xrpc/{nsid}", json=body, params=params, headers=headers
+            )
+        except httpx.TransportError as error:
+            raise TransientError(f"{where}: {type(error).__name__}: {error}") from None
+        if response.is_success:
+            try:
+                response.json()
+            except ValueError:
+                raise TransientError(f"{where} answered {response.status_code} without JSON") from None
+            return response
+        name, message = _error_of(response)
+        reason = f"{where} answered {response.status_code} {name} to {nsid}: {message}"
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientError(reason, retry_after_of(response, clock.now()))
+        if token is not None and (name in _SESSION_ERRORS or response.status_code == 401):
+            raise _StaleSession(reason)
+        if name == "RecordNotFound":
+            raise _RecordNotFound(reason)
+        raise PermanentError(reason)
+
+
+class _StaleSession(PermanentError):
+    """The access token expired or was revoked: renew the session, then try once more."""
+
+
+class _RecordNotFound(PermanentError):
+    """getRecord's answer for a key with no record."""
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    """(error, message) of an XRPC error body, tolerant of other bodies."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        return str(body.get("error", "")), str(body.get("message", ""))[:300]
+    return "", str(body)[:200]
+
+
+def _reply_to(previous: PostResult) -> dict[str, Any]:
+    """The reply refs: root = the alert's first post, parent = the last post of the alert."""
+    cid = previous.details.get("cid")
+    if not previous.post_id or not cid:
+        raise PermanentError("the alert's Bluesky post is unknown (uri and cid): nothing to reply to")
+    parent = StrongRef(uri=previous.post_id, cid=str(cid)).model_dump()
+    root = previous.details.get("root") or parent
+    return {"root": StrongRef.model_validate(root).model_dump(), "parent": parent}
