@@ -6,9 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from alertcast.settings import get_settings
+
+if TYPE_CHECKING:
+    from alertcast.channels.base import Channel
 
 EXIT_OK, EXIT_WARNINGS, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2, 64
 
@@ -60,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.add_argument("--check", action="store_true", help="exit 1 if the files are not current")
 
     commands.add_parser("worker", help="run the Faust worker (all agents) until stopped")
+
+    channels = commands.add_parser("channels", help="the configured channel accounts")
+    channels_commands = channels.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    channels_commands.add_parser(
+        "check", help="verify every account without posting (credentials, right to post, limits)"
+    )
 
     submit = commands.add_parser("submit", help="validate incident files locally, then produce them to Kafka")
     submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -142,6 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run()
         return EXIT_OK
+    if args.command == "channels":
+        import asyncio
+
+        from alertcast.channels.checkup import check_all, table
+        from alertcast.channels.registry import build_channels
+
+        configured = build_channels(settings)
+        try:
+            results = asyncio.run(check_all(configured))
+        finally:
+            asyncio.run(_close(configured))
+        print(table(results))
+        return EXIT_OK if all(r.ok for r in results) else EXIT_REFUSED
     if args.command == "submit":
         from alertcast.submit import submit_files
 
@@ -180,6 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_demo(settings, args.site_dir, args.port, wait=not args.no_wait)
     raise AssertionError(args.command)
+
+
+async def _close(channels: dict[str, Channel]) -> None:
+    for channel in channels.values():
+        await channel.aclose()
 
 
 if __name__ == "__main__":

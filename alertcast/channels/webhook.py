@@ -92,7 +92,8 @@ class WebhookChannel:
             response = await self.client.request("OPTIONS", url)
         except httpx.TransportError as error:
             return AccountHealth(channel=self.id, account=account, ok=False, problem=f"{url}: {error}")
-        reachable = response.status_code < 500
+        # Any answer but a gateway error means someone listens (many receivers refuse OPTIONS).
+        reachable = response.status_code not in (502, 503, 504)
         return AccountHealth(
             channel=self.id,
             account=account,
