@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     bluesky_accounts: list[dict[str, Any]] = Field(
         default=[], description="Bluesky accounts (JSON list of BlueskyAccount)"
     )
+    x_accounts: list[dict[str, Any]] = Field(default=[], description="X accounts (JSON list of XAccount)")
+    facebook_accounts: list[dict[str, Any]] = Field(
+        default=[], description="Facebook Pages (JSON list of FacebookAccount)"
+    )
+    telegram_accounts: list[dict[str, Any]] = Field(
+        default=[], description="Telegram chats (JSON list of TelegramAccount)"
+    )
     web_port: int = Field(default=8000, description="alertcast web (intake API) port on 127.0.0.1")
     web_max_body_bytes: int = Field(
         default=1024 * 1024, description="largest intake body unless a source sets its own"

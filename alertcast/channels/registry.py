@@ -51,6 +51,27 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 [BlueskyAccount.model_validate(a) for a in settings.bluesky_accounts],
                 make_client(settings.http_timeout_s),
             )
+        elif name == "x":
+            from alertcast.channels.x import XAccount, XChannel
+
+            channels[name] = XChannel(
+                [XAccount.model_validate(a) for a in settings.x_accounts],
+                make_client(settings.http_timeout_s),
+            )
+        elif name == "facebook":
+            from alertcast.channels.facebook import FacebookAccount, FacebookChannel
+
+            channels[name] = FacebookChannel(
+                [FacebookAccount.model_validate(a) for a in settings.facebook_accounts],
+                make_client(settings.http_timeout_s),
+            )
+        elif name == "telegram":
+            from alertcast.channels.telegram import TelegramAccount, TelegramChannel
+
+            channels[name] = TelegramChannel(
+                [TelegramAccount.model_validate(a) for a in settings.telegram_accounts],
+                make_client(settings.http_timeout_s),
+            )
         elif name in CHANNELS:
             raise UnknownChannel(f"channel {name!r} has no adapter yet; configured: ALERTCAST_CHANNELS")
         else:

@@ -1,0 +1,286 @@
+"""What every social-network adapter needs about an account and a request, written once.
+
+- `TokenAccount`: the pydantic base of an account that posts with one secret token, read from an
+  environment variable or a secret file when needed (a rotated file is picked up), never logged
+  nor put into an error message; `exercise` and `delete_on_end` switches.
+- `refuse_exercise`, `text_of`, `language_of`: a public account never receives an Exercise/Test
+  message, and no exercise nor end of alert leaves without its label.
+- `marker`, `with_marker`, `has_marker`: the delivery's short reference carried by a post, so
+  `find_existing` can recognise it after a crash.
+- `Steps`: what this process already did for a delivery, so a retry of a multi-step call (a
+  reply, then a deletion) does not repeat the step that succeeded.
+- `redact_http_logs`: httpx logs every request URL at INFO; Telegram puts the bot token in the
+  path and the Graph API takes `access_token` in the query, so those logs are redacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import os
+import re
+from collections import OrderedDict
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from alertcast.channels.base import PostResult
+from alertcast.delivery.retry import PermanentError
+from alertcast.models.alert import DeliveryRequest
+from alertcast.models.incident import MsgType, Status
+from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
+
+MARKER_PREFIX = "ac-"
+REFERENCE_LABELS = {"fr": "réf.", "en": "ref."}
+#: What networks turn into links: http(s) up to a space; trailing punctuation stays outside.
+_URL = re.compile(r"(?<![\w/])https?://[^\s<>\"]+", re.IGNORECASE)
+_URL_TRAILING = ".,;:!?)]}'\"…"
+
+
+class TokenAccount(BaseModel):
+    """One account posting with one token. Exactly one token source must be given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel: ClassVar[str] = "channel"
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="account id in deliveries")
+    access_token_env: str | None = Field(default=None, description="environment variable holding the token")
+    access_token_file: Path | None = Field(
+        default=None, description="file holding the token (a secret mount)"
+    )
+    exercise: bool = Field(default=False, description="may receive Exercise/Test messages")
+    delete_on_end: bool = Field(default=False, description="delete the alert's post when it ends")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> TokenAccount:
+        if (self.access_token_env is None) == (self.access_token_file is None):
+            raise ValueError("give exactly one of access_token_env and access_token_file")
+        return self
+
+    def where(self) -> str:
+        return f"{self.channel} account {self.name}"
+
+    def token_source(self) -> str:
+        """Where the token comes from, for messages (never the token itself)."""
+        if self.access_token_env is not None:
+            return f"environment variable {self.access_token_env}"
+        return f"file {self.access_token_file}"
+
+    def access_token(self) -> str:
+        """Read now, so a rotated secret is used without a restart."""
+        if self.access_token_env is not None:
+            token = os.environ.get(self.access_token_env, "").strip()
+        else:
+            assert self.access_token_file is not None
+            try:
+                token = self.access_token_file.read_text().strip()
+            except OSError as error:
+                raise PermanentError(
+                    f"{self.where()}: cannot read the access token from {self.token_source()}: "
+                    f"{error.strerror}"
+                ) from None
+        if not token:
+            raise PermanentError(f"{self.where()}: no access token in {self.token_source()}")
+        return token
+
+    def revoked(self, reason: str) -> PermanentError:
+        """The one message for a refused token: what the network said and where to renew it."""
+        return PermanentError(
+            f"{self.where()}: token revoked or invalid ({reason}); renew it in {self.token_source()}"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def https_unless_local(value: str, field: str) -> str:
+    """The token travels in every request: plain http only to this machine (tests)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{field} must be an http(s) URL")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(f"{field} must use https (plain http is allowed on 127.0.0.1 only)")
+    return value.rstrip("/")
+
+
+# --- the request -------------------------------------------------------------------------------
+
+
+def is_exercise(request: DeliveryRequest) -> bool:
+    return request.incident.status in (Status.EXERCISE, Status.TEST)
+
+
+def refuse_exercise(account: TokenAccount, request: DeliveryRequest) -> None:
+    """An Exercise or Test message never reaches a public account."""
+    if is_exercise(request) and not account.exercise:
+        raise PermanentError(
+            f"{account.where()} is a public account (exercise: false): "
+            f"a {request.incident.status.value} message is never posted to it"
+        )
+
+
+def language_of(request: DeliveryRequest) -> str:
+    language = (request.text.language if request.text else "fr").split("-")[0].lower()
+    return language if language in END_LABELS else "fr"
+
+
+def text_of(request: DeliveryRequest) -> str:
+    """The rendered text, labelled EXERCICE when it is one and FIN D'ALERTE when it ends one
+    (compose normally does both; this makes sure no such post goes out unlabelled)."""
+    language = language_of(request)
+    if request.text is not None and request.text.blocked:
+        raise PermanentError(f"{request.delivery_key}: the text is blocked: {request.text.reason}")
+    text = request.text.text.strip() if request.text is not None else ""
+    ending = request.incident.msg_type is MsgType.CANCEL
+    if not text and ending:
+        info = request.incident.info_for(language) or request.incident.main_info
+        text = info.headline if info else ""
+    if not text:
+        raise PermanentError(f"{request.delivery_key}: no text was rendered for this channel")
+    end_label = END_LABELS[language]
+    if ending and end_label not in text:
+        text = f"{end_label} – {text}"
+    exercise_label = EXERCISE_LABELS[language]
+    if is_exercise(request) and exercise_label not in text:
+        text = f"{exercise_label}\n{text}"
+    return text
+
+
+# --- the marker --------------------------------------------------------------------------------
+
+
+def marker(delivery_key: str) -> str:
+    """The delivery's reference in its post: short, stable, only [a-z0-9-], distinct for each
+    alert, version, channel and account."""
+    return MARKER_PREFIX + hashlib.sha256(delivery_key.encode()).hexdigest()[:12]
+
+
+def with_marker(text: str, token: str, language: str = "fr") -> str:
+    """The text carrying `token`: as the fragment of its last link (where X counts a link as 23
+    whatever its length, and the page still opens at its top), else as a short last line
+    `réf. ac-...` (a reference, like a file number)."""
+    links = list(_URL.finditer(text))
+    if links:
+        last = links[-1]
+        link = last.group(0).rstrip(_URL_TRAILING)
+        if "#" not in link:
+            at = last.start() + len(link)
+            return f"{text[:at]}#{token}{text[at:]}"
+    label = REFERENCE_LABELS.get(language, REFERENCE_LABELS["en"])
+    return f"{text.rstrip()}\n\n{label} {token}"
+
+
+def has_marker(text: str, token: str) -> bool:
+    """`token` as a whole word in `text` (a link's fragment or the reference line)."""
+    return re.search(rf"(?<![0-9a-z-]){re.escape(token)}(?![0-9a-z])", text) is not None
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def seconds_until(value: str, now: datetime) -> float | None:
+    """A `Retry-After` value (seconds or an HTTP date) as seconds from `now`."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        return max((parsedate_to_datetime(value) - now).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+class Steps:
+    """What this process already did for each delivery (bounded, oldest forgotten first).
+
+    The retry policy calls `end` again after a transient failure of its second step; the
+    first step (the end notice) must not be posted twice. A crash loses this memory: then the
+    ledger's `find_existing` takes over."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._done: OrderedDict[tuple[str, str], PostResult] = OrderedDict()
+        self._unsure: set[str] = set()
+        self._size = size
+
+    def get(self, delivery_key: str, step: str) -> PostResult | None:
+        return self._done.get((delivery_key, step))
+
+    def put(self, delivery_key: str, step: str, result: PostResult) -> PostResult:
+        self._done[(delivery_key, step)] = result
+        self._done.move_to_end((delivery_key, step))
+        while len(self._done) > self._size:
+            self._done.popitem(last=False)
+        self._unsure.discard(delivery_key)
+        return result
+
+    def mark_unsure(self, delivery_key: str) -> None:
+        """A post may have reached the network without an answer (timeout, 5xx after sending)."""
+        if len(self._unsure) < self._size:
+            self._unsure.add(delivery_key)
+
+    def unsure(self, delivery_key: str) -> bool:
+        return delivery_key in self._unsure
+
+    def settle(self, delivery_key: str) -> None:
+        self._unsure.discard(delivery_key)
+
+
+# --- logs --------------------------------------------------------------------------------------
+
+#: Secrets that can appear in a URL: Telegram's `/bot<token>/`, the Graph API's `access_token=`.
+_SECRETS_IN_URLS = re.compile(r"(/bot)[^/\s\"']+|(access_token=)[^&\s\"']+")
+
+
+def redact(text: str) -> str:
+    """`text` with any token a URL can carry replaced by `<redacted>`."""
+    return _SECRETS_IN_URLS.sub(lambda m: (m.group(1) or m.group(2)) + "<redacted>", text)
+
+
+class _RedactUrls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_FILTER = _RedactUrls()
+
+
+def redact_http_logs(*loggers: str) -> None:
+    """Redact tokens in what httpx and httpcore log (httpx: every request URL, at INFO)."""
+    for name in loggers or ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def error_text(error: BaseException, secret: str | None = None) -> str:
+    """An exception as text for an error message: its type and message, tokens redacted."""
+    text = f"{type(error).__name__}: {error}".rstrip(": ")
+    if secret:
+        text = text.replace(secret, "<redacted>")
+    return redact(text)
+
+
+def maybe_sent(error: Exception) -> bool:
+    """Whether the request may have reached the network: not when the connection was never made."""
+    return not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def merged(result: PostResult, **details: Any) -> PostResult:
+    return result.model_copy(update={"details": {**result.details, **details}})
