@@ -19,6 +19,15 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="", description="prepended to every topic name (tests, tenants)")
     app_id: str = Field(default="alertcast", description="Faust application id (consumer group)")
     worker_web_port: int = Field(default=6066, description="worker health/metrics port on 127.0.0.1")
+    worker_web_bind: str = Field(
+        default="127.0.0.1", description="address of the worker's web server (0.0.0.0 in a pod only)"
+    )
+    breaker_failures: int = Field(
+        default=5, description="consecutive transient failures that open a channel's circuit"
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0, description="seconds an open circuit waits before one probe"
+    )
     worker_data_dir: Path = Field(
         default=Path(".alertcast") / "worker", description="Faust's local data (tables' stores)"
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
 from alertcast.render.compose import Templates, compose
+from alertcast.stream import metrics
 from alertcast.stream.app import accepted, app, drafted, settings
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,10 @@ async def compose_drafts(stream: Any) -> None:
         alert_id = alert_id_for(message.incident_key)
         base = settings.site_base_url.rstrip("/")
         link = f"{base}/alerts/{alert_id}.html" if base else ""  # the key ingest chose, not re-derived
-        composition = compose(
-            message.incident, settings.channels, templates, link=link, charter_dir=charter_dir
-        )
+        with metrics.COMPOSE_SECONDS.time():
+            composition = compose(
+                message.incident, settings.channels, templates, link=link, charter_dir=charter_dir
+            )
         for problem in composition.problems:
             log.error("alert %s: %s", alert_id, problem.line())
         for text in composition.texts:
@@ -47,3 +49,4 @@ async def compose_drafts(stream: Any) -> None:
             problems=composition.problems,
         )
         await drafted.send(key=message.incident_key.encode(), value=draft.model_dump_json().encode())
+        metrics.drafted(draft.blocked, len(draft.problems))

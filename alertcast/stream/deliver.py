@@ -2,6 +2,12 @@
 
 Deliveries of different alerts and channels run side by side (agent concurrency); the versions
 of one alert on one account are serialised, so an update always finds the post it edits.
+
+Each network attempt goes through its channel's circuit breaker: while the circuit is open the
+attempt does not call the network but fails as a TransientError whose retry_after is the time
+until the breaker lets a probe through, so the retry policy waits and tries again (and, after its
+last attempt, the delivery is dead like any other). The ledger is untouched by this: the entry
+is in flight from before the first attempt to the end, exactly as during backoff waits.
 """
 
 from __future__ import annotations
@@ -10,11 +16,13 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from alertcast.channels.base import Channel, LookupUnsupported, PostResult
 from alertcast.channels.registry import build_channels
 from alertcast.clock import clock
+from alertcast.delivery.breaker import Breakers
 from alertcast.delivery.ledger import (
     Action,
     LedgerEntry,
@@ -26,6 +34,7 @@ from alertcast.delivery.ledger import (
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.incident import MsgType
+from alertcast.stream import metrics
 from alertcast.stream.app import app, dead, ledger, receipts, requests, settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,9 @@ log = logging.getLogger(__name__)
 channels: dict[str, Channel] = build_channels(settings)
 retry = RetryPolicy()
 threads: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+breakers = Breakers(settings.breaker_failures, settings.breaker_cooldown_s, on_change=metrics.breaker_changed)
+for _name in channels:
+    breakers[_name]  # every configured channel's gauge exists (closed) from the start
 
 _RECEIPT_STATUS = {
     LedgerState.SENT: DeliveryStatus.SENT,
@@ -48,6 +60,7 @@ async def deliver(stream: Any) -> None:
         started = time.perf_counter()
         async with threads[thread_key(request)]:
             receipt = await deliver_one(request, started)
+        metrics.observe_delivery(request.channel, receipt.status.value, time.perf_counter() - started)
         value = receipt.model_dump_json().encode()
         await receipts.send(key=request.delivery_key.encode(), value=value)
         if receipt.status is DeliveryStatus.DEAD:
@@ -79,6 +92,7 @@ async def deliver_one(request: DeliveryRequest, started: float) -> Receipt:
     channel = channels.get(request.channel)
     if channel is None:
         error = f"channel {request.channel!r} is not configured on this worker"
+        metrics.delivery_failed(request.channel, "dead")
         return receipt_for(request, DeliveryStatus.DEAD, started, error=error)
     entry = entry_of(request.delivery_key)
     action = next_action(entry)
@@ -90,6 +104,7 @@ async def deliver_one(request: DeliveryRequest, started: float) -> Receipt:
         except LookupUnsupported:
             reason = "a worker stopped while posting; the network cannot say whether it was posted"
             entry = await settle(entry, LedgerState.UNKNOWN, error=reason)
+            metrics.delivery_failed(request.channel, "unknown")
             return receipt_for(request, DeliveryStatus.UNKNOWN, started, entry=entry)
         if existing is not None:
             log.info("delivery %s was posted before a restart: not again", request.delivery_key)
@@ -106,11 +121,14 @@ async def deliver_one(request: DeliveryRequest, started: float) -> Receipt:
     )
     await record(in_flight, durable=True)
     try:
-        post, tries = await retry.run(lambda: call(channel, request, previous))
+        post, tries = await retry.run(
+            lambda: guarded(request.channel, lambda: call(channel, request, previous))
+        )
     except (TransientError, PermanentError) as failure:
         log.error("delivery %s dead: %s", request.delivery_key, failure)
         tries = retry.attempts if isinstance(failure, TransientError) else 1
         entry = await settle(in_flight, LedgerState.DEAD, error=str(failure), attempts=tries)
+        metrics.delivery_failed(request.channel, "dead")
         return receipt_for(request, DeliveryStatus.DEAD, started, entry=entry)
     entry = await settle(in_flight, LedgerState.SENT, post=post, attempts=tries)
     return receipt_for(request, DeliveryStatus.SENT, started, entry=entry)
@@ -120,6 +138,24 @@ async def settle(entry: LedgerEntry, state: LedgerState, **changes: Any) -> Ledg
     settled = entry.model_copy(update={"state": state, "updated_at": clock.now(), **changes})
     await record(settled)
     return settled
+
+
+async def guarded(channel_id: str, attempt: Callable[[], Awaitable[PostResult]]) -> PostResult:
+    """One attempt through the channel's breaker; only real answers of the network move it."""
+    breaker = breakers[channel_id]
+    wait = breaker.acquire()
+    if wait > 0:
+        raise TransientError(f"circuit open for {channel_id}: network not called", retry_after=wait)
+    try:
+        post = await attempt()
+    except TransientError:
+        breaker.failed()
+        raise
+    except PermanentError:
+        breaker.succeeded()  # refused, but the network answered: it is up
+        raise
+    breaker.succeeded()
+    return post
 
 
 async def call(channel: Channel, request: DeliveryRequest, previous: PostResult | None) -> PostResult:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from alertcast.models.alert import Approval, ChannelText, DeliveryRequest, DeliveryStatus
+from alertcast.stream import metrics
 from alertcast.stream.app import app, approved, receipts, requests
 from alertcast.stream.deliver import channels, receipt_for
 
@@ -53,10 +54,12 @@ async def fan_out(stream: Any) -> None:
                             key=request.delivery_key.encode(), value=receipt.model_dump_json().encode()
                         )
                     )
+                    metrics.fanned_out(name, "skipped")
                 else:
                     sends.append(
                         requests.send(
                             key=draft.incident_key.encode(), value=request.model_dump_json().encode()
                         )
                     )
+                    metrics.fanned_out(name, "requested")
         await asyncio.gather(*sends)

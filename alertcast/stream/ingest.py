@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from alertcast.clock import clock
@@ -10,6 +11,7 @@ from alertcast.ingest.detect import parse_document
 from alertcast.models.alert import AcceptedIncident, Rejection
 from alertcast.models.incident import Incident, Info
 from alertcast.models.problem import Problem
+from alertcast.stream import metrics
 from alertcast.stream.app import accepted, app, rejected, submitted, versions
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ async def ingest(stream: Any) -> None:
     async for event in stream.events():
         raw: bytes = event.value or b""
         source = header(event, SOURCE_HEADER, "kafka")
+        started = time.perf_counter()
         try:
             await handle(event, raw, source)
         except Exception as error:  # a bug must not lose the input nor stop the agent
@@ -41,6 +44,8 @@ async def ingest(stream: Any) -> None:
             )
             await reject(event.key, raw, source, [problem])
 
+        metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
+
 
 async def reject(key: bytes | None, raw: bytes, source: str, problems: list[Problem]) -> None:
     rejection = Rejection(
@@ -50,6 +55,7 @@ async def reject(key: bytes | None, raw: bytes, source: str, problems: list[Prob
         problems=problems,
     )
     await rejected.send(key=key, value=rejection.model_dump_json().encode())
+    metrics.rejected(source, (problem.rule for problem in problems))
     log.info("rejected a submission from %s: %d problem(s)", source, len(problems))
 
 
@@ -68,6 +74,7 @@ async def handle(event: Any, raw: bytes, source: str) -> None:
                 value=incident.model_dump_json().encode(),
                 headers={SOURCE_HEADER: source.encode(), CONTENT_TYPE_HEADER: b"application/json"},
             )
+            metrics.ingested(source, "rekeyed")
             continue
         await accept(incident, result.warnings)
 
@@ -77,6 +84,7 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
     state = versions.get(incident.key) or {"version": 0, "messages": {}}
     if incident.message_key in state["messages"]:
         log.info("duplicate %s ignored (already version %s)", incident.message_key, state["messages"])
+        metrics.ingested(incident.source, "duplicate")
         return
     warnings = list(warnings)
     if incident.references and state["version"] == 0:
@@ -107,3 +115,4 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
         warnings=warnings,
     )
     await accepted.send(key=incident.key.encode(), value=message.model_dump_json().encode())
+    metrics.ingested(incident.source, "accepted")
