@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     channels: list[str] = Field(
         default=["website", "webhook"], description="channels every approved alert goes to"
     )
+    routes: list[dict[str, Any]] = Field(
+        default=[],
+        description="which accounts get which alerts: JSON list of {channel, account, categories, areas, "
+        "exercise}; an account without a route gets every public alert",
+    )
     webhook_urls: list[str] = Field(default=[], description="URLs the webhook channel POSTs each alert to")
     webhook_secret: str = Field(default="", description="HMAC key for webhook signatures (empty: unsigned)")
     matrix_accounts: list[dict[str, Any]] = Field(

@@ -188,3 +188,33 @@ def test_update_and_cancel_follow_the_alert_on_every_channel(
     alert_id = receipts[0]["alert_id"]
     assert alert_id in (site / "archive.html").read_text()
     assert alert_id not in (site / "index.html").read_text()
+
+
+def test_an_exercise_reaches_only_exercise_accounts_labelled(
+    broker: str, prefix: str, start_worker, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    public, drill = Receiver(), Receiver()
+    try:
+        env = {
+            **worker_env,
+            "ALERTCAST_CHANNELS": json.dumps(["webhook"]),
+            "ALERTCAST_WEBHOOK_URLS": json.dumps([public.url, drill.url]),
+            "ALERTCAST_ROUTES": json.dumps([{"channel": "webhook", "account": "1", "exercise": True}]),
+        }
+        start_worker(**env)
+        exercise = json.loads((EXAMPLES / "02-school-bus-cancelled.json").read_text())
+        exercise["status"] = "Exercise"
+        actual = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+        for name, document in (("exercise.json", exercise), ("actual.json", actual)):
+            (tmp_path / name).write_text(json.dumps(document))
+            assert cli("submit", str(tmp_path / name), env=env).returncode == 0
+        receipts = read_until(broker, prefix + "deliveries.receipts", 2)
+        assert sorted((r["account"], r["status"]) for r in receipts) == [("0", "sent"), ("1", "sent")]
+        (drill_body,) = drill.bodies()
+        assert drill_body["status"] == "Exercise"
+        assert drill_body["text"].startswith("EXERCICE")
+        (public_body,) = public.bodies()
+        assert public_body["status"] == "Actual"
+    finally:
+        public.server.shutdown()
+        drill.server.shutdown()

@@ -1,4 +1,7 @@
-"""Fan-out agent: one approval in, one delivery request per (channel, account) out, all at once."""
+"""Fan-out agent: one approval in, one delivery request per (channel, account) out, all at once.
+
+Accounts are chosen by the routes (category, area; exercises only to exercise accounts).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from alertcast.delivery.routing import Route, select_accounts
 from alertcast.models.alert import Approval, ChannelText, DeliveryRequest, DeliveryStatus
 from alertcast.stream import metrics
-from alertcast.stream.app import app, approved, receipts, requests
+from alertcast.stream.app import app, approved, receipts, requests, settings
 from alertcast.stream.deliver import channels, receipt_for
+
+routes = [Route.model_validate(route) for route in settings.routes]
 
 
 def text_for(approval: Approval, channel: str) -> ChannelText | None:
@@ -31,35 +37,25 @@ async def fan_out(stream: Any) -> None:
     async for raw in stream:
         approval = Approval.model_validate_json(raw)
         draft = approval.draft
+        accounts = {name: channel.accounts() for name, channel in channels.items()}
         sends = []
-        for name, channel in channels.items():
+        for name, account in select_accounts(draft.incident, accounts, routes):
             text = text_for(approval, name)
-            for account in channel.accounts():
-                request = DeliveryRequest(
-                    alert_id=draft.alert_id,
-                    version=draft.version,
-                    channel=name,
-                    account=account,
-                    incident=draft.incident,
-                    text=text,
-                    approved_at=approval.approved_at,
-                )
-                if text is not None and text.blocked:
-                    # Visible, not silent: the channel's receipt says why nothing was posted.
-                    receipt = receipt_for(
-                        request, DeliveryStatus.SKIPPED, time.perf_counter(), error=text.reason
-                    )
-                    sends.append(
-                        receipts.send(
-                            key=request.delivery_key.encode(), value=receipt.model_dump_json().encode()
-                        )
-                    )
-                    metrics.fanned_out(name, "skipped")
-                else:
-                    sends.append(
-                        requests.send(
-                            key=draft.incident_key.encode(), value=request.model_dump_json().encode()
-                        )
-                    )
-                    metrics.fanned_out(name, "requested")
+            request = DeliveryRequest(
+                alert_id=draft.alert_id,
+                version=draft.version,
+                channel=name,
+                account=account,
+                incident=draft.incident,
+                text=text,
+                approved_at=approval.approved_at,
+            )
+            if text is not None and text.blocked:
+                # Visible, not silent: the channel's receipt says why nothing was posted.
+                skipped = receipt_for(request, DeliveryStatus.SKIPPED, time.perf_counter(), error=text.reason)
+                sends.append(receipts.send(key=request.delivery_key.encode(), value=encoded(skipped)))
+                metrics.fanned_out(name, "skipped")
+            else:
+                sends.append(requests.send(key=draft.incident_key.encode(), value=encoded(request)))
+                metrics.fanned_out(name, "requested")
         await asyncio.gather(*sends)
