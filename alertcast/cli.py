@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from alertcast.settings import get_settings
 
@@ -39,23 +39,23 @@ def _kafka_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--brokers", type=int, default=1, help="number of KRaft nodes (default: 1)")
 
 
+def _actions(parser: argparse.ArgumentParser) -> Any:
+    return parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="alertcast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     kafka = commands.add_parser("kafka", help="the local Kafka broker (real, KRaft, 127.0.0.1)")
-    kafka_commands = kafka.add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser
-    )
+    kafka_commands = _actions(kafka)
     up = kafka_commands.add_parser("up", help="install (once) and start the broker, wait until it answers")
     _kafka_args(up)
     _kafka_args(kafka_commands.add_parser("down", help="stop the broker by its PID and wait for it to exit"))
     _kafka_args(kafka_commands.add_parser("status", help="say whether the broker runs, and where"))
 
     topics = commands.add_parser("topics", help="declarative topics (topics/*.yaml)")
-    topics_commands = topics.add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser
-    )
+    topics_commands = _actions(topics)
     topics_commands.add_parser("apply", help="create missing topics, report differing ones")
     schemas = topics_commands.add_parser(
         "schemas", help="write the messages' JSON Schemas to topics/schemas/"
@@ -65,24 +65,36 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run the Faust worker (all agents) until stopped")
 
     channels = commands.add_parser("channels", help="the configured channel accounts")
-    channels_commands = channels.add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser
-    )
+    channels_commands = _actions(channels)
     channels_commands.add_parser(
         "check", help="verify every account without posting (credentials, right to post, limits)"
     )
+
+    deliveries = commands.add_parser("deliveries", help="deliveries that need a person")
+    resolve = _actions(deliveries).add_parser(
+        "resolve", help="settle a dead or unknown delivery: it was posted (with its link), or post it again"
+    )
+    resolve.add_argument("delivery_key", metavar="KEY", help="alert:version:channel:account, as in receipts")
+    decision = resolve.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--posted", metavar="URL", help="it was posted, here")
+    decision.add_argument("--post-again", action="store_true", help="post it again")
+    resolve.add_argument("--by", help="who decides (default: your login)")
+
+    users = commands.add_parser("users", help="console users")
+    users_commands = _actions(users)
+    users_commands.add_parser("hash", help="read a password twice (not echoed), print its argon2id hash")
 
     submit = commands.add_parser("submit", help="validate incident files locally, then produce them to Kafka")
     submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
     submit.add_argument("--source", default="cli", help="source name recorded with each incident")
 
-    web = commands.add_parser("web", help="the intake API (ASGI, uvicorn on 127.0.0.1)")
+    web = commands.add_parser("web", help="the intake API and the console (ASGI, uvicorn on 127.0.0.1)")
     web.add_argument("--port", type=int, default=None, help="default: ALERTCAST_WEB_PORT")
     web_commands = web.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     openapi = web_commands.add_parser("openapi", help="write deploy/openapi.json from the models")
     openapi.add_argument("--check", action="store_true", help="exit 1 if the file is not current")
     keys = commands.add_parser("keys", help="API keys of intake sources")
-    keys_commands = keys.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    keys_commands = _actions(keys)
     new = keys_commands.add_parser("new", help="make a key; print it once, and its config entry")
     new.add_argument("name")
 
@@ -166,6 +178,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_close(configured))
         print(table(results))
         return EXIT_OK if all(r.ok for r in results) else EXIT_REFUSED
+    if args.command == "deliveries":
+        from alertcast.delivery.ledger import Resolution
+        from alertcast.resolve import NotFound, resolve
+
+        choice = Resolution.POST_AGAIN if args.post_again else Resolution.WAS_POSTED
+        try:
+            resolve(settings, args.delivery_key, choice, args.posted, args.by)
+        except NotFound as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        print(f"{args.delivery_key}: {choice.value} sent to the workers; its receipt will follow")
+        return EXIT_OK
+    if args.command == "users":
+        import getpass
+
+        from alertcast.web.console.auth import hash_password
+
+        first, second = getpass.getpass("mot de passe : "), getpass.getpass("encore : ")
+        if not first or first != second:
+            print("the passwords are empty or differ", file=sys.stderr)
+            return EXIT_REFUSED
+        print(hash_password(first))
+        return EXIT_OK
     if args.command == "submit":
         from alertcast.submit import submit_files
 

@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     charter_dir: Path | None = Field(
         default=None, description="the body's own charter lexicons (YAML), added to the shipped ones"
     )
+    users_file: Path | None = Field(default=None, description="YAML: console users and roles")
+    users: str = Field(default="", description="same YAML/JSON inline; replaces the file's users by name")
+    session_key: str = Field(default="", description="secret for session cookies and CSRF tokens")
+    session_key_file: Path | None = Field(default=None, description="a file holding that secret")
+    session_ttl_s: int = Field(default=8 * 3600, description="a console session lasts this long")
+    cookie_secure: bool = Field(default=False, description="Secure cookies (set behind HTTPS)")
+    policy_file: Path | None = Field(default=None, description="approval policy (YAML); none: auto")
+    decision_wait_s: float = Field(
+        default=5.0, description="how long a console decision waits for the worker"
+    )
     http_timeout_s: float = 10.0
     timezone: str = "Europe/Paris"
     log_level: str = "info"

@@ -18,6 +18,7 @@ from alertcast.models import (
     Receipt,
     Rejection,
 )
+from alertcast.models.decision import AuditEvent, Decision
 from alertcast.settings import ROOT
 
 SCHEMAS_DIR = ROOT / "topics" / "schemas"
@@ -29,6 +30,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     Approval,
     DeliveryRequest,
     Receipt,
+    Decision,
+    AuditEvent,
 )
 
 

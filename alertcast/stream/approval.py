@@ -1,29 +1,152 @@
-"""Approval agent: applies the policy to each draft; approved drafts go on to fan-out."""
+"""Approval agent: drafts and decisions in, approvals and audit events out.
+
+One agent reads `alerts.drafted` and `alerts.decisions` together: both are keyed by incident
+key, so a draft and every decision about it arrive on one partition, in order, and one
+table row per incident (`approval_state`) holds where it stands. The policy (a YAML file,
+re-read when it changes) fixes what each new draft needs; `alertcast.approval.workflow`
+decides everything else.
+
+Deadlines: a Faust table can only be written while processing a message, so the timer does
+not touch it. It sends a `tick` decision for each draft whose deadline has passed, and the
+agent handles it like any decision (an extra tick is harmless: it finds nothing due).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
-from alertcast.approval.policy import ApprovalPolicy, AutoApprove, Verdict
+from alertcast.approval.policy import PolicyFile
+from alertcast.approval.workflow import DEADLINE_ACTOR, ApprovalState, Step, decide, receive_draft
 from alertcast.clock import clock
-from alertcast.models.alert import Approval, Draft
-from alertcast.stream.app import app, approved, drafted
+from alertcast.http import make_client
+from alertcast.models.alert import ChannelText, Draft
+from alertcast.models.decision import AuditEvent, Decision, DecisionAction, PolicyConfig
+from alertcast.models.incident import Incident
+from alertcast.render.compose import check_edit
+from alertcast.stream.app import app, approved, settings, topic
+from alertcast.stream.metrics import observe_approval_wait
 
 log = logging.getLogger(__name__)
 
-policy: ApprovalPolicy = AutoApprove()
+TICK_INTERVAL_S = 1.0
 
 
-@app.agent(drafted)
+policy_file = PolicyFile(settings.policy_file)
+drafts_and_decisions = app.topic(
+    settings.topic("alerts.drafted"),
+    settings.topic("alerts.decisions"),
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=None,
+    internal=False,
+)
+decisions = topic("alerts.decisions")
+audit = topic("audit.events")
+# Per incident key: an ApprovalState as JSON (alertcast.approval.workflow).
+states = app.Table("approval_state", default=None, partitions=6)
+_escalations: set[asyncio.Task[None]] = set()
+
+
+def recheck(channel: str, text: str, language: str, incident: Incident, limit: int | None) -> ChannelText:
+    return check_edit(channel, text, language, incident, charter_dir=settings.charter_dir, limit=limit)
+
+
+def state_of(key: str) -> ApprovalState | None:
+    value = states.get(key)
+    return ApprovalState.model_validate_json(value) if value else None
+
+
+@app.agent(drafts_and_decisions)
 async def approve(stream: Any) -> None:
-    async for raw in stream:
-        draft = Draft.model_validate_json(raw)
-        decision = policy.decide(draft, clock.now())
-        if decision.verdict is not Verdict.APPROVE:
-            log.warning("alert %s v%d not approved: %s", draft.alert_id, draft.version, decision.reason)
+    async for event in stream.events():
+        key = event.key.decode() if isinstance(event.key, bytes) else str(event.key or "")
+        value = event.value
+        now = clock.now()
+        if event.message.topic == settings.topic("alerts.drafted"):
+            draft = Draft.model_validate_json(value)
+            key = draft.incident_key
+            requirement = policy_file.current().requirement(draft)
+            step = receive_draft(state_of(key), draft, requirement, now)
+        else:
+            decision = Decision.model_validate_json(value)
+            key = decision.incident_key
+            step = decide(state_of(key), decision, now, recheck)
+        await _apply(key, step)
+
+
+async def _apply(key: str, step: Step) -> None:
+    if step.state is not None:
+        states[key] = step.state.model_dump_json()
+    if step.approval is not None:
+        await approved.send(key=key.encode(), value=step.approval.model_dump_json().encode())
+        _observe_wait(step.approval.approved_at, step.state)
+    for event in step.audit:
+        if not event.accepted:
+            log.warning(
+                "alert %s: %s refused for %s: %s", event.alert_id, event.action, event.actor, event.message
+            )
+        await audit.send(key=key.encode(), value=event.model_dump_json().encode())
+    if step.escalate and step.state is not None:
+        task = asyncio.create_task(_escalate(step.state, step.audit[-1]))
+        _escalations.add(task)
+        task.add_done_callback(_escalations.discard)
+
+
+def _observe_wait(approved_at: datetime, state: ApprovalState | None) -> None:
+    """Time from the draft reaching this agent to its approval (0 for auto), for Prometheus."""
+    if state is not None:
+        observe_approval_wait((approved_at - state.arrived_at).total_seconds())
+
+
+async def deadlines() -> None:
+    now = clock.now()
+    for key, value in list(states.items()):
+        if not value:
             continue
-        approval = Approval(
-            draft=draft, approved_by=decision.approvers, approved_at=clock.now(), policy=decision.policy
-        )
-        await approved.send(key=draft.incident_key.encode(), value=approval.model_dump_json().encode())
+        state = ApprovalState.model_validate_json(value)
+        if state.due(now):
+            tick = Decision(
+                incident_key=key,
+                alert_id=state.draft.alert_id,
+                version=state.draft.version,
+                action=DecisionAction.TICK,
+                actor=DEADLINE_ACTOR,
+                at=now,
+            )
+            await decisions.send(key=key.encode(), value=tick.model_dump_json().encode())
+
+
+app.timer(interval=TICK_INTERVAL_S)(deadlines)
+
+
+async def _escalate(state: ApprovalState, event: AuditEvent) -> None:
+    """POST a summary to each supervisors' webhook of the policy; failures are logged (the
+    escalation is in the audit log and the console whatever the webhooks answer)."""
+    current = policy_file.current()
+    config: PolicyConfig | None = getattr(current, "config", None)
+    urls = config.escalation.webhooks if config is not None else []
+    if not urls:
+        return
+    main = state.draft.incident.main_info
+    body = {
+        "event": "alertcast.escalation",
+        "alert_id": state.draft.alert_id,
+        "incident_key": state.draft.incident_key,
+        "version": state.draft.version,
+        "headline": main.headline if main else "",
+        "severity": main.severity.value if main else "",
+        "waiting_since": state.arrived_at.isoformat(),
+        "rule": state.requirement.rule,
+        "message": event.message,
+    }
+    async with make_client(settings.http_timeout_s) as client:
+        for url in urls:
+            try:
+                answer = await client.post(url, json=body)
+                if answer.status_code >= 300:
+                    log.error("escalation webhook %s answered %d", url, answer.status_code)
+            except Exception as error:  # a supervisor's endpoint down must not stop the agent
+                log.error("escalation webhook %s failed: %r", url, error)

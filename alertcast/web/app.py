@@ -28,6 +28,7 @@ from alertcast import __version__
 from alertcast.models.incident import Incident
 from alertcast.models.problem import Problem
 from alertcast.settings import ROOT, Settings, get_settings
+from alertcast.web.console import Console, ConsoleConfig
 from alertcast.web.errors import ApiError, http_exception, unexpected
 from alertcast.web.intake import API, MEDIA_TYPES, Health, IncidentState, Intake, ReadModel, Submitted
 from alertcast.web.keys import KeyRing, SourcesConfig, load_sources
@@ -71,9 +72,10 @@ def create_app(
     producer: Producer | None = None,
     follow_topics: bool = True,
     monotonic: Callable[[], float] = time.monotonic,
+    console_config: ConsoleConfig | None = None,
 ) -> Starlette:
-    """The intake app. Given a `producer` (tests), it is used as is; `follow_topics=False` skips
-    the read-model consumer, so the app then needs no broker at all."""
+    """The intake app and the console (/console). Given a `producer` (tests), it is used as is;
+    `follow_topics=False` skips the read models' consumer, so the app then needs no broker."""
     config = config or WebConfig.from_settings(settings or get_settings())
     kafka_producer = producer or KafkaProducer(config.bootstrap)
     read_model = ReadModel()
@@ -87,12 +89,17 @@ def create_app(
         max_body_bytes=config.max_body_bytes,
     )
     accepted_topic, rejected_topic = config.topic("incidents.accepted"), config.topic("incidents.rejected")
+    console_config = console_config or ConsoleConfig.from_settings(settings or get_settings())
+    console_config.source_names = [source.name for source in config.sources.sources]
+    console = Console(console_config, kafka_producer, config.topic)
+    followed = list(dict.fromkeys([accepted_topic, rejected_topic, *console.topics.all()]))
 
     def on_message(topic: str, key: bytes | None, value: bytes) -> None:
         if topic == accepted_topic:
             read_model.on_accepted(value)
         elif topic == rejected_topic:
             read_model.on_rejected(key, value)
+        console.on_message(topic, key, value)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,9 +107,7 @@ def create_app(
         reader: asyncio.Task[None] | None = None
         if follow_topics:
             ready = asyncio.Event()
-            reader = asyncio.create_task(
-                follow(config.bootstrap, [accepted_topic, rejected_topic], on_message, ready)
-            )
+            reader = asyncio.create_task(follow(config.bootstrap, followed, on_message, ready))
             await _first_of(ready, reader)
         try:
             yield
@@ -116,16 +121,19 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route(f"{API}/incidents", intake.submit, methods=["POST"]),
             Route(f"{API}/incidents/{{incident_id}}", intake.status, methods=["GET"]),
             Route(f"{API}/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", _health, methods=["GET"]),
+            *console.routes,
         ],
         exception_handlers={HTTPException: http_exception, Exception: unexpected},
         lifespan=lifespan,
     )
+    app.state.console = console
+    return app
 
 
 async def _health(request: Request) -> Response:

@@ -1,0 +1,205 @@
+"""What people (and the deadline timer) decide about drafts, what the audit log keeps, and the
+approval policy's shape.
+
+`Decision` is the value of `alerts.decisions`, keyed by incident key like `alerts.drafted`,
+so the approval agent sees a draft and every decision about it on one partition, in order.
+`AuditEvent` is the value of `audit.events` (kept forever): who did what, when, and for an
+edit the text before and after. The policy models are here because the console shows them
+and the worker applies them: one definition for both processes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import uuid
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from alertcast.models.alert import ChannelText
+from alertcast.models.incident import Category, Severity, UtcDateTime
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"  # submits incidents, sees their own
+    COMMUNICATOR = "communicator"  # edits and approves drafts
+    SUPERVISOR = "supervisor"  # second approval of a two-person rule, policies, audit
+    ADMIN = "admin"  # users and keys
+
+
+class DecisionAction(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    EDIT = "edit"
+    HOLD = "hold"
+    RELEASE = "release"  # ends a hold
+    TICK = "tick"  # the deadline timer: escalate or expire if a deadline has passed
+
+
+class Decision(BaseModel):
+    """One decision about one version of a draft (alerts.decisions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    incident_key: str
+    alert_id: str
+    version: int = Field(ge=1)
+    action: DecisionAction
+    actor: str = Field(min_length=1, description='a console user, or "system:deadline" for ticks')
+    roles: list[Role] = Field(default_factory=list, description="the actor's roles when deciding")
+    at: UtcDateTime
+    reason: str = Field(default="", max_length=2_000, description="why (required to reject)")
+    channel: str | None = Field(default=None, description="edit: the channel whose text changes")
+    language: str | None = Field(default=None, description="edit: the language of that text")
+    text: str | None = Field(default=None, max_length=10_000, description="edit: the new text")
+
+
+class AuditAction(StrEnum):
+    DRAFTED = "drafted"
+    APPROVE = "approve"
+    REJECT = "reject"
+    EDIT = "edit"
+    HOLD = "hold"
+    RELEASE = "release"
+    PUBLISHED = "published"
+    ESCALATED = "escalated"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    SUBMITTED = "submitted"  # an alert written by hand in the console
+    RETRY = "retry"  # a delivery sent again from the console
+
+
+class DraftStatus(StrEnum):
+    PENDING = "pending"
+    HELD = "held"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+    @property
+    def open(self) -> bool:
+        return self in (DraftStatus.PENDING, DraftStatus.HELD)
+
+
+class AuditEvent(BaseModel):
+    """One line of the audit log (audit.events). `accepted=False` is a refused decision, with
+    `message` saying why: refusals are kept too, they are part of what happened."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    at: UtcDateTime
+    actor: str
+    action: AuditAction
+    incident_key: str
+    alert_id: str
+    version: int | None = None
+    decision_id: str | None = None
+    accepted: bool = True
+    message: str = ""
+    status: DraftStatus | None = Field(default=None, description="the draft's status after this event")
+    policy: str = ""
+    approvers: list[str] = Field(default_factory=list)
+    channel: str | None = None
+    language: str | None = None
+    before: ChannelText | None = None
+    after: ChannelText | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApprovalMode(StrEnum):
+    AUTO = "auto"  # published at once, reviewed afterwards
+    ONE = "one"
+    TWO = "two"  # two distinct people, one of them a supervisor
+
+
+class PolicyRule(BaseModel):
+    """Drafts matching every given filter (empty = any) need `approval`. First match wins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    categories: list[Category] = Field(default_factory=list)
+    severities: list[Severity] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list, description="intake sources; * and ? patterns allowed")
+    approval: ApprovalMode
+    escalate_after: timedelta | None = Field(
+        default=None, description="seconds or ISO 8601 (PT15M): then supervisors are called"
+    )
+    expire_after: timedelta | None = Field(
+        default=None, description="seconds or ISO 8601 (PT2H): then an unapproved draft expires"
+    )
+
+    @model_validator(mode="after")
+    def _auto_is_for_trusted_extreme(self) -> PolicyRule:
+        """Publishing without a person is allowed for trusted sources' extreme alerts only (a
+        minute saved matters there); everything else is read by someone first."""
+        if self.approval is ApprovalMode.AUTO and (
+            not self.sources or set(self.severities) != {Severity.EXTREME}
+        ):
+            raise ValueError(
+                f"rule {self.name!r}: approval 'auto' needs trusted `sources` and `severities: [Extreme]`"
+            )
+        if (
+            self.escalate_after is not None
+            and self.expire_after is not None
+            and self.escalate_after >= self.expire_after
+        ):
+            raise ValueError(f"rule {self.name!r}: escalate_after must come before expire_after")
+        return self
+
+    def matches(self, category: Category | None, severity: Severity, source: str) -> bool:
+        return (
+            (not self.categories or category in self.categories)
+            and (not self.severities or severity in self.severities)
+            and (not self.sources or any(fnmatch.fnmatchcase(source, p) for p in self.sources))
+        )
+
+
+class Escalation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhooks: list[str] = Field(default_factory=list, description="POSTed a JSON summary of the draft")
+
+
+class PolicyConfig(BaseModel):
+    """The policy file (deploy/policy.example.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: list[PolicyRule] = Field(default_factory=list)
+    default: PolicyRule = Field(
+        default_factory=lambda: PolicyRule(
+            name="default",
+            approval=ApprovalMode.ONE,
+            escalate_after=timedelta(minutes=15),
+            expire_after=timedelta(hours=2),
+        ),
+        description="when no rule matches",
+    )
+    escalation: Escalation = Field(default_factory=Escalation)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PolicyConfig:
+        names = [rule.name for rule in [*self.rules, self.default]]
+        if len(set(names)) != len(names):
+            raise ValueError("two rules share a name")
+        return self
+
+
+__all__ = [
+    "ApprovalMode",
+    "AuditAction",
+    "AuditEvent",
+    "Decision",
+    "DecisionAction",
+    "DraftStatus",
+    "Escalation",
+    "PolicyConfig",
+    "PolicyRule",
+    "Role",
+]

@@ -1,0 +1,327 @@
+"""The console's read model: what it shows, rebuilt in memory from the topics on every start.
+
+Drafts come from `alerts.drafted`; where each stands comes from `audit.events`, written by
+the approval agent after it applied the policy or a decision, so the console mirrors the
+agent's `ApprovalState` with the same workflow code (the web answers "you already approved
+this" at once, and the agent still has the last word). Deliveries come from
+`deliveries.requests` (what is awaited) and `deliveries.receipts`/`deliveries.dead` (what
+the channels answered). A decision's outcome is awaited by its id, so a person sees what the
+worker made of their click.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from alertcast.approval.policy import Requirement
+from alertcast.approval.workflow import ApprovalState, Mark, text_key
+from alertcast.models.alert import AcceptedIncident, Approval, DeliveryRequest, Draft, Receipt, alert_id_for
+from alertcast.models.decision import (
+    ApprovalMode,
+    AuditAction,
+    AuditEvent,
+    Decision,
+    DecisionAction,
+    DraftStatus,
+    Role,
+)
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_REQUIREMENT = Requirement(rule="?", mode=ApprovalMode.ONE)
+
+
+@dataclass
+class DraftView:
+    """The latest version of one alert's draft, as the approval agent last described it."""
+
+    state: ApprovalState
+    message: str = ""
+    known_policy: bool = False  # False until the agent's `drafted` event arrived
+    pending: dict[str, Decision] = field(default_factory=dict)  # sent, no outcome yet
+
+    @property
+    def draft(self) -> Draft:
+        return self.state.draft
+
+    @property
+    def status(self) -> DraftStatus:
+        return self.state.status
+
+
+@dataclass
+class Cell:
+    """One (alert version, channel, account) of the delivery grid."""
+
+    request: DeliveryRequest | None = None
+    receipt: Receipt | None = None
+
+    @property
+    def state(self) -> str:
+        return self.receipt.status.value if self.receipt is not None else "waiting"
+
+
+@dataclass
+class Topics:
+    accepted: str
+    drafted: str
+    decisions: str
+    approved: str
+    requests: str
+    receipts: str
+    dead: str
+    audit: str
+
+    @classmethod
+    def with_prefix(cls, topic: Callable[[str], str]) -> Topics:
+        return cls(
+            accepted=topic("incidents.accepted"),
+            drafted=topic("alerts.drafted"),
+            decisions=topic("alerts.decisions"),
+            approved=topic("alerts.approved"),
+            requests=topic("deliveries.requests"),
+            receipts=topic("deliveries.receipts"),
+            dead=topic("deliveries.dead"),
+            audit=topic("audit.events"),
+        )
+
+    def all(self) -> list[str]:
+        return list(vars(self).values())
+
+
+class ConsoleReadModel:
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+        self.drafts: dict[str, DraftView] = {}  # by alert id
+        self.incidents: dict[str, list[AcceptedIncident]] = {}  # by alert id, by version
+        self.approvals: dict[str, dict[int, Approval]] = {}  # by alert id, version
+        self.cells: dict[str, Cell] = {}  # by delivery key
+        self.audit: list[AuditEvent] = []
+        self.outcomes: dict[str, AuditEvent] = {}  # by decision id
+        self.revision = 0
+        self._waiters: dict[str, asyncio.Future[AuditEvent]] = {}
+        self._handlers: dict[str, Callable[[bytes], None]] = {
+            topics.accepted: self._on_accepted,
+            topics.drafted: self._on_drafted,
+            topics.decisions: self._on_decision,
+            topics.approved: self._on_approved,
+            topics.requests: self._on_request,
+            topics.receipts: self._on_receipt,
+            topics.dead: self._on_receipt,
+            topics.audit: self._on_audit,
+        }
+
+    def on_message(self, topic: str, key: bytes | None, value: bytes) -> None:
+        handler = self._handlers.get(topic)
+        if handler is not None:
+            handler(value)
+            self.revision += 1
+
+    # --- what the pages ask -------------------------------------------------------------
+
+    def queue(self) -> list[DraftView]:
+        """Drafts awaiting a person, most urgent first: severity, then the oldest."""
+        waiting = [view for view in self.drafts.values() if view.status.open]
+        return sorted(waiting, key=lambda v: (-v.draft.incident.severity_rank, v.draft.received_at))
+
+    def recently_auto(self, limit: int = 20) -> list[DraftView]:
+        """Published without a person: to read afterwards."""
+        auto = [
+            view
+            for view in self.drafts.values()
+            if view.status is DraftStatus.PUBLISHED and view.state.requirement.mode is ApprovalMode.AUTO
+        ]
+        return sorted(auto, key=lambda v: v.draft.received_at, reverse=True)[:limit]
+
+    def grid(self) -> list[tuple[Approval, dict[str, list[Cell]]]]:
+        """Each alert's latest approved version with its cells by channel, newest first."""
+        rows = []
+        for alert_id, versions in self.approvals.items():
+            approval = versions[max(versions)]
+            by_channel: dict[str, list[Cell]] = {}
+            for text in approval.draft.texts:
+                by_channel.setdefault(text.channel, [])
+            for cell in self.cells.values():
+                request = cell.request
+                receipt = cell.receipt
+                version = request.version if request else receipt.version if receipt else 0
+                channel = request.channel if request else receipt.channel if receipt else ""
+                alert = request.alert_id if request else receipt.alert_id if receipt else ""
+                if alert == alert_id and version == approval.draft.version:
+                    by_channel.setdefault(channel, []).append(cell)
+            rows.append((approval, by_channel))
+        return sorted(rows, key=lambda row: row[0].approved_at, reverse=True)
+
+    def channels(self) -> list[str]:
+        found = {channel for _, cells in self.grid() for channel in cells}
+        return sorted(found)
+
+    def own_incidents(self, user: str) -> list[AcceptedIncident]:
+        """The latest version of each incident this user wrote in the console."""
+        source = f"console:{user}"
+        mine = [
+            versions[-1]
+            for versions in self.incidents.values()
+            if versions and any(version.incident.source == source for version in versions)
+        ]
+        return sorted(mine, key=lambda message: message.received_at, reverse=True)
+
+    def events_for(self, alert_id: str) -> list[AuditEvent]:
+        return [event for event in self.audit if event.alert_id == alert_id]
+
+    def filtered_audit(
+        self,
+        actor: str = "",
+        action: str = "",
+        alert: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
+        events = [
+            event
+            for event in self.audit
+            if (not actor or actor.lower() in event.actor.lower())
+            and (not action or event.action.value == action)
+            and (not alert or alert in event.alert_id or alert in event.incident_key)
+            and (since is None or event.at >= since)
+            and (until is None or event.at < until + timedelta(days=1))
+        ]
+        return sorted(events, key=lambda event: event.at, reverse=True)
+
+    async def outcome(self, decision_id: str, timeout_s: float) -> AuditEvent | None:
+        """What the approval agent made of a decision, if it answers within `timeout_s`."""
+        if decision_id in self.outcomes:
+            return self.outcomes[decision_id]
+        if timeout_s <= 0:
+            return None
+        future = self._waiters.setdefault(decision_id, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            if future.done() or decision_id in self.outcomes:
+                self._waiters.pop(decision_id, None)
+
+    def sent(self, decision: Decision) -> None:
+        """A decision this process produced: shown as pending until its outcome arrives."""
+        view = self.drafts.get(decision.alert_id)
+        if view is not None and decision.decision_id not in self.outcomes:
+            view.pending[decision.decision_id] = decision
+        self.revision += 1
+
+    # --- topics ---------------------------------------------------------------------------
+
+    def _on_accepted(self, value: bytes) -> None:
+        message = AcceptedIncident.model_validate_json(value)
+        versions = self.incidents.setdefault(_id(message), [])
+        if all(existing.version != message.version for existing in versions):
+            versions.append(message)
+            versions.sort(key=lambda m: m.version)
+
+    def _on_drafted(self, value: bytes) -> None:
+        draft = Draft.model_validate_json(value)
+        view = self.drafts.get(draft.alert_id)
+        if view is not None and view.draft.version >= draft.version:
+            return
+        state = ApprovalState(
+            draft=draft,
+            requirement=UNKNOWN_REQUIREMENT,
+            status=DraftStatus.PENDING,
+            arrived_at=draft.received_at,
+        )
+        self.drafts[draft.alert_id] = DraftView(state=state)
+
+    def _on_decision(self, value: bytes) -> None:
+        decision = Decision.model_validate_json(value)
+        view = self.drafts.get(decision.alert_id)
+        if (
+            view is not None
+            and decision.action is not DecisionAction.TICK
+            and decision.decision_id not in self.outcomes
+        ):
+            view.pending[decision.decision_id] = decision
+
+    def _on_approved(self, value: bytes) -> None:
+        approval = Approval.model_validate_json(value)
+        self.approvals.setdefault(approval.draft.alert_id, {})[approval.draft.version] = approval
+
+    def _on_request(self, value: bytes) -> None:
+        request = DeliveryRequest.model_validate_json(value)
+        self.cells.setdefault(request.delivery_key, Cell()).request = request
+
+    def _on_receipt(self, value: bytes) -> None:
+        receipt = Receipt.model_validate_json(value)
+        cell = self.cells.setdefault(receipt.delivery_key, Cell())
+        if cell.receipt is None or cell.receipt.at <= receipt.at:
+            cell.receipt = receipt
+
+    def _on_audit(self, value: bytes) -> None:
+        event = AuditEvent.model_validate_json(value)
+        self.audit.append(event)
+        if event.decision_id is not None:
+            self.outcomes[event.decision_id] = event
+            waiter = self._waiters.pop(event.decision_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(event)
+        view = self.drafts.get(event.alert_id)
+        if view is None or event.version != view.draft.version:
+            return
+        if event.decision_id is not None:
+            view.pending.pop(event.decision_id, None)
+        if not event.accepted:
+            return
+        _mirror(view, event)
+
+
+def _mirror(view: DraftView, event: AuditEvent) -> None:
+    """The agent's state after `event`, rebuilt with the same models."""
+    state = view.state
+    if event.status is not None:
+        state.status = event.status
+    view.message = event.message or view.message
+    if event.action is AuditAction.DRAFTED:
+        view.known_policy = True
+        with contextlib.suppress(KeyError, ValueError):
+            details = event.details
+            state.requirement = Requirement(
+                rule=str(details["rule"]),
+                mode=ApprovalMode(str(details["mode"])),
+                escalate_after=_seconds(details.get("escalate_after_s")),
+                expire_after=_seconds(details.get("expire_after_s")),
+            )
+        state.arrived_at = event.at
+    elif event.action is AuditAction.APPROVE:
+        roles = [Role(role) for role in event.details.get("roles", []) if role in Role.__members__.values()]
+        state.approvals.append(Mark(user=event.actor, roles=roles, at=event.at))
+    elif event.action is AuditAction.EDIT and event.after is not None:
+        texts = [
+            event.after
+            if text.channel == event.after.channel and text.language == event.after.language
+            else text
+            for text in state.draft.texts
+        ]
+        state.draft = state.draft.model_copy(update={"texts": texts})
+        key = text_key(event.after.channel, event.after.language)
+        if key not in state.edited:
+            state.edited.append(key)
+        state.approvals = []
+    elif event.action is AuditAction.HOLD:
+        state.held_by = event.actor
+    elif event.action is AuditAction.RELEASE:
+        state.held_by = None
+    elif event.action is AuditAction.ESCALATED:
+        state.escalated_at = event.at
+
+
+def _seconds(value: object) -> timedelta | None:
+    return timedelta(seconds=float(value)) if isinstance(value, int | float) else None
+
+
+def _id(message: AcceptedIncident) -> str:
+    return alert_id_for(message.incident_key)

@@ -1,0 +1,127 @@
+"""Decisions through a real broker and a real `alertcast worker`: what reaches alerts.approved
+depends on who decided what; deadlines escalate (webhook) and expire through the timer."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, Receiver, wait_for
+from kafka_io import produce, read_until
+
+from alertcast import topics
+from alertcast.models.alert import alert_id_for
+from alertcast.models.decision import Decision, DecisionAction, Role
+from alertcast.models.incident import Incident
+from alertcast.settings import Settings
+from alertcast.submit import produce as submit
+
+pytestmark = pytest.mark.kafka
+
+POLICY = """
+rules:
+  - name: grave
+    severities: [Severe, Extreme]
+    approval: two
+  - name: greve
+    categories: [strike]
+    approval: one
+    escalate_after: 1
+    expire_after: 4
+default:
+  name: autre
+  approval: one
+escalation:
+  webhooks: ["{url}"]
+"""
+
+
+def incident(identifier: str, **info: object) -> Incident:
+    document = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+    document["identifier"] = identifier
+    document["info"][0].update(info)
+    return Incident.model_validate(document)
+
+
+def decide(
+    broker: str, prefix: str, item: Incident, action: DecisionAction, actor: str, role: Role, **kw: str
+) -> None:
+    decision = Decision(
+        incident_key=item.key,
+        alert_id=alert_id_for(item.key),
+        version=1,
+        action=action,
+        actor=actor,
+        roles=[role],
+        at=datetime.now(UTC),
+        **kw,  # type: ignore[arg-type]
+    )
+    produce(broker, prefix + "alerts.decisions", decision.model_dump_json().encode(), key=item.key.encode())
+
+
+def test_decisions_decide_what_is_approved(
+    broker: str, prefix: str, start_worker, worker_env: dict[str, str], tmp_path: Path, receiver: Receiver
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.replace("{url}", receiver.url))
+    topics.apply(broker, prefix)
+    worker = start_worker(ALERTCAST_POLICY_FILE=str(policy))
+    severe = incident("grave-1", severity="Severe")
+    moderate = incident("moderee-1")
+    strike = incident("greve-1", category="strike", event="Grève", headline="Grève des bus de la ligne 12")
+    submit([severe, moderate, strike], Settings(bootstrap=broker, topic_prefix=prefix), "test")
+    read_until(broker, prefix + "alerts.drafted", 3, what=worker.log_tail())
+
+    def events() -> list[dict[str, object]]:
+        return _all(broker, prefix + "audit.events")
+
+    def has(key: str, action: str, accepted: bool = True) -> bool:
+        return any(
+            e["incident_key"] == key and e["action"] == action and e["accepted"] is accepted for e in events()
+        )
+
+    wait_for(lambda: has(severe.key, "drafted") and has(moderate.key, "drafted"), 60, "the drafted events")
+    decide(broker, prefix, severe, DecisionAction.APPROVE, "alice", Role.COMMUNICATOR)
+    decide(broker, prefix, severe, DecisionAction.APPROVE, "alice", Role.SUPERVISOR)  # the same person again
+    decide(broker, prefix, moderate, DecisionAction.REJECT, "alice", Role.COMMUNICATOR, reason="doublon")
+    decide(broker, prefix, moderate, DecisionAction.APPROVE, "bruno", Role.SUPERVISOR)  # too late: rejected
+    wait_for(lambda: has(severe.key, "approve", accepted=False), 60, "the refusal of alice's second approval")
+    refusal = next(e for e in events() if e["incident_key"] == severe.key and e["accepted"] is False)
+    assert "another person" in str(refusal["message"])
+    decide(broker, prefix, severe, DecisionAction.APPROVE, "bruno", Role.SUPERVISOR)
+
+    [approval] = read_until(broker, prefix + "alerts.approved", 1, what=worker.log_tail())
+    assert approval["draft"]["incident_key"] == severe.key
+    assert approval["approved_by"] == ["alice", "bruno"] and approval["policy"] == "grave"
+    wait_for(lambda: has(moderate.key, "approve", accepted=False), 60, "the refusal of the late approval")
+    assert has(moderate.key, "reject") and has(severe.key, "published")
+
+    # the strike draft: nobody decides; supervisors are called after 1 s, it expires after 4 s
+    wait_for(lambda: receiver.bodies(), 60, "the escalation webhook")
+    body = receiver.bodies()[0]
+    assert body["event"] == "alertcast.escalation" and body["incident_key"] == strike.key
+    wait_for(lambda: has(strike.key, "expired"), 60, "the expiry of the strike draft")
+    assert has(strike.key, "escalated")
+    approved = _all(broker, prefix + "alerts.approved")
+    assert [a["draft"]["incident_key"] for a in approved] == [severe.key]  # nothing else was published
+
+
+def _all(broker: str, topic: str) -> list[dict[str, object]]:
+    """Every message of `topic` now: read up to the end offsets measured first."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False, group_id=None)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        found: list[dict[str, object]] = []
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for batch in consumer.poll(timeout_ms=500).values():
+                found += [json.loads(record.value) for record in batch]
+        return found
+    finally:
+        consumer.close()
