@@ -17,8 +17,9 @@ import pytest
 from servers.mastodon_contract import ContractServer
 from servers.mastodon_mock import MastodonMock
 
+from alertcast.channels.account import marker
 from alertcast.channels.base import PostResult
-from alertcast.channels.mastodon import MastodonAccount, MastodonChannel, marker, retry_after_of
+from alertcast.channels.mastodon import MastodonAccount, MastodonChannel, retry_after_of
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
 from alertcast.http import make_client
 from alertcast.models.alert import ChannelText, DeliveryRequest

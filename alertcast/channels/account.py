@@ -1,10 +1,13 @@
-"""What every social-network adapter needs about an account and a request, written once.
+"""What the channel adapters need about an account and a request, written once.
 
-- `TokenAccount`: the pydantic base of an account that posts with one secret token, read from an
-  environment variable or a secret file when needed (a rotated file is picked up), never logged
-  nor put into an error message; `exercise` and `delete_on_end` switches.
-- `refuse_exercise`, `text_of`, `language_of`: a public account never receives an Exercise/Test
-  message, and no exercise nor end of alert leaves without its label.
+- `Secret`: a token or password named by an environment variable or a secret file, read when
+  needed (a rotated file is picked up), never logged nor put into an error message.
+- `TokenAccount`: the pydantic base of an account that posts with one secret token (a `Secret`);
+  `exercise` and `delete_on_end` switches.
+- `Accounts`: a channel's accounts by name, and the account a request may go to.
+- `refuse_exercise`, `text_of`, `text_as_rendered`, `language_of`: a public account never
+  receives an Exercise/Test message, and no exercise (nor, on social networks, end of alert)
+  leaves without its label.
 - `marker`, `with_marker`, `has_marker`: the delivery's short reference carried by a post, so
   `find_existing` can recognise it after a crash.
 - `Steps`: what this process already did for a delivery, so a retry of a multi-step call (a
@@ -21,10 +24,12 @@ import logging
 import os
 import re
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,6 +48,48 @@ _URL = re.compile(r"(?<![\w/])https?://[^\s<>\"]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?)]}'\"…"
 
 
+@dataclass(frozen=True)
+class Secret:
+    """A secret the configuration names by an environment variable (`<name>_env`) or a file
+    (`<name>_file`, a secret mount): exactly one of them. Read when needed, so a rotated secret
+    is used without a restart; messages say where it comes from, never what it is."""
+
+    name: str  #: as in the configuration: "access_token", "app_password", "password"
+    env: str | None
+    file: Path | None
+    #: A password may begin or end with spaces: kept, only the file's line end is removed.
+    keep_spaces: bool = False
+
+    def check(self) -> None:
+        if (self.env is None) == (self.file is None):
+            raise ValueError(f"give exactly one of {self.name}_env and {self.name}_file")
+
+    def source(self) -> str:
+        """Where the secret comes from, for messages (never the secret itself)."""
+        if self.env is not None:
+            return f"environment variable {self.env}"
+        return f"file {self.file}"
+
+    def read(self, where: str) -> str:
+        """The secret now; `where` (the account) starts the error messages."""
+        what = self.name.replace("_", " ")
+        if self.env is not None:
+            value = os.environ.get(self.env, "")
+        else:
+            assert self.file is not None
+            try:
+                value = self.file.read_text().rstrip("\r\n")
+            except OSError as error:
+                raise PermanentError(
+                    f"{where}: cannot read the {what} from {self.source()}: {error.strerror}"
+                ) from None
+        if not self.keep_spaces:
+            value = value.strip()
+        if not value:
+            raise PermanentError(f"{where}: no {what} in {self.source()}")
+        return value
+
+
 class TokenAccount(BaseModel):
     """One account posting with one token. Exactly one token source must be given."""
 
@@ -59,35 +106,22 @@ class TokenAccount(BaseModel):
 
     @model_validator(mode="after")
     def _one_token_source(self) -> TokenAccount:
-        if (self.access_token_env is None) == (self.access_token_file is None):
-            raise ValueError("give exactly one of access_token_env and access_token_file")
+        self._token().check()
         return self
+
+    def _token(self) -> Secret:
+        return Secret("access_token", self.access_token_env, self.access_token_file)
 
     def where(self) -> str:
         return f"{self.channel} account {self.name}"
 
     def token_source(self) -> str:
         """Where the token comes from, for messages (never the token itself)."""
-        if self.access_token_env is not None:
-            return f"environment variable {self.access_token_env}"
-        return f"file {self.access_token_file}"
+        return self._token().source()
 
     def access_token(self) -> str:
         """Read now, so a rotated secret is used without a restart."""
-        if self.access_token_env is not None:
-            token = os.environ.get(self.access_token_env, "").strip()
-        else:
-            assert self.access_token_file is not None
-            try:
-                token = self.access_token_file.read_text().strip()
-            except OSError as error:
-                raise PermanentError(
-                    f"{self.where()}: cannot read the access token from {self.token_source()}: "
-                    f"{error.strerror}"
-                ) from None
-        if not token:
-            raise PermanentError(f"{self.where()}: no access token in {self.token_source()}")
-        return token
+        return self._token().read(self.where())
 
     def revoked(self, reason: str) -> PermanentError:
         """The one message for a refused token: what the network said and where to renew it."""
@@ -122,12 +156,51 @@ def is_exercise(request: DeliveryRequest) -> bool:
     return request.incident.status in (Status.EXERCISE, Status.TEST)
 
 
-def refuse_exercise(account: TokenAccount, request: DeliveryRequest) -> None:
+class Account(Protocol):
+    """What `Accounts` and `refuse_exercise` need of an account (token, password or app password)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def exercise(self) -> bool: ...
+
+    def where(self) -> str: ...
+
+
+A = TypeVar("A", bound=Account)
+
+
+class Accounts(dict[str, A]):
+    """A channel's accounts by name; `label` names the channel in messages ("e-mail")."""
+
+    def __init__(self, label: str, accounts: Sequence[A]) -> None:
+        super().__init__((account.name, account) for account in accounts)
+        if len(self) != len(accounts):
+            raise ValueError(f"two {label} accounts share a name")
+        self.label = label
+
+    def named(self, name: str) -> A:
+        try:
+            return self[name]
+        except KeyError:
+            raise PermanentError(
+                f"no {self.label} account named {name!r}; configured: {', '.join(self) or 'none'}"
+            ) from None
+
+    def for_request(self, request: DeliveryRequest, verb: str = "posted") -> A:
+        """The request's account, after refusing what must never reach it."""
+        account = self.named(request.account)
+        refuse_exercise(account, request, verb)
+        return account
+
+
+def refuse_exercise(account: Account, request: DeliveryRequest, verb: str = "posted") -> None:
     """An Exercise or Test message never reaches a public account."""
     if is_exercise(request) and not account.exercise:
         raise PermanentError(
             f"{account.where()} is a public account (exercise: false): "
-            f"a {request.incident.status.value} message is never posted to it"
+            f"a {request.incident.status.value} message is never {verb} to it"
         )
 
 
@@ -140,21 +213,54 @@ def text_of(request: DeliveryRequest) -> str:
     """The rendered text, labelled EXERCICE when it is one and FIN D'ALERTE when it ends one
     (compose normally does both; this makes sure no such post goes out unlabelled)."""
     language = language_of(request)
-    if request.text is not None and request.text.blocked:
-        raise PermanentError(f"{request.delivery_key}: the text is blocked: {request.text.reason}")
-    text = request.text.text.strip() if request.text is not None else ""
+    text = _publishable(request).strip()
     ending = request.incident.msg_type is MsgType.CANCEL
     if not text and ending:
-        info = request.incident.info_for(language) or request.incident.main_info
-        text = info.headline if info else ""
+        text = headline_of(request)
     if not text:
-        raise PermanentError(f"{request.delivery_key}: no text was rendered for this channel")
+        raise _no_text(request)
     end_label = END_LABELS[language]
     if ending and end_label not in text:
         text = f"{end_label} – {text}"
-    exercise_label = EXERCISE_LABELS[language]
-    if is_exercise(request) and exercise_label not in text:
-        text = f"{exercise_label}\n{text}"
+    return _exercise_labelled(request, language, text)
+
+
+def text_as_rendered(request: DeliveryRequest) -> str:
+    """The rendered text as it is, only labelled EXERCICE/EXERCISE when it is one (compose
+    normally does it; this makes sure no exercise ever leaves unlabelled). Matrix and e-mail:
+    nothing stripped and no FIN D'ALERTE added to a text (their long texts carry the state);
+    an end of alert without a text becomes `FIN D'ALERTE – <headline>`."""
+    language = language_of(request)
+    text = _publishable(request)
+    if not text.strip():
+        if request.incident.msg_type is not MsgType.CANCEL:
+            raise _no_text(request)
+        headline = headline_of(request)
+        text = END_LABELS[language] + (f" – {headline}" if headline else "")
+    return _exercise_labelled(request, language, text)
+
+
+def _publishable(request: DeliveryRequest) -> str:
+    """The text compose rendered ("" when none); a blocked text never leaves."""
+    if request.text is not None and request.text.blocked:
+        raise PermanentError(f"{request.delivery_key}: the text is blocked: {request.text.reason}")
+    return request.text.text if request.text is not None else ""
+
+
+def headline_of(request: DeliveryRequest) -> str:
+    """The alert's headline in the text's language, else its main one ("" when it has no info)."""
+    info = request.incident.info_for(language_of(request)) or request.incident.main_info
+    return info.headline if info else ""
+
+
+def _no_text(request: DeliveryRequest) -> PermanentError:
+    return PermanentError(f"{request.delivery_key}: no text was rendered for this channel")
+
+
+def _exercise_labelled(request: DeliveryRequest, language: str, text: str) -> str:
+    label = EXERCISE_LABELS[language]
+    if is_exercise(request) and label not in text:
+        text = f"{label}\n{text}"
     return text
 
 
@@ -171,15 +277,21 @@ def with_marker(text: str, token: str, language: str = "fr") -> str:
     """The text carrying `token`: as the fragment of its last link (where X counts a link as 23
     whatever its length, and the page still opens at its top), else as a short last line
     `réf. ac-...` (a reference, like a file number)."""
-    links = list(_URL.finditer(text))
-    if links:
-        last = links[-1]
-        link = last.group(0).rstrip(_URL_TRAILING)
+    found = list(links(text))
+    if found:
+        start, link = found[-1]
         if "#" not in link:
-            at = last.start() + len(link)
+            at = start + len(link)
             return f"{text[:at]}#{token}{text[at:]}"
     label = REFERENCE_LABELS.get(language, REFERENCE_LABELS["en"])
     return f"{text.rstrip()}\n\n{label} {token}"
+
+
+def links(text: str) -> Iterator[tuple[int, str]]:
+    """(where it starts, the link) for each http(s) link in `text`, as networks find them:
+    trailing punctuation stays outside."""
+    for match in _URL.finditer(text):
+        yield match.start(), match.group(0).rstrip(_URL_TRAILING)
 
 
 def has_marker(text: str, token: str) -> bool:

@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
-import os
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,19 +38,17 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alertcast.channels.account import Accounts, Secret, is_loopback, language_of, links, merged, text_of
 from alertcast.channels.base import AccountHealth, PostResult
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
-from alertcast.models.incident import MsgType, Status
-from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
+from alertcast.models.incident import MsgType
 from alertcast.render.length import DEFAULT_LIMITS, count
 
 POST = "app.bsky.feed.post"
 LIMIT = DEFAULT_LIMITS["bluesky"] or 300
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-_URL = re.compile(r"(?<![\w/])https?://[^\s<>\"]+", re.IGNORECASE)
-_URL_TRAILING = ".,;:!?)]}'\"…"
 #: Answers that mean "this session's token is no longer good", not "you may not".
 _SESSION_ERRORS = ("ExpiredToken", "InvalidToken")
 
@@ -79,38 +74,28 @@ class BlueskyAccount(BaseModel):
         parts = httpx.URL(value)
         if parts.scheme not in ("http", "https") or not parts.host:
             raise ValueError("service must be an http(s) URL")
-        if parts.scheme == "http" and not _is_loopback(parts.host):
+        if parts.scheme == "http" and not is_loopback(parts.host):
             raise ValueError("service must use https (plain http is allowed on 127.0.0.1 only)")
         return value.rstrip("/")
 
     @model_validator(mode="after")
     def _one_password_source(self) -> BlueskyAccount:
-        if (self.app_password_env is None) == (self.app_password_file is None):
-            raise ValueError("give exactly one of app_password_env and app_password_file")
+        self._app_password().check()
         return self
+
+    def _app_password(self) -> Secret:
+        return Secret("app_password", self.app_password_env, self.app_password_file)
+
+    def where(self) -> str:
+        return f"bluesky account {self.name}"
 
     def password_source(self) -> str:
         """Where the app password comes from, for messages (never the password itself)."""
-        if self.app_password_env is not None:
-            return f"environment variable {self.app_password_env}"
-        return f"file {self.app_password_file}"
+        return self._app_password().source()
 
     def app_password(self) -> str:
         """Read now, so a rotated secret is used without a restart."""
-        if self.app_password_env is not None:
-            password = os.environ.get(self.app_password_env, "").strip()
-        else:
-            assert self.app_password_file is not None
-            try:
-                password = self.app_password_file.read_text().strip()
-            except OSError as error:
-                raise PermanentError(
-                    f"bluesky account {self.name}: cannot read the app password from "
-                    f"{self.password_source()}: {error.strerror}"
-                ) from None
-        if not password:
-            raise PermanentError(f"bluesky account {self.name}: no app password in {self.password_source()}")
-        return password
+        return self._app_password().read(self.where())
 
 
 class Session(BaseModel):
@@ -131,15 +116,6 @@ class StrongRef(BaseModel):
     cid: str
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def record_key(request: DeliveryRequest) -> str:
     """A TID-shaped record key, the same for every attempt of one delivery (see the module doc)."""
     digest = int.from_bytes(hashlib.sha256(request.delivery_key.encode()).digest()[:8], "big")
@@ -157,9 +133,8 @@ def tid(micros: int, clock_id: int) -> str:
 def link_facets(text: str) -> list[dict[str, Any]]:
     """A link facet per http(s) URL, indexed in UTF-8 bytes as the lexicon requires."""
     facets = []
-    for match in _URL.finditer(text):
-        url = match.group(0).rstrip(_URL_TRAILING)
-        start = len(text[: match.start()].encode("utf-8"))
+    for at, url in links(text):
+        start = len(text[:at].encode("utf-8"))
         facets.append(
             {
                 "index": {"byteStart": start, "byteEnd": start + len(url.encode("utf-8"))},
@@ -167,35 +142,6 @@ def link_facets(text: str) -> list[dict[str, Any]]:
             }
         )
     return facets
-
-
-def is_exercise(request: DeliveryRequest) -> bool:
-    return request.incident.status in (Status.EXERCISE, Status.TEST)
-
-
-def language_of(request: DeliveryRequest) -> str:
-    language = (request.text.language if request.text else "fr").split("-")[0].lower()
-    return language if language in END_LABELS else "fr"
-
-
-def text_of(request: DeliveryRequest) -> str:
-    """The rendered text, labelled EXERCICE when it is one and FIN D'ALERTE when it ends one
-    (compose normally does both; this makes sure no such post goes out unlabelled)."""
-    language = language_of(request)
-    if request.text is not None and request.text.blocked:
-        raise PermanentError(f"{request.delivery_key}: the text is blocked: {request.text.reason}")
-    text = request.text.text.strip() if request.text is not None else ""
-    ending = request.incident.msg_type is MsgType.CANCEL
-    if not text and ending:
-        info = request.incident.info_for(language) or request.incident.main_info
-        text = info.headline if info else ""
-    if not text:
-        raise PermanentError(f"{request.delivery_key}: no text was rendered for this channel")
-    if ending and END_LABELS[language] not in text:
-        text = f"{END_LABELS[language]} – {text}"
-    if is_exercise(request) and EXERCISE_LABELS[language] not in text:
-        text = f"{EXERCISE_LABELS[language]}\n{text}"
-    return text
 
 
 def rkey_of(uri: str) -> str:
@@ -218,9 +164,7 @@ class BlueskyChannel:
     id = "bluesky"
 
     def __init__(self, accounts: Sequence[BlueskyAccount], client: httpx.AsyncClient) -> None:
-        self._accounts = {account.name: account for account in accounts}
-        if len(self._accounts) != len(accounts):
-            raise ValueError("two bluesky accounts share a name")
+        self._accounts = Accounts("bluesky", accounts)
         self.client = client
         self._sessions: dict[str, Session] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -229,41 +173,26 @@ class BlueskyChannel:
         return list(self._accounts)
 
     def account(self, name: str) -> BlueskyAccount:
-        try:
-            return self._accounts[name]
-        except KeyError:
-            raise PermanentError(
-                f"no bluesky account named {name!r}; configured: {', '.join(self._accounts) or 'none'}"
-            ) from None
-
-    def _account_for(self, request: DeliveryRequest) -> BlueskyAccount:
-        """The account, after refusing what must never reach it."""
-        account = self.account(request.account)
-        if is_exercise(request) and not account.exercise:
-            raise PermanentError(
-                f"bluesky account {account.name} is a public account (exercise: false): "
-                f"a {request.incident.status.value} message is never posted to it"
-            )
-        return account
+        return self._accounts.named(name)
 
     # --- the lifecycle -------------------------------------------------------------------------
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         return await self._create(account, request, reply=None)
 
     async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """No edits on Bluesky: a reply in the alert's thread."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         return await self._create(account, request, reply=_reply_to(previous))
 
     async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """The end notice as a reply in the thread; then, if asked, the alert's posts deleted."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         reply = _reply_to(previous)
         result = await self._create(account, request, reply=reply)
         deleted = await self._delete_if_asked(account, reply)
-        return result.model_copy(update={"details": {**result.details, "deleted": deleted}})
+        return merged(result, deleted=deleted)
 
     async def find_existing(self, request: DeliveryRequest) -> PostResult | None:
         """The record this delivery made, found by its deterministic key."""
@@ -276,7 +205,7 @@ class BlueskyChannel:
         if request.incident.msg_type is MsgType.CANCEL and isinstance(reply, dict):
             # The crash may have come between the end notice and the deletions: redo them.
             deleted = await self._delete_if_asked(account, reply)
-            result = result.model_copy(update={"details": {**result.details, "deleted": deleted}})
+            result = merged(result, deleted=deleted)
         return result
 
     async def check(self, account: str) -> AccountHealth:

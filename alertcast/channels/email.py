@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
-import os
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -35,11 +34,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alertcast.channels.account import (
+    Accounts,
+    Secret,
+    headline_of,
+    is_exercise,
+    language_of,
+    text_as_rendered,
+)
 from alertcast.channels.base import AccountHealth, LookupUnsupported, PostResult
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
-from alertcast.models.incident import MsgType, Status
 from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
 
 #: What an update's and an end's subject start with, per language.
@@ -76,9 +82,11 @@ class EmailAccount(BaseModel):
 
     @model_validator(mode="after")
     def _one_password_source(self) -> EmailAccount:
-        if (self.password_env is None) == (self.password_file is None):
-            raise ValueError("give exactly one of password_env and password_file")
+        self._password().check()
         return self
+
+    def _password(self) -> Secret:
+        return Secret("password", self.password_env, self.password_file, keep_spaces=True)
 
     @property
     def domain(self) -> str:
@@ -88,63 +96,16 @@ class EmailAccount(BaseModel):
         return f"e-mail account {self.name} ({self.username} at {self.host}:{self.port})"
 
     def password_source(self) -> str:
-        if self.password_env is not None:
-            return f"environment variable {self.password_env}"
-        return f"file {self.password_file}"
+        return self._password().source()
 
     def password(self) -> str:
         """Read now, so a rotated secret is used without a restart."""
-        if self.password_env is not None:
-            secret = os.environ.get(self.password_env, "")
-        else:
-            assert self.password_file is not None
-            try:
-                secret = self.password_file.read_text().rstrip("\r\n")
-            except OSError as error:
-                raise PermanentError(
-                    f"{self.where()}: cannot read the password from {self.password_source()}: "
-                    f"{error.strerror}"
-                ) from None
-        if not secret:
-            raise PermanentError(f"{self.where()}: no password in {self.password_source()}")
-        return secret
+        return self._password().read(self.where())
 
 
 def message_id(delivery_key: str, domain: str) -> str:
     """Stable per delivery: the same delivery sent again carries the same Message-ID."""
     return f"<alertcast.{hashlib.sha256(delivery_key.encode()).hexdigest()[:32]}@{domain}>"
-
-
-def is_exercise(request: DeliveryRequest) -> bool:
-    return request.incident.status in (Status.EXERCISE, Status.TEST)
-
-
-def language_of(request: DeliveryRequest) -> str:
-    language = (request.text.language if request.text else "fr").split("-")[0].lower()
-    return language if language in EXERCISE_LABELS else "fr"
-
-
-def text_of(request: DeliveryRequest) -> str:
-    """The rendered text, labelled EXERCICE/EXERCISE when it is one (compose normally does it;
-    this makes sure no exercise ever leaves unlabelled)."""
-    language = language_of(request)
-    if request.text is not None and request.text.blocked:
-        raise PermanentError(f"{request.delivery_key}: the text is blocked: {request.text.reason}")
-    if request.text is not None and request.text.text.strip():
-        text = request.text.text
-    elif request.incident.msg_type is MsgType.CANCEL:
-        text = END_LABELS[language] + (f" – {headline}" if (headline := headline_of(request)) else "")
-    else:
-        raise PermanentError(f"{request.delivery_key}: no text was rendered for this channel")
-    label = EXERCISE_LABELS[language]
-    if is_exercise(request) and label not in text:
-        text = f"{label}\n{text}"
-    return text
-
-
-def headline_of(request: DeliveryRequest) -> str:
-    info = request.incident.info_for(language_of(request)) or request.incident.main_info
-    return info.headline if info else ""
 
 
 def topic_of(request: DeliveryRequest, previous: PostResult | None) -> str:
@@ -160,7 +121,7 @@ def topic_of(request: DeliveryRequest, previous: PostResult | None) -> str:
 def build_message(
     account: EmailAccount, request: DeliveryRequest, subject: str, previous: PostResult | None
 ) -> EmailMessage:
-    text = text_of(request)
+    text = text_as_rendered(request)
     message = EmailMessage()
     message["From"] = account.sender
     message["To"] = ", ".join(account.to)
@@ -188,32 +149,16 @@ class EmailChannel:
     id = "email"
 
     def __init__(self, accounts: Sequence[EmailAccount]) -> None:
-        self._accounts = {account.name: account for account in accounts}
-        if len(self._accounts) != len(accounts):
-            raise ValueError("two e-mail accounts share a name")
+        self._accounts = Accounts("e-mail", accounts)
 
     def accounts(self) -> list[str]:
         return list(self._accounts)
 
     def account(self, name: str) -> EmailAccount:
-        try:
-            return self._accounts[name]
-        except KeyError:
-            raise PermanentError(
-                f"no e-mail account named {name!r}; configured: {', '.join(self._accounts) or 'none'}"
-            ) from None
-
-    def _account_for(self, request: DeliveryRequest) -> EmailAccount:
-        account = self.account(request.account)
-        if is_exercise(request) and not account.exercise:
-            raise PermanentError(
-                f"{account.where()} is a public account (exercise: false): "
-                f"a {request.incident.status.value} message is never sent to it"
-            )
-        return account
+        return self._accounts.named(name)
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        account = self._account_for(request)
+        account = self._accounts.for_request(request, "sent")
         topic = topic_of(request, None)
         return await self._send(account, build_message(account, request, topic, None), topic)
 
@@ -225,7 +170,7 @@ class EmailChannel:
         return await self._reply(request, previous, "end")
 
     async def _reply(self, request: DeliveryRequest, previous: PostResult, state: str) -> PostResult:
-        account = self._account_for(request)
+        account = self._accounts.for_request(request, "sent")
         topic = topic_of(request, previous)
         subject = SUBJECT_STATES[state][language_of(request)] + topic
         return await self._send(account, build_message(account, request, subject, previous), topic)

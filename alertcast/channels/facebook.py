@@ -40,6 +40,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from alertcast.channels.account import (
+    Accounts,
     Steps,
     TokenAccount,
     error_text,
@@ -49,7 +50,6 @@ from alertcast.channels.account import (
     marker,
     maybe_sent,
     redact_http_logs,
-    refuse_exercise,
     seconds_until,
     text_of,
     with_marker,
@@ -91,9 +91,7 @@ class FacebookChannel:
     id = "facebook"
 
     def __init__(self, accounts: Sequence[FacebookAccount], client: httpx.AsyncClient) -> None:
-        self._accounts = {account.name: account for account in accounts}
-        if len(self._accounts) != len(accounts):
-            raise ValueError("two facebook accounts share a name")
+        self._accounts = Accounts("facebook", accounts)
         self.client = client
         self._steps = Steps()
         redact_http_logs()
@@ -102,22 +100,12 @@ class FacebookChannel:
         return list(self._accounts)
 
     def account(self, name: str) -> FacebookAccount:
-        try:
-            return self._accounts[name]
-        except KeyError:
-            raise PermanentError(
-                f"no facebook account named {name!r}; configured: {', '.join(self._accounts) or 'none'}"
-            ) from None
-
-    def _account_for(self, request: DeliveryRequest) -> FacebookAccount:
-        account = self.account(request.account)
-        refuse_exercise(account, request)
-        return account
+        return self._accounts.named(name)
 
     # --- the lifecycle -------------------------------------------------------------------------
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         key = request.delivery_key
         if (done := self._steps.get(key, "post")) is not None:
             return done
@@ -138,7 +126,7 @@ class FacebookChannel:
 
     async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """An edit of the alert's post: it shows the new text (and the new marker)."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         post_id = _post_of(previous)
         message = self.fitted(request)
         await self._call(account, "POST", f"/{post_id}", {"message": message})
@@ -146,7 +134,7 @@ class FacebookChannel:
 
     async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """The end notice edited on top of the post, or the post deleted (`delete_on_end`)."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         post_id = _post_of(previous)
         if account.delete_on_end:
             with contextlib.suppress(_NotFound):  # already gone: by hand, or the interrupted attempt

@@ -34,53 +34,45 @@ with the server's reason.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import ipaddress
-import os
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alertcast.channels.account import (
+    Accounts,
+    TokenAccount,
+    has_marker,
+    https_unless_local,
+    language_of,
+    marker,
+    seconds_until,
+    text_of,
+    with_marker,
+)
 from alertcast.channels.base import AccountHealth, PostResult
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
-from alertcast.models.incident import MsgType, Status
-from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
+from alertcast.models.incident import MsgType
 from alertcast.render.length import DEFAULT_LIMITS, DEFAULT_URL_WEIGHT, count
 
-MARKER_PREFIX = "ac-"
-REFERENCE_LABELS = {"fr": "réf.", "en": "ref."}
 #: Mastodon returns at most 40 statuses a page.
 _PAGE = 40
 _LIMITS_TTL_S = 3600.0
-#: What Mastodon links: http(s) up to a space; trailing punctuation stays outside the link.
-_URL = re.compile(r"(?<![\w/])https?://[^\s<>\"]+", re.IGNORECASE)
-_URL_TRAILING = ".,;:!?)]}'\"…"
 Visibility = Literal["public", "unlisted", "private", "direct"]
 
 
-class MastodonAccount(BaseModel):
+class MastodonAccount(TokenAccount):
     """One Mastodon account on one instance. Exactly one token source must be given."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel = "mastodon"
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="account id in deliveries")
     base_url: str = Field(description="the instance, e.g. https://social.example.fr")
-    access_token_env: str | None = Field(default=None, description="environment variable holding the token")
-    access_token_file: Path | None = Field(
-        default=None, description="file holding the token (a secret mount)"
-    )
-    exercise: bool = Field(default=False, description="may receive Exercise/Test messages")
     visibility: Visibility | None = Field(default=None, description="None: the account's default")
     update_mode: Literal["edit", "reply"] = Field(
         default="edit", description="edit the alert's status, or reply to it in its thread"
@@ -92,43 +84,8 @@ class MastodonAccount(BaseModel):
 
     @field_validator("base_url")
     @classmethod
-    def _https_unless_local(cls, value: str) -> str:
-        """The token travels in every request: plain http only to this machine."""
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("base_url must be an http(s) URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError("base_url must use https (plain http is allowed on 127.0.0.1 only)")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _one_token_source(self) -> MastodonAccount:
-        if (self.access_token_env is None) == (self.access_token_file is None):
-            raise ValueError("give exactly one of access_token_env and access_token_file")
-        return self
-
-    def token_source(self) -> str:
-        """Where the token comes from, for messages (never the token itself)."""
-        if self.access_token_env is not None:
-            return f"environment variable {self.access_token_env}"
-        return f"file {self.access_token_file}"
-
-    def access_token(self) -> str:
-        """Read now, so a rotated secret is used without a restart."""
-        if self.access_token_env is not None:
-            token = os.environ.get(self.access_token_env, "").strip()
-        else:
-            assert self.access_token_file is not None
-            try:
-                token = self.access_token_file.read_text().strip()
-            except OSError as error:
-                raise PermanentError(
-                    f"mastodon account {self.name}: cannot read the access token from "
-                    f"{self.token_source()}: {error.strerror}"
-                ) from None
-        if not token:
-            raise PermanentError(f"mastodon account {self.name}: no access token in {self.token_source()}")
-        return token
+    def _https(cls, value: str) -> str:
+        return https_unless_local(value, "base_url")
 
 
 class StatusLimits(BaseModel):
@@ -151,80 +108,17 @@ class MastodonStatus(BaseModel):
     in_reply_to_id: str | None = None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def marker(delivery_key: str) -> str:
-    """The delivery's reference in its status: short, stable, only [a-z0-9-]."""
-    return MARKER_PREFIX + hashlib.sha256(delivery_key.encode()).hexdigest()[:12]
-
-
-def with_marker(text: str, token: str, language: str = "fr") -> str:
-    """The text carrying `token`: as the last link's fragment, else as a last line."""
-    links = list(_URL.finditer(text))
-    if links:
-        last = links[-1]
-        link = last.group(0).rstrip(_URL_TRAILING)
-        if "#" not in link:
-            at = last.start() + len(link)
-            return f"{text[:at]}#{token}{text[at:]}"
-    label = REFERENCE_LABELS.get(language, REFERENCE_LABELS["en"])
-    return f"{text.rstrip()}\n\n{label} {token}"
-
-
-def has_marker(status: MastodonStatus, token: str) -> bool:
-    pattern = re.compile(rf"(?<![0-9a-z-]){re.escape(token)}(?![0-9a-z])")
-    return bool(pattern.search(status.content) or (status.text and pattern.search(status.text)))
-
-
-def is_exercise(request: DeliveryRequest) -> bool:
-    return request.incident.status in (Status.EXERCISE, Status.TEST)
-
-
-def language_of(request: DeliveryRequest) -> str:
-    language = (request.text.language if request.text else "fr").split("-")[0].lower()
-    return language if language in END_LABELS else "fr"
-
-
-def text_of(request: DeliveryRequest) -> str:
-    """The rendered text, labelled EXERCICE when it is one and FIN D'ALERTE when it ends one
-    (compose normally does both; this makes sure no such post goes out unlabelled)."""
-    language = language_of(request)
-    if request.text is not None and request.text.blocked:
-        raise PermanentError(f"{request.delivery_key}: the text is blocked: {request.text.reason}")
-    text = request.text.text.strip() if request.text is not None else ""
-    ending = request.incident.msg_type is MsgType.CANCEL
-    if not text and ending:
-        info = request.incident.info_for(language) or request.incident.main_info
-        text = info.headline if info else ""
-    if not text:
-        raise PermanentError(f"{request.delivery_key}: no text was rendered for this channel")
-    end_label = END_LABELS[language]
-    if ending and end_label not in text:
-        text = f"{end_label} – {text}"
-    exercise_label = EXERCISE_LABELS[language]
-    if is_exercise(request) and exercise_label not in text:
-        text = f"{exercise_label}\n{text}"
-    return text
+def carries_marker(status: MastodonStatus, token: str) -> bool:
+    """The marker in the status's `content` (HTML) or `text` (source, when the server returns it)."""
+    return has_marker(status.content, token) or bool(status.text and has_marker(status.text, token))
 
 
 def retry_after_of(response: httpx.Response, now: datetime) -> float | None:
     """Seconds the server asks us to wait: `Retry-After` (seconds or HTTP date), else Mastodon's
     `X-RateLimit-Reset` (an ISO 8601 time)."""
-    header = response.headers.get("Retry-After", "").strip()
-    if header:
-        if header.replace(".", "", 1).isdigit():
-            return float(header)
-        try:
-            return max((parsedate_to_datetime(header) - now).total_seconds(), 0.0)
-        except (TypeError, ValueError):
-            pass
+    seconds = seconds_until(response.headers.get("Retry-After", ""), now)
+    if seconds is not None:
+        return seconds
     reset = response.headers.get("X-RateLimit-Reset", "").strip()
     if reset:
         try:
@@ -244,9 +138,7 @@ class MastodonChannel:
     id = "mastodon"
 
     def __init__(self, accounts: Sequence[MastodonAccount], client: httpx.AsyncClient) -> None:
-        self._accounts = {account.name: account for account in accounts}
-        if len(self._accounts) != len(accounts):
-            raise ValueError("two mastodon accounts share a name")
+        self._accounts = Accounts("mastodon", accounts)
         self.client = client
         self._limits: dict[str, _Cached] = {}
         self._account_ids: dict[str, str] = {}
@@ -255,33 +147,18 @@ class MastodonChannel:
         return list(self._accounts)
 
     def account(self, name: str) -> MastodonAccount:
-        try:
-            return self._accounts[name]
-        except KeyError:
-            raise PermanentError(
-                f"no mastodon account named {name!r}; configured: {', '.join(self._accounts) or 'none'}"
-            ) from None
-
-    def _account_for(self, request: DeliveryRequest) -> MastodonAccount:
-        """The account, after refusing what must never reach it."""
-        account = self.account(request.account)
-        if is_exercise(request) and not account.exercise:
-            raise PermanentError(
-                f"mastodon account {account.name} is a public account (exercise: false): "
-                f"a {request.incident.status.value} message is never posted to it"
-            )
-        return account
+        return self._accounts.named(name)
 
     # --- the lifecycle -------------------------------------------------------------------------
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         status = await self._post(account, request)
         return _result(status, root_id=status.id)
 
     async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """An edit of the alert's status where the server has edits, else a reply in its thread."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         root, parent = _thread_of(previous)
         if account.update_mode == "edit":
             text = await self._fitted(account, request)
@@ -300,7 +177,7 @@ class MastodonChannel:
 
     async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """The end notice as a reply in the thread; then, if asked, the alert's statuses deleted."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         root, parent = _thread_of(previous)
         status = await self._post(account, request, in_reply_to=parent)
         deleted = await self._delete_if_asked(account, [root, parent])
@@ -317,7 +194,7 @@ class MastodonChannel:
             page = await self._call_list(account, f"/api/v1/accounts/{account_id}/statuses", params)
             statuses = [MastodonStatus.model_validate(item) for item in page]
             for status in statuses:
-                if has_marker(status, token):
+                if carries_marker(status, token):
                     return await self._found(account, request, status)
             seen += len(statuses)
             if len(statuses) < int(params["limit"]):

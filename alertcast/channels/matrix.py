@@ -32,22 +32,18 @@ from __future__ import annotations
 
 import hashlib
 import html
-import ipaddress
 import json
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
+from alertcast.channels.account import Accounts, TokenAccount, https_unless_local, text_as_rendered
 from alertcast.channels.base import AccountHealth, PostResult
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
-from alertcast.models.incident import MsgType, Status
-from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
 
 #: Content key carrying the delivery key, so a post can be recognised after a crash.
 #: (Custom keys in event content are allowed; namespaced so no client reads them as its own.)
@@ -56,19 +52,13 @@ HTML_FORMAT = "org.matrix.custom.html"
 _CLIENT = "/_matrix/client/v3"
 
 
-class MatrixAccount(BaseModel):
+class MatrixAccount(TokenAccount):
     """One room posted to by one Matrix user. Exactly one token source must be given."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel = "matrix"
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="account id in deliveries")
     homeserver: str = Field(description="client API base URL, e.g. https://matrix.agent.tchap.gouv.fr")
     room_id: str = Field(pattern=r"^!\S+$", description="the room's id (!...), not an alias")
-    access_token_env: str | None = Field(default=None, description="environment variable holding the token")
-    access_token_file: Path | None = Field(
-        default=None, description="file holding the token (a secret mount)"
-    )
-    exercise: bool = Field(default=False, description="may receive Exercise/Test messages")
     delete_on_end: bool = Field(default=False, description="redact the alert when it ends")
     lookup_depth: int = Field(
         default=500, ge=0, description="how many of the account's recent messages find_existing reads"
@@ -76,52 +66,8 @@ class MatrixAccount(BaseModel):
 
     @field_validator("homeserver")
     @classmethod
-    def _https_unless_local(cls, value: str) -> str:
-        """The token travels in every request: plain http only to this machine."""
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("homeserver must be an http(s) URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError("homeserver must use https (plain http is allowed on 127.0.0.1 only)")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _one_token_source(self) -> MatrixAccount:
-        if (self.access_token_env is None) == (self.access_token_file is None):
-            raise ValueError("give exactly one of access_token_env and access_token_file")
-        return self
-
-    def token_source(self) -> str:
-        """Where the token comes from, for messages (never the token itself)."""
-        if self.access_token_env is not None:
-            return f"environment variable {self.access_token_env}"
-        return f"file {self.access_token_file}"
-
-    def access_token(self) -> str:
-        """Read now, so a rotated secret is used without a restart."""
-        if self.access_token_env is not None:
-            token = os.environ.get(self.access_token_env, "").strip()
-        else:
-            assert self.access_token_file is not None
-            try:
-                token = self.access_token_file.read_text().strip()
-            except OSError as error:
-                raise PermanentError(
-                    f"matrix account {self.name}: cannot read the access token from "
-                    f"{self.token_source()}: {error.strerror}"
-                ) from None
-        if not token:
-            raise PermanentError(f"matrix account {self.name}: no access token in {self.token_source()}")
-        return token
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    def _https(cls, value: str) -> str:
+        return https_unless_local(value, "homeserver")
 
 
 def transaction_id(delivery_key: str, step: str = "send") -> str:
@@ -129,34 +75,6 @@ def transaction_id(delivery_key: str, step: str = "send") -> str:
     key holds characters a path segment should not and the server bounds its length."""
     digest = hashlib.sha256(f"{delivery_key}|{step}".encode()).hexdigest()[:32]
     return f"alertcast-{step}-{digest}"
-
-
-def is_exercise(request: DeliveryRequest) -> bool:
-    return request.incident.status in (Status.EXERCISE, Status.TEST)
-
-
-def language_of(request: DeliveryRequest) -> str:
-    language = (request.text.language if request.text else "fr").split("-")[0].lower()
-    return language if language in EXERCISE_LABELS else "fr"
-
-
-def text_of(request: DeliveryRequest) -> str:
-    """The rendered text, labelled EXERCICE/EXERCISE when it is one (compose normally does it;
-    this makes sure no exercise ever reaches a room unlabelled)."""
-    language = language_of(request)
-    if request.text is not None and request.text.text.strip():
-        text = request.text.text
-    elif request.incident.msg_type is MsgType.CANCEL:
-        info = request.incident.info_for(language) or request.incident.main_info
-        text = END_LABELS[language] + (f" – {info.headline}" if info else "")
-    else:
-        raise PermanentError(f"{request.delivery_key}: no text was rendered for this channel")
-    if request.text is not None and request.text.blocked:
-        raise PermanentError(f"{request.delivery_key}: the text is blocked: {request.text.reason}")
-    label = EXERCISE_LABELS[language]
-    if is_exercise(request) and label not in text:
-        text = f"{label}\n{text}"
-    return text
 
 
 def message_content(text: str) -> dict[str, Any]:
@@ -173,45 +91,28 @@ class MatrixChannel:
     id = "matrix"
 
     def __init__(self, accounts: Sequence[MatrixAccount], client: httpx.AsyncClient) -> None:
-        self._accounts = {account.name: account for account in accounts}
-        if len(self._accounts) != len(accounts):
-            raise ValueError("two matrix accounts share a name")
+        self._accounts = Accounts("matrix", accounts)
         self.client = client
 
     def accounts(self) -> list[str]:
         return list(self._accounts)
 
     def account(self, name: str) -> MatrixAccount:
-        try:
-            return self._accounts[name]
-        except KeyError:
-            raise PermanentError(
-                f"no matrix account named {name!r}; configured: {', '.join(self._accounts) or 'none'}"
-            ) from None
-
-    def _account_for(self, request: DeliveryRequest) -> MatrixAccount:
-        """The account, after refusing what must never reach it."""
-        account = self.account(request.account)
-        if is_exercise(request) and not account.exercise:
-            raise PermanentError(
-                f"matrix account {account.name} is a public account (exercise: false): "
-                f"a {request.incident.status.value} message is never posted to it"
-            )
-        return account
+        return self._accounts.named(name)
 
     # --- the lifecycle -------------------------------------------------------------------------
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        account = self._account_for(request)
-        content = {**message_content(text_of(request)), MARKER: request.delivery_key}
+        account = self._accounts.for_request(request)
+        content = {**message_content(text_as_rendered(request)), MARKER: request.delivery_key}
         event_id = await self._send(account, request.delivery_key, content)
         return self._result(account, request.delivery_key, event_id)
 
     async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """An edit of the first message (`previous` is the thread's root)."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         original = _event_id(previous)
-        new = message_content(text_of(request))
+        new = message_content(text_as_rendered(request))
         content = {
             **new,
             "body": f"* {new['body']}",
@@ -227,10 +128,10 @@ class MatrixChannel:
 
     async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """A reply to the first message saying the alert is over; then its redaction if asked."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         original = _event_id(previous)
         content = {
-            **message_content(text_of(request)),
+            **message_content(text_as_rendered(request)),
             "m.relates_to": {"m.in_reply_to": {"event_id": original}},
             MARKER: request.delivery_key,
         }

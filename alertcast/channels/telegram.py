@@ -38,6 +38,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from alertcast.channels.account import (
+    Accounts,
     Steps,
     TokenAccount,
     error_text,
@@ -45,7 +46,6 @@ from alertcast.channels.account import (
     merged,
     redact,
     redact_http_logs,
-    refuse_exercise,
     text_of,
 )
 from alertcast.channels.base import AccountHealth, LookupUnsupported, PostResult
@@ -83,9 +83,7 @@ class TelegramChannel:
     id = "telegram"
 
     def __init__(self, accounts: Sequence[TelegramAccount], client: httpx.AsyncClient) -> None:
-        self._accounts = {account.name: account for account in accounts}
-        if len(self._accounts) != len(accounts):
-            raise ValueError("two telegram accounts share a name")
+        self._accounts = Accounts("telegram", accounts)
         self.client = client
         self._steps = Steps()
         redact_http_logs()
@@ -94,27 +92,17 @@ class TelegramChannel:
         return list(self._accounts)
 
     def account(self, name: str) -> TelegramAccount:
-        try:
-            return self._accounts[name]
-        except KeyError:
-            raise PermanentError(
-                f"no telegram account named {name!r}; configured: {', '.join(self._accounts) or 'none'}"
-            ) from None
-
-    def _account_for(self, request: DeliveryRequest) -> TelegramAccount:
-        account = self.account(request.account)
-        refuse_exercise(account, request)
-        return account
+        return self._accounts.named(name)
 
     # --- the lifecycle -------------------------------------------------------------------------
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         return await self._send(account, request)
 
     async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """An edit of the alert's message where Telegram allows it, else a reply to it."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         message_id = _message_of(previous)
         if account.update_mode == "edit":
             body = {"chat_id": account.chat_id, "message_id": message_id, "text": self.fitted(request)}
@@ -131,7 +119,7 @@ class TelegramChannel:
 
     async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """The end notice as a reply to the alert; then the alert deleted if asked (48 h at most)."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         message_id = _message_of(previous)
         notice = await self._send(account, request, reply_to=message_id)
         if not account.delete_on_end:

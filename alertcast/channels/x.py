@@ -40,6 +40,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from alertcast.channels.account import (
+    Accounts,
     Steps,
     TokenAccount,
     error_text,
@@ -49,7 +50,6 @@ from alertcast.channels.account import (
     marker,
     maybe_sent,
     merged,
-    refuse_exercise,
     seconds_until,
     text_of,
     with_marker,
@@ -93,9 +93,7 @@ class XChannel:
     id = "x"
 
     def __init__(self, accounts: Sequence[XAccount], client: httpx.AsyncClient) -> None:
-        self._accounts = {account.name: account for account in accounts}
-        if len(self._accounts) != len(accounts):
-            raise ValueError("two x accounts share a name")
+        self._accounts = Accounts("x", accounts)
         self.client = client
         self._user_ids: dict[str, str] = {}
         self._steps = Steps()
@@ -104,33 +102,23 @@ class XChannel:
         return list(self._accounts)
 
     def account(self, name: str) -> XAccount:
-        try:
-            return self._accounts[name]
-        except KeyError:
-            raise PermanentError(
-                f"no x account named {name!r}; configured: {', '.join(self._accounts) or 'none'}"
-            ) from None
-
-    def _account_for(self, request: DeliveryRequest) -> XAccount:
-        account = self.account(request.account)
-        refuse_exercise(account, request)
-        return account
+        return self._accounts.named(name)
 
     # --- the lifecycle -------------------------------------------------------------------------
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         return await self._post(account, request)
 
     async def update(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """A reply to the thread's latest post (X offers no lasting edit: see the module)."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         root, parent = _thread_of(previous)
         return await self._post(account, request, root=root, in_reply_to=parent)
 
     async def end(self, request: DeliveryRequest, previous: PostResult) -> PostResult:
         """The end notice as a reply in the thread; then, if asked, the alert's posts deleted."""
-        account = self._account_for(request)
+        account = self._accounts.for_request(request)
         root, parent = _thread_of(previous)
         notice = await self._post(account, request, root=root, in_reply_to=parent)
         deleted = await self._delete_if_asked(account, [root, parent])

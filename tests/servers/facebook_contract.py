@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from alertcast.render.length import utf16_units
-from servers.x_contract import SlowAnswers, ThreadedServer
+from servers.asgi import SlowAnswers, ThreadedServer
 
 LIMIT = 63_206
 

@@ -26,19 +26,18 @@ from __future__ import annotations
 import html
 import itertools
 import re
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import regex
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+
+from servers.asgi import ThreadedServer
 
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _GRAPHEME = regex.compile(r"\X")
@@ -340,31 +339,11 @@ class ContractApp:
         return {key: value for key, value in status.items() if key != "source_text"}
 
 
-class ContractServer:
+class ContractServer(ThreadedServer):
     """The contract app served by uvicorn on 127.0.0.1 (an ephemeral port) in a thread."""
 
     def __init__(self) -> None:
         self.state = ContractState()
         self.contract = ContractApp(self.state)
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        port = self.socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        super().__init__(self.contract.app, "the Mastodon contract server", graceful_shutdown_s=None)
         self.contract.base_url = self.url
-        config = uvicorn.Config(self.contract.app, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def start(self, timeout: float = 10.0) -> ContractServer:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the Mastodon contract server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()

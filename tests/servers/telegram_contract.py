@@ -40,7 +40,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from alertcast.render.length import utf16_units
-from servers.x_contract import ThreadedServer
+from servers.asgi import ThreadedServer
 
 LIMIT = 4096
 _OBJECTS = {"reply_parameters", "link_preview_options", "reply_markup", "entities"}

@@ -18,85 +18,28 @@ Switches a test sets on `XState` (the server runs in the test's process):
 `revoke(token)`; `rate_limited` requests answered 429 with `x-rate-limit-reset` =
 now + `reset_in_s`; `unavailable` requests answered 503; `slow` requests processed normally but
 answered after `slow_s` seconds (a client timeout in between: the post exists, the answer is lost).
-
-`ThreadedServer` runs any ASGI app with uvicorn on 127.0.0.1, on an ephemeral port, in a thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alertcast.render.length import count
+from servers.asgi import SlowAnswers, ThreadedServer
 
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _FIELDS = {"conversation_id", "entities", "referenced_tweets", "created_at", "author_id"}
-
-
-class SlowAnswers:
-    """ASGI middleware: while `state.slow` > 0, a request is processed as usual and its answer
-    held back `state.slow_s` seconds (the client times out; what it asked for was done)."""
-
-    def __init__(self, app: ASGIApp, state: Any) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        with self.state.lock:
-            slow = scope["type"] == "http" and self.state.slow > 0
-            self.state.slow -= 1 if slow else 0
-        if not slow:
-            await self.app(scope, receive, send)
-            return
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:
-            held.append(message)
-
-        await self.app(scope, receive, hold)
-        await asyncio.sleep(self.state.slow_s)
-        for message in held:
-            await send(message)
-
-
-class ThreadedServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 (an ephemeral port) in a daemon thread."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def start(self, timeout: float = 10.0) -> ThreadedServer:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the contract server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
 
 
 def problem(status: int, title: str, detail: str, kind: str = "about:blank", **extra: Any) -> JSONResponse:
