@@ -84,15 +84,20 @@ class Receiver:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.status = 202  # what it answers; a test sets 500 to play a network that is down
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.status >= 400:
+                    self.send_response(receiver.status)
+                    self.end_headers()
+                    return
                 with receiver.lock:
                     receiver.requests.append({"headers": dict(self.headers), "body": json.loads(body)})
-                self.send_response(202)
+                self.send_response(receiver.status)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from alertcast.channels.base import PostResult
-from alertcast.delivery.ledger import Action, LedgerEntry, LedgerState, next_action, previous_post
+from alertcast.delivery.ledger import Action, LedgerEntry, LedgerState, Resolution, next_action, previous_post
 
 NOW = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)
 
@@ -47,3 +47,14 @@ def test_previous_post_is_the_thread_root_with_the_latest_reply() -> None:
 def test_no_previous_post_when_nothing_was_sent() -> None:
     assert previous_post({}) is None
     assert previous_post({1: entry(LedgerState.DEAD)}) is None
+
+
+def test_a_person_may_post_again_or_settle_a_dead_or_unknown_delivery() -> None:
+    for state in (LedgerState.DEAD, LedgerState.UNKNOWN):
+        assert next_action(entry(state), Resolution.POST_AGAIN) is Action.POST
+        assert next_action(entry(state), Resolution.WAS_POSTED) is Action.DONE
+
+
+def test_a_resolution_never_reposts_what_was_sent_or_is_in_flight() -> None:
+    assert next_action(entry(LedgerState.SENT, "1"), Resolution.POST_AGAIN) is Action.DONE
+    assert next_action(entry(LedgerState.IN_FLIGHT), Resolution.POST_AGAIN) is Action.LOOK_UP

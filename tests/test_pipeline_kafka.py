@@ -218,3 +218,40 @@ def test_an_exercise_reaches_only_exercise_accounts_labelled(
     finally:
         public.server.shutdown()
         drill.server.shutdown()
+
+
+def test_a_dead_delivery_is_settled_by_a_person_posted_again_or_recorded_as_posted(
+    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver
+) -> None:
+    env = {
+        **worker_env,
+        "ALERTCAST_CHANNELS": json.dumps(["webhook"]),
+        "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url]),
+        "ALERTCAST_BREAKER_COOLDOWN_S": "0.5",
+    }
+    start_worker(**env)
+    receiver.status = 500  # the network is down: every attempt fails, the delivery ends dead
+    for name in ("01-road-closure-d934.json", "02-school-bus-cancelled.json"):
+        assert cli("submit", str(EXAMPLES / name), env=env).returncode == 0
+    dead = read_until(broker, prefix + "deliveries.dead", 2)
+    # The first dies of the 500s; its failures open the channel's circuit, so the second may die
+    # of that without calling the network again.
+    assert all(d["status"] == "dead" and ("500" in d["error"] or "circuit" in d["error"]) for d in dead), dead
+    receiver.status = 202  # it is back
+    again, recorded = sorted(dead, key=lambda d: d["delivery_key"])
+    assert (
+        cli(
+            "deliveries", "resolve", again["delivery_key"], "--post-again", "--by", "alice", env=env
+        ).returncode
+        == 0
+    )
+    posted = "https://exemple.fr/posted-by-hand"
+    assert cli("deliveries", "resolve", recorded["delivery_key"], "--posted", posted, env=env).returncode == 0
+    receipts = read_until(broker, prefix + "deliveries.receipts", 4)
+    final = {r["delivery_key"]: r for r in receipts[2:]}
+    assert final[again["delivery_key"]]["status"] == "sent"
+    assert final[recorded["delivery_key"]]["status"] == "sent"
+    assert final[recorded["delivery_key"]]["url"] == posted
+    assert [body["alert_id"] for body in receiver.bodies()] == [again["alert_id"]]  # posted once, by hand
+    unknown_key = cli("deliveries", "resolve", "nope:1:webhook:0", "--post-again", env=env)
+    assert unknown_key.returncode == 2 and "no delivery" in unknown_key.stderr

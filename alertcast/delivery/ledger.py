@@ -44,9 +44,19 @@ class Action(StrEnum):
     WAIT = "wait"  # dead or unknown: a person decides (retry from the console or the CLI)
 
 
-def next_action(entry: LedgerEntry | None) -> Action:
+class Resolution(StrEnum):
+    """A person's answer for a dead or unknown delivery (console retry button, or
+    `alertcast deliveries resolve`), carried in the request's headers."""
+
+    POST_AGAIN = "post-again"
+    WAS_POSTED = "was-posted"
+
+
+def next_action(entry: LedgerEntry | None, resolution: Resolution | None = None) -> Action:
     if entry is None:
         return Action.POST
+    if resolution is not None and entry.state in (LedgerState.DEAD, LedgerState.UNKNOWN):
+        return Action.POST if resolution is Resolution.POST_AGAIN else Action.DONE
     return {
         LedgerState.IN_FLIGHT: Action.LOOK_UP,
         LedgerState.SENT: Action.DONE,

@@ -19,6 +19,8 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from alertcast.channels.base import Channel, LookupUnsupported, PostResult
 from alertcast.channels.registry import build_channels
 from alertcast.clock import clock
@@ -27,6 +29,7 @@ from alertcast.delivery.ledger import (
     Action,
     LedgerEntry,
     LedgerState,
+    Resolution,
     next_action,
     previous_post,
     thread_key,
@@ -34,6 +37,7 @@ from alertcast.delivery.ledger import (
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.incident import MsgType
+from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
 from alertcast.stream import metrics
 from alertcast.stream.app import app, dead, ledger, receipts, requests, settings
 
@@ -53,13 +57,32 @@ _RECEIPT_STATUS = {
 }
 
 
+class PersonsAnswer(BaseModel):
+    resolution: Resolution
+    by: str
+    url: str | None = None
+
+
+def answer_in(headers: dict[str, bytes] | None) -> PersonsAnswer | None:
+    """A person's decision on a dead or unknown delivery, if this request carries one."""
+    text = {name: value.decode("utf-8", "replace") for name, value in (headers or {}).items()}
+    if RESOLUTION_HEADER in text:
+        return PersonsAnswer(
+            resolution=Resolution(text[RESOLUTION_HEADER]),
+            by=text.get(RESOLVED_BY_HEADER, "unknown"),
+            url=text.get(POST_URL_HEADER),
+        )
+    return None
+
+
 @app.agent(requests, concurrency=settings.worker_concurrency)
 async def deliver(stream: Any) -> None:
-    async for raw in stream:
-        request = DeliveryRequest.model_validate_json(raw)
+    async for event in stream.events():
+        request = DeliveryRequest.model_validate_json(event.value)
+        answer = answer_in(event.headers)
         started = time.perf_counter()
         async with threads[thread_key(request)]:
-            receipt = await deliver_one(request, started)
+            receipt = await deliver_one(request, started, answer)
         metrics.observe_delivery(request.channel, receipt.status.value, time.perf_counter() - started)
         value = receipt.model_dump_json().encode()
         await receipts.send(key=request.delivery_key.encode(), value=value)
@@ -88,14 +111,24 @@ def thread_of(request: DeliveryRequest) -> PostResult | None:
     return previous_post(earlier)
 
 
-async def deliver_one(request: DeliveryRequest, started: float) -> Receipt:
+async def deliver_one(
+    request: DeliveryRequest, started: float, answer: PersonsAnswer | None = None
+) -> Receipt:
     channel = channels.get(request.channel)
     if channel is None:
         error = f"channel {request.channel!r} is not configured on this worker"
         metrics.delivery_failed(request.channel, "dead")
         return receipt_for(request, DeliveryStatus.DEAD, started, error=error)
     entry = entry_of(request.delivery_key)
-    action = next_action(entry)
+    action = next_action(entry, answer.resolution if answer else None)
+    if entry is not None and answer is not None and entry.state in (LedgerState.DEAD, LedgerState.UNKNOWN):
+        log.info("delivery %s: %s decided %s", request.delivery_key, answer.by, answer.resolution.value)
+        if answer.resolution is Resolution.WAS_POSTED:
+            entry = await settle(
+                entry, LedgerState.SENT, post=PostResult(url=answer.url), resolved_by=answer.by
+            )
+            return receipt_for(request, DeliveryStatus.SENT, started, entry=entry)
+        entry = entry.model_copy(update={"resolved_by": answer.by})
     if entry is not None and action in (Action.DONE, Action.WAIT):
         return receipt_for(request, _RECEIPT_STATUS[entry.state], started, entry=entry)
     if entry is not None and action is Action.LOOK_UP:
@@ -118,6 +151,7 @@ async def deliver_one(request: DeliveryRequest, started: float) -> Receipt:
         state=LedgerState.IN_FLIGHT,
         attempts=(entry.attempts if entry else 0) + 1,
         updated_at=clock.now(),
+        resolved_by=entry.resolved_by if entry else None,
     )
     await record(in_flight, durable=True)
     try:
