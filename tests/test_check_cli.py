@@ -45,7 +45,8 @@ def test_a_clean_file_exits_0_and_shows_every_channel_with_its_length() -> None:
     status, output = run(DATA / "check-clean.json")
     assert status == 0, output
     assert "-- x (fr): 201/280 weighted, dropped to fit: details" in output
-    assert "-- sms (fr): 153/160 septets, 1 segment, dropped to fit: advice" in output
+    # Up to 3 SMS segments by default: the whole alert, advice included, nothing dropped.
+    assert "-- sms (fr): 216/459 septets, 2 segments\n" in output
     assert "-- email (fr): " in output and "(no limit) characters" in output
     assert "   | Route D 934 fermée entre Arras et Cambrai" in output
     assert "warn" not in output and "block" not in output
@@ -81,10 +82,22 @@ def test_any_intake_format_and_language_filter() -> None:
         SAMPLES / "cap" / "eccc-naads-wind-warning-update-fr-en.xml", channel="sms", lang="en"
     )
     assert "-- sms (en-CA): " in output and "-- sms (fr-CA)" not in output
-    assert "segments" in output and "BLOCKED" in output
+    # The text fits 3 segments now; the sample's expiry (2019) is what still blocks.
+    assert "-- sms (en-CA): 156/201 utf16, 3 segments\n" in output and "BLOCKED" not in output
+    assert "block times.expired" in output
     assert status == 2
     status, output = run(SAMPLES / "gtfs-rt" / "bibus-brest-alerts.pb", channel="mastodon")
     assert output.count("-- mastodon (fr): ") == 12
+
+
+def test_a_text_too_long_even_at_its_shortest_is_blocked_with_the_reason() -> None:
+    status, output = run(DATA / "check-too-long.json", channel="x")
+    assert status == 2, output
+    assert "-- x (fr): 506/280 weighted, dropped to fit: hashtags, details\n" in output
+    assert (
+        "   BLOCKED: the mandatory parts alone take 506 weighted on x (459 with their shortest forms), "
+        "over the limit of 280: shorten them by hand"
+    ) in output
 
 
 def test_refused_input_exits_2_with_the_reason(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from alertcast.render.parts import split_parts
 from alertcast.settings import ROOT
 
 TEMPLATES = Templates(ROOT / "templates", site_base_url="https://alertes.example.fr")
+NO_LINK = Templates(ROOT / "templates", site_base_url="")
 
 
 @pytest.fixture(autouse=True)
@@ -57,8 +58,9 @@ def test_a_blocking_finding_marks_only_that_text_blocked_with_its_span() -> None
     [phone] = [finding for finding in x.findings if finding.rule == "personal_data.phone"]
     assert x.blocked and "personal_data.phone" in x.reason
     assert x.text[phone.start : phone.end] == "06 12 34 56 78"
-    # The SMS dropped the advice (its link carries it): nothing to block there.
-    assert sms.dropped == ["advice"] and not sms.blocked
+    # The SMS (3 segments by default) now has room for the whole advice: the same number blocks it.
+    assert sms.dropped == [] and sms.blocked and "personal_data.phone" in sms.reason
+    assert "06 12 34 56 78" in sms.text
 
 
 def test_incident_findings_go_into_the_draft_once() -> None:
@@ -108,15 +110,60 @@ def _context(incident: Incident) -> dict[str, object]:
 
 
 def test_mandatory_parts_that_cannot_fit_block_with_the_reason() -> None:
-    [x] = compose(road(instruction="Suivez la déviation. " * 20), ["x"], TEMPLATES).texts
+    # Without a link to the alert page nothing can carry the rest of a long instruction: blocked,
+    # the mandatory parts shown whole for a human to shorten.
+    [x] = compose(road(instruction="Suivez la déviation. " * 20), ["x"], NO_LINK).texts
     assert x.blocked and x.reason.startswith("the mandatory parts alone take")
     assert x.dropped == ["hashtags", "details"]
+    assert ("Suivez la déviation. " * 20).strip() in x.text and "Route D 934 fermée" in x.text
+
+
+def test_a_long_instruction_becomes_its_first_sentence_and_a_pointer_to_the_link() -> None:
+    [x, sms] = compose(road(instruction="Suivez la déviation. " * 20), ["x", "sms"], TEMPLATES).texts
+    assert not x.blocked and x.dropped == ["details", "advice (full)"]
+    lines = x.text.split("\n")
+    assert lines[1] == "Suivez la déviation. Consignes complètes : lien ci-dessous."
+    assert lines[-2].startswith("https://alertes.example.fr/alerts/")
+    assert not sms.blocked and sms.dropped == ["advice (full)"]
+    # A single sentence too long for the network: the pointer alone stands for it.
+    [x] = compose(
+        road(instruction="Suivez la déviation " + "puis la D 939 " * 30 + "."), ["x"], TEMPLATES
+    ).texts
+    assert not x.blocked and x.dropped == ["details", "advice (full)"]
+    assert x.text.split("\n")[1] == "Consignes complètes : lien ci-dessous."
+
+
+def test_a_long_list_of_areas_becomes_the_first_ones_and_how_many_others() -> None:
+    areas = [
+        Area(area_desc=name) for name in ["Arras", "Bapaume", *(f"Commune numéro {n}" for n in range(14))]
+    ]
+    x, email = compose(road(areas=areas), ["x", "email"], TEMPLATES).texts
+    assert "\nArras, Bapaume, Commune numéro 0 et 13 autres\n" in x.text
+    assert x.dropped == ["details", "where (full)"] and not x.blocked and x.findings == []
+    assert "Commune numéro 13" in email.text and email.dropped == []
+    [english] = compose(road(areas=areas, language="en"), ["bluesky"], TEMPLATES).texts
+    assert "\nArras, Bapaume, Commune numéro 0 and 13 others\n" in english.text
+
+
+def test_a_long_headline_becomes_its_first_sentence_then_the_event() -> None:
+    first = "Route D 934 fermée entre Arras et Cambrai après un accident."
+    headline = first + " " + "Un poids lourd est en travers de la chaussée au niveau de Vis-en-Artois. " * 2
+    [bluesky] = compose(road(headline=headline.strip()), ["bluesky"], TEMPLATES).texts
+    assert bluesky.text.startswith(first + "\n") and bluesky.dropped == ["details", "what (full)"]
+    [sms] = compose(road(headline=("Route D 934 fermée " * 25).strip()), ["sms"], TEMPLATES).texts
+    assert sms.text.startswith("Fermeture de route\n") and sms.dropped == ["what (full)"]
+    assert not sms.blocked and "Suivez la déviation par la D 939." in sms.text
 
 
 def test_sms_counts_segments_and_keeps_gsm_7() -> None:
-    [sms] = compose(road(headline="Route D 934 fermée – l’accès est coupé"), ["sms"], TEMPLATES).texts
+    incident = road(headline="Route D 934 fermée – l’accès est coupé")
+    [sms] = compose(incident, ["sms"], TEMPLATES).texts
     assert "l'accès" in sms.text and " - " in sms.text, "typographic marks made plain for GSM-7"
-    assert (sms.unit, sms.segments, sms.limit) == ("septets", 1, 160)
+    # Up to 3 concatenated segments by default (153 septets each): the whole alert, advice too.
+    assert (sms.unit, sms.segments, sms.limit, sms.dropped) == ("septets", 2, 459, [])
+    # An account limited to one message: 160 septets, and this alert cannot fit in them.
+    [one] = compose(incident, ["sms"], TEMPLATES, limits={"sms": 1}).texts
+    assert (one.limit, one.blocked) == (160, True) and "(2 segments) on sms" in one.reason
 
 
 def test_a_communicators_edit_that_trips_a_rule_is_blocked_and_the_fix_passes() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from alertcast.render.fitting import TextPart, fit
+from alertcast.render.fitting import ShorterForm, TextPart, fit
 
 HEADLINE = TextPart(name="headline", text="Route D 934 fermée entre Arras et Cambrai.", mandatory=True)
 ADVICE = TextPart(name="advice", text="Déviation par la D 939.", mandatory=True)
@@ -64,15 +64,15 @@ def test_x_counts_the_link_as_23() -> None:
     assert result.length.length == len(HEADLINE.text) + 1 + 23
 
 
-def test_sms_drops_to_one_segment() -> None:
-    result = fit([HEADLINE, ADVICE, DETAILS, HASHTAGS], "sms")
+def test_sms_drops_to_one_segment_when_the_account_allows_one() -> None:
+    result = fit([HEADLINE, ADVICE, DETAILS, HASHTAGS], "sms", limit=1)
     assert result.length.segments == 1
     assert result.dropped == ["hashtags"]
     assert result.length.encoding == "gsm7"
     # A typographic apostrophe makes it UCS-2 (70 units): the details must go; once they are
     # gone the text is GSM-7 again and the hashtags, dropped first, fit back in.
     details = DETAILS.model_copy(update={"text": DETAILS.text.replace("la chaussée", "l’accotement")})
-    result = fit([HEADLINE, ADVICE, details, HASHTAGS], "sms")
+    result = fit([HEADLINE, ADVICE, details, HASHTAGS], "sms", limit=1)
     assert result.dropped == ["details"]
     assert (result.length.encoding, result.length.segments, result.blocked) == ("gsm7", 1, False)
     assert HASHTAGS.text in result.text
@@ -85,3 +85,66 @@ def test_empty_parts_leave_no_blank_line() -> None:
 
 def test_custom_separator() -> None:
     assert fit([HEADLINE, ADVICE], "email", separator=" ").text == HEADLINE.text + " " + ADVICE.text
+
+
+def test_sms_keeps_every_part_within_three_segments_by_default() -> None:
+    result = fit([HEADLINE, ADVICE, DETAILS, HASHTAGS], "sms")
+    assert (result.dropped, result.length.segments, result.length.limit) == ([], 2, 459)
+
+
+WHERE = TextPart(
+    name="where",
+    text=", ".join(f"Commune {n}" for n in range(1, 30)),
+    shorter=[ShorterForm(text="Commune 1, Commune 2 et 27 autres", order=3)],
+)
+LONG_ADVICE = TextPart(
+    name="advice",
+    text="Restez chez vous. " + "Fermez les volets et coupez la ventilation. " * 4,
+    shorter=[
+        ShorterForm(text="Restez chez vous. Consignes complètes : lien ci-dessous.", order=4),
+        ShorterForm(text="Consignes complètes : lien ci-dessous.", order=5),
+    ],
+)
+
+
+def test_a_mandatory_part_takes_its_shorter_form_never_disappears() -> None:
+    result = fit([HEADLINE, WHERE, LONG_ADVICE, DETAILS, LINK, HASHTAGS], "x")
+    assert not result.blocked and result.length.fits
+    assert result.dropped == ["where (full)", "advice (full)"]
+    assert result.text.split("\n") == [
+        HEADLINE.text,
+        "Commune 1, Commune 2 et 27 autres",
+        "Restez chez vous. Consignes complètes : lien ci-dessous.",
+        DETAILS.text,
+        LINK.text,
+        HASHTAGS.text,
+    ], "details and hashtags, dropped first, come back once the long forms have given way"
+
+
+def test_forms_give_way_in_order_and_come_back_when_they_fit() -> None:
+    parts = [HEADLINE, WHERE, LONG_ADVICE, LINK]
+    full = fit(parts, "website").text
+    # Just too long for the full list: only the list gives way.
+    result = fit(parts, "bluesky", limit=len(full) - 1)
+    assert result.dropped == ["where (full)"] and LONG_ADVICE.text in result.text
+    # Room for nothing long: the shortest forms, whole.
+    result = fit(parts, "bluesky", limit=170)
+    assert result.dropped == ["where (full)", "advice (full)", "advice (short)"]
+    assert result.text.split("\n")[2] == "Consignes complètes : lien ci-dessous."
+    # Not even that: blocked, the mandatory parts shown whole for a human to shorten, and the
+    # reason says how long they would be at their shortest.
+    result = fit(parts, "bluesky", limit=100)
+    assert result.blocked and result.dropped == [] and result.text == full
+    shortest = "\n".join([HEADLINE.text, WHERE.shorter[0].text, LONG_ADVICE.shorter[1].text, LINK.text])
+    assert result.reason == (
+        f"the mandatory parts alone take {len(full)} graphemes on bluesky ({len(shortest)} with their "
+        "shortest forms), over the limit of 100: shorten them by hand"
+    )
+
+
+def test_an_optional_part_with_forms_shrinks_before_it_goes() -> None:
+    details = DETAILS.model_copy(update={"shorter": [ShorterForm(text="Réouverture vendredi.", order=1)]})
+    result = fit([HEADLINE, details], "bluesky", limit=len(HEADLINE.text) + 1 + len("Réouverture vendredi."))
+    assert result.dropped == ["details (full)"] and result.text.endswith("Réouverture vendredi.")
+    result = fit([HEADLINE, details], "bluesky", limit=len(HEADLINE.text))
+    assert result.dropped == ["details"] and result.text == HEADLINE.text

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from alertcast.render.length import CHANNELS, GSM7_BASIC, GSM7_EXTENSION, count, sms_encoding
+from alertcast.render.length import (
+    CHANNELS,
+    DEFAULT_LIMITS,
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    count,
+    sms_encoding,
+)
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦, 7 code points
 FLAG_FR = "\U0001f1eb\U0001f1f7"
@@ -165,9 +172,9 @@ def test_sms_encoding(text: str, encoding: str) -> None:
 
 
 def test_sms_gsm7_segments() -> None:
-    single = count("sms", "é" * 160)
+    single = count("sms", "é" * 160, limit=1)
     assert (single.length, single.segments, single.fits, single.unit) == (160, 1, True, "septets")
-    two = count("sms", "a" * 161)
+    two = count("sms", "a" * 161, limit=1)
     assert (two.segments, two.fits) == (2, False)
     assert count("sms", "a" * 306).segments == 2
     assert count("sms", "a" * 307).segments == 3
@@ -198,5 +205,17 @@ def test_sms_limit_is_a_number_of_segments() -> None:
     assert count("sms", "a" * 161, limit=2).fits
     assert count("sms", "a" * 161, limit=2).limit == 306
     assert count("sms", "ê" * 71, limit=2).limit == 134
-    assert count("sms", "a" * 160).limit == 160
+    assert count("sms", "a" * 160, limit=1).limit == 160
+    assert count("sms", "ê" * 70, limit=1).limit == 70
     assert count("sms", "").segments == 0
+
+
+def test_sms_default_is_three_segments() -> None:
+    """An alert SMS may take up to 3 concatenated segments, as emergency SMS services send."""
+    assert DEFAULT_LIMITS["sms"] == 3
+    assert (count("sms", "a" * 459).limit, count("sms", "a" * 459).fits) == (459, True)
+    assert (count("sms", "a" * 460).segments, count("sms", "a" * 460).fits) == (4, False)
+    assert (count("sms", "ê" * 201).limit, count("sms", "ê" * 201).fits) == (201, True)
+    assert (count("sms", "ê" * 202).segments, count("sms", "ê" * 202).fits) == (4, False)
+    # an escape sequence never straddles two segments, even at the last boundary
+    assert count("sms", "a" * 152 + "€" + "a" * 305).segments == 4

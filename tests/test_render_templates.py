@@ -13,8 +13,9 @@ from alertcast.charter.engine import check_text
 from alertcast.clock import clock
 from alertcast.models.alert import alert_id_for
 from alertcast.models.incident import Area, Category, Incident, Info, MsgType, Reference, Status
-from alertcast.render.compose import TemplateProblem, Templates, compose
-from alertcast.render.environment import hashtag, when
+from alertcast.render.compose import TemplateProblem, Templates, compose, where_items
+from alertcast.render.environment import first_sentence, hashtag, shortlist, when
+from alertcast.render.fitting import ShorterForm
 from alertcast.render.length import CHANNELS
 from alertcast.render.parts import split_parts
 from alertcast.settings import ROOT
@@ -254,6 +255,72 @@ def test_split_parts_reads_mandatory_and_optional_parts() -> None:
         ("tags", "#B", False, 1),
     ]
     assert [p.text for p in split_parts("no parts at all\n")] == ["no parts at all"]
+
+
+def test_split_parts_reads_shorter_forms_even_inside_an_if() -> None:
+    template = REAL.env.from_string(
+        '{% part "where" %}Arras, Bapaume, Cambrai{% shorter 3 %}Arras et 2 autres{% endpart %}\n'
+        '{% part "advice" %}Un. Deux.{% if link %}{% shorter 4 %}Un. Plus : lien.{% shorter 5 %}'
+        "Lien.{% endif %}{% endpart %}\n"
+        '{% part "what" %}Titre{% shorter 6 %}Titre{% shorter 7 %}{% shorter 8 %}Un titre bien plus long'
+        "{% endpart %}"
+    )
+    where, advice, what = split_parts(template.render(link="https://example.org"))
+    assert (where.text, where.shorter) == (
+        "Arras, Bapaume, Cambrai",
+        [ShorterForm(text="Arras et 2 autres", order=3)],
+    )
+    assert advice.shorter == [ShorterForm(text="Lien.", order=5)], "a form no shorter is skipped"
+    what_forms = [(form.text, form.order) for form in what.shorter]
+    assert (what.text, what_forms) == ("Titre", []), "equal, empty or longer forms are ignored"
+    [advice] = split_parts(
+        REAL.env.from_string(
+            '{% part "advice" %}Une consigne longue. Et sa suite.{% if link %}{% shorter 4 %}'
+            "Une consigne longue.{% endif %}{% endpart %}"
+        ).render(link="")
+    )
+    assert advice.shorter == [], "no link: no shorter form"
+
+
+def test_incident_text_cannot_forge_a_shorter_form() -> None:
+    hostile = incident()
+    info = hostile.info[0].model_copy(update={"headline": "Route fermée\x1e1\x1eX"})
+    [text] = compose(hostile.model_copy(update={"info": [info]}), ["x"], REAL).texts
+    assert text.text.split("\n")[0] == "Route fermée1X" and text.dropped == []
+
+
+def test_first_sentence_never_cuts_inside_a_sentence() -> None:
+    assert first_sentence("Restez chez vous. Fermez les volets.") == "Restez chez vous."
+    assert first_sentence("Mettez-vous à l'abri !  « Ne sortez pas. »") == "Mettez-vous à l'abri !"
+    assert first_sentence("Delay at Montgomery St. on the Line. Station closed.") == (
+        "Delay at Montgomery St. on the Line."
+    )
+    assert first_sentence("Go to Montgomery St. Then wait.") == "Go to Montgomery St. Then wait."
+    assert first_sentence("Follow U.S. Route 1. Then go.") == "Follow U.S. Route 1."
+    assert first_sentence("Une seule\n   phrase sur deux lignes") == "Une seule phrase sur deux lignes"
+
+
+def test_shortlist_and_where_items() -> None:
+    items = ["Arras", "Bapaume", *(f"Commune {n}" for n in range(12))]
+    assert shortlist(items, "fr", width=30) == "Arras, Bapaume et 12 autres"
+    assert shortlist(items, "en", width=30) == "Arras, Bapaume and 12 others"
+    assert shortlist(["Arras", "Bapaume"], "en") == "Arras, Bapaume"
+    assert shortlist(["Arras " * 12, "Bapaume"], "fr") == ("Arras " * 12).strip() + " et 1 autre"
+    info = incident().info[0]
+    usgs = "47 miles SSW of Usulután, Usulután, El Salvador; 53 miles S of Zacatecoluca, La Paz, El Salvador"
+    nws = "TUOLUMNE COUNTY, CALAVERAS COUNTY, ALPINE COUNTY"
+    cases = {
+        usgs: [
+            "47 miles SSW of Usulután, Usulután, El Salvador",
+            "53 miles S of Zacatecoluca, La Paz, El Salvador",
+        ],
+        nws: ["TUOLUMNE COUNTY", "CALAVERAS COUNTY", "ALPINE COUNTY"],
+        "Arras, Pas-de-Calais": ["Arras, Pas-de-Calais"],
+    }
+    for desc, expected in cases.items():
+        assert where_items(info.model_copy(update={"areas": [Area(area_desc=desc)]})) == expected
+    two = info.model_copy(update={"areas": [Area(area_desc="Arras, Nord"), Area(area_desc="Lens")]})
+    assert where_items(two) == ["Arras, Nord", "Lens"]
 
 
 def test_french_dates_as_people_write_them() -> None:

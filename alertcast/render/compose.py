@@ -8,9 +8,14 @@ version keeps serving (environment.GuardedLoader), so the worker never stops ove
 
 Every text goes through the same three steps, whether a template wrote it or a communicator
 edited it (`check_edit`): split into parts and fitted to the channel (optional parts dropped,
-never a cut), counted as the network counts, then checked with `check_text`. A text that
-cannot fit, or has a blocking finding, is kept but marked blocked with the reason, for a
-human to fix: nothing is dropped silently.
+long parts switched to their shorter forms, never a cut), counted as the network counts, then
+checked with `check_text`. A text that cannot fit, or has a blocking finding, is kept but
+marked blocked with the reason, for a human to fix: nothing is dropped silently.
+
+For the shorter forms templates get `where_items` (the areas one by one, for the `shortlist`
+filter: "Arras, Bapaume et 12 autres"), the `first_sentence` filter (a long instruction
+becomes its first sentence and a pointer to the alert page, only when there is a link) and
+`info.event` (the short "what" when even the headline's first sentence is too long).
 """
 
 from __future__ import annotations
@@ -159,6 +164,26 @@ def where(info: Info) -> str:
     return ", ".join(area.area_desc for area in info.areas)
 
 
+def where_items(info: Info) -> list[str]:
+    """The areas one by one, for the short form of a long list (the `shortlist` filter).
+
+    Feeds often pack a list into one area: NWS counties and GTFS-RT stops and routes joined by
+    commas, USGS places by semicolons. So an area with semicolons is split on them (its commas
+    then stay: "Usulután, Usulután, El Salvador" is one place), and a lone area of three or
+    more comma-separated items is split on its commas. The full list is always the first form
+    of the "where" part; the short form only appears when the text would not fit otherwise.
+    """
+    items: list[str] = []
+    for area in info.areas:
+        if ";" in area.area_desc:
+            items += [item.strip() for item in area.area_desc.split(";")]
+        else:
+            items.append(area.area_desc.strip())
+    if len(items) == 1 and len(commas := [item.strip() for item in items[0].split(",")]) >= 3:
+        items = commas
+    return [item for item in items if item]
+
+
 def source(info: Info, incident: Incident) -> str:
     """Who says so. A sender that is an e-mail address shows its domain only: the address is a
     machine identifier, and publishing it would trip the personal-data rule."""
@@ -210,6 +235,7 @@ def context_for(incident: Incident, info: Info, language: str, link: str) -> dic
         "info": info,
         "lang": language,
         "where": where(info),
+        "where_items": where_items(info),
         "start": start,
         "ongoing": start is not None and start <= clock.now(),
         "source": source(info, incident),
@@ -249,6 +275,11 @@ def finish(
 def _for_channel(channel: str, text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     return text.translate(SMS_PLAIN) if channel == "sms" else text
+
+
+def _part_for_channel(channel: str, part: TextPart) -> TextPart:
+    forms = [form.model_copy(update={"text": _for_channel(channel, form.text)}) for form in part.shorter]
+    return part.model_copy(update={"text": _for_channel(channel, part.text), "shorter": forms})
 
 
 def _check(text: str, language: str, incident: Incident, charter_dir: Path | None) -> list[Finding]:
@@ -337,10 +368,7 @@ def compose(
             except TemplateProblem as error:
                 result.problems.append(error.problem)
                 continue
-            parts = [
-                part.model_copy(update={"text": _for_channel(channel, part.text)})
-                for part in split_parts(rendered)
-            ]
+            parts = [_part_for_channel(channel, part) for part in split_parts(rendered)]
             fitted = fit(parts, channel, limit=(limits or {}).get(channel), separator=separator(channel))
             findings = _check(fitted.text, info.language, incident, charter_dir)
             result.texts.append(finish(channel, info.language, fitted, findings))

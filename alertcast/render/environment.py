@@ -106,6 +106,49 @@ def hashtag(value: str) -> str:
     return "#" + "".join(word[:1].upper() + word[1:] for word in words) if words else ""
 
 
+#: A sentence ends at . ! or ? followed by a space and a capital, a digit or an opening quote,
+#: unless the word before the full stop is an abbreviation ("St.", "Nat.", "U.S.", "M.").
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'»”)]?\s+(?=[\"'«“(]?\s?[A-ZÀ-ÖØ-Þ0-9])")
+_ABBREVIATION = re.compile(
+    r"(?:\b[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ]{0,2}|\b[A-Za-z]|(?:\b[A-Za-z]\.)+[A-Za-z]?"
+    r"|\b(?:Prov|Blvd|Mlle|Mgr|Sept|Bros|Corp|Dept|Univ|approx|env|etc|cf|av|bd|ch|rte|boul))\.$"
+)
+
+
+def first_sentence(value: str) -> str:
+    """The first whole sentence of `value`, spaces and line breaks collapsed. Never a cut inside
+    a sentence: when in doubt (an abbreviation), the sentence runs on to the next end."""
+    text = " ".join(str(value).split())
+    for match in _SENTENCE_END.finditer(text):
+        head = text[: match.start()].rstrip("\"'»”)")
+        if not _ABBREVIATION.search(head):
+            return text[: match.start()]
+    return text
+
+
+#: "et 12 autres" / "and 12 others": short, and true whether the list holds communes, counties,
+#: stops or routes (the full list is on the alert page).
+OTHERS = {"fr": ("autre", "autres", "et"), "en": ("other", "others", "and")}
+
+
+def shortlist(items: list[str], language: str = "fr", width: int = 60) -> str:
+    """ "Arras, Bapaume et 12 autres": the first areas that fit in about `width` characters
+    (always the first one, whole), then how many others. Every area when they all fit."""
+    items = [item.strip() for item in items if item.strip()]
+    whole = ", ".join(items)
+    if len(whole) <= width:
+        return whole
+    one, many, conjunction = OTHERS.get(language[:2].lower(), OTHERS["fr"])
+    kept = items[:1]
+    for item in items[1:]:
+        rest = len(items) - len(kept) - 1
+        if rest == 0 or len(", ".join([*kept, item])) + len(f" {conjunction} {rest} {many}") > width:
+            break
+        kept.append(item)
+    rest = len(items) - len(kept)
+    return f"{', '.join(kept)} {conjunction} {rest} {one if rest == 1 else many}"
+
+
 def make_shortlink(base_url: str | None) -> Callable[[Incident], str]:
     """The `shortlink` filter: the alert's own page on the body's site (no outside shortener,
     which would track readers and break when the service goes). Empty without a base URL."""
@@ -227,6 +270,8 @@ def make_environment(folder: Path, *, site_base_url: str | None = None) -> Sandb
         "hashtag": hashtag,
         "shortlink": make_shortlink(site_base_url),
         "for_category": make_for_category(folder),
+        "first_sentence": first_sentence,
+        "shortlist": shortlist,
     }
     env.filters.update(filters)
     return env

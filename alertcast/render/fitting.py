@@ -1,17 +1,37 @@
-"""Fit a text into a channel by dropping whole optional parts, never by cutting.
+"""Fit a text into a channel by dropping whole optional parts or swapping whole forms, never by
+cutting.
 
 A text cut mid-sentence can change its meaning ("ne sortez pas" -> "ne sortez"): so a text is
 assembled from parts (headline, where, when, advice, link, details, hashtags), and when it is
-too long the optional parts go, in the order the template declares (hashtags first, then
-secondary details). Mandatory parts never go: if they alone do not fit, the draft is blocked
-with the reason, for a human to shorten.
+too long it gives way step by step, in the order the template declares (lowest number first):
+optional parts go (hashtags 1, secondary details 2), and parts that have shorter forms of the
+same fact switch to the next one (the full list of areas -> "Arras, Bapaume and 12 others"
+3; the full instruction -> its first sentence and a pointer to the alert page 4, then the
+pointer alone 5; the headline -> its first sentence 6, then the event name 7). Mandatory
+parts never go: their shortest form stays. If that still does not fit, the draft is blocked
+with the reason and shows the mandatory parts whole, for a human to shorten. Once the text
+fits, every step is undone again if the text still fits without it (hashtags dropped first
+come back once a longer part has gone).
+
+`FitResult.dropped` names every step still in effect: a part's name when it was dropped,
+"<name> (full)" when its fullest form gave way to a shorter one, "<name> (short)" when that
+gave way to the next ("advice (full)", "where (full)", "what (short)").
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertcast.render.length import Length, count
+
+
+class ShorterForm(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    order: int = Field(default=0, description="steps with a lower number are taken first")
 
 
 class TextPart(BaseModel):
@@ -21,6 +41,15 @@ class TextPart(BaseModel):
     text: str
     mandatory: bool = True
     drop_order: int = Field(default=0, description="optional parts with a lower number are dropped first")
+    shorter: list[ShorterForm] = Field(
+        default_factory=list, description="shorter forms of the same fact, each shorter than the one before"
+    )
+
+    def form(self, level: int) -> str:
+        """The text at `level`: 0 the full form, then each shorter form; past them, dropped."""
+        if level == 0:
+            return self.text
+        return self.shorter[level - 1].text if level <= len(self.shorter) else ""
 
 
 class FitResult(BaseModel):
@@ -31,9 +60,30 @@ class FitResult(BaseModel):
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class _Step:
+    index: int
+    level: int
+    order: int
+    name: str
+
+
 def join(parts: list[TextPart], separator: str) -> str:
     """Parts in their order, empty ones left out so no blank line is left behind."""
     return separator.join(part.text for part in parts if part.text.strip())
+
+
+def _steps(parts: list[TextPart]) -> list[_Step]:
+    """Every way the text may give, in the order to try them: lower number first; among
+    equals, the later part first (it is usually the lesser), a part's forms in their order."""
+    steps: list[_Step] = []
+    for index, part in enumerate(parts):
+        for level, form in enumerate(part.shorter, start=1):
+            label = "full" if level == 1 else "short" if level == 2 else f"short {level - 1}"
+            steps.append(_Step(index, level, form.order, f"{part.name} ({label})"))
+        if not part.mandatory:
+            steps.append(_Step(index, len(part.shorter) + 1, part.drop_order, part.name))
+    return sorted(steps, key=lambda step: (step.order, -step.index, step.level))
 
 
 def fit(
@@ -44,47 +94,73 @@ def fit(
     url_weight: int | None = None,
     separator: str = "\n",
 ) -> FitResult:
-    def measure(kept: list[TextPart]) -> Length:
-        return count(channel, join(kept, separator), limit=limit, url_weight=url_weight)
+    levels = [0] * len(parts)
 
-    kept = list(parts)
-    length = measure(kept)
+    def text(state: list[int]) -> str:
+        return separator.join(
+            form for part, level in zip(parts, state, strict=True) if (form := part.form(level)).strip()
+        )
+
+    def measure(state: list[int]) -> Length:
+        return count(channel, text(state), limit=limit, url_weight=url_weight)
+
+    length = measure(levels)
     if length.fits:
-        return FitResult(text=join(kept, separator), length=length)
+        return FitResult(text=text(levels), length=length)
 
-    # Lower drop_order first; among equals, the later part first (it is usually the lesser).
-    candidates = sorted(
-        (index for index, part in enumerate(parts) if not part.mandatory),
-        key=lambda index: (parts[index].drop_order, -index),
-    )
-    dropped: list[int] = []
-    for index in candidates:
-        dropped.append(index)
-        kept = [part for position, part in enumerate(parts) if position not in dropped]
-        length = measure(kept)
+    steps = _steps(parts)
+
+    def dropped() -> list[str]:
+        """The steps in effect; a dropped part is named once, not with its forms too."""
+        return [
+            step.name
+            for step in steps
+            if levels[step.index] >= step.level
+            and (
+                levels[step.index] <= len(parts[step.index].shorter)
+                or step.level > len(parts[step.index].shorter)
+            )
+        ]
+
+    taken: list[_Step] = []
+    for step in steps:
+        if levels[step.index] >= step.level:
+            continue  # already past it (a part dropped before its forms' turn)
+        levels[step.index] = step.level
+        taken.append(step)
+        length = measure(levels)
         if length.fits:
             break
 
     if not length.fits:
+        # Blocked: show the mandatory parts whole, for a human to shorten what they choose.
+        shortest = length
+        levels = [0 if part.mandatory else len(part.shorter) + 1 for part in parts]
+        length = measure(levels)
         unit = length.unit if channel != "sms" else f"{length.unit} ({length.segments} segments)"
+        also = f" ({shortest.length} with their shortest forms)" if shortest.length != length.length else ""
         return FitResult(
-            text=join(kept, separator),
+            text=text(levels),
             length=length,
-            dropped=[parts[index].name for index in dropped],
+            dropped=dropped(),
             blocked=True,
             reason=(
-                f"the mandatory parts alone take {length.length} {unit} on {channel}, "
+                f"the mandatory parts alone take {length.length} {unit} on {channel}{also}, "
                 f"over the limit of {length.limit}: shorten them by hand"
             ),
         )
 
-    # A part dropped early (hashtags) may fit again now that a longer one has gone.
-    for index in sorted(dropped, key=lambda index: (-parts[index].drop_order, index)):
-        trial = [part for position, part in enumerate(parts) if position not in dropped or position == index]
+    # A step taken early (hashtags dropped) may be undone now that a longer part has given way.
+    for step in sorted(taken, key=lambda step: (-step.order, step.index, -step.level)):
+        if levels[step.index] != step.level:
+            continue
+        trial = list(levels)
+        trial[step.index] = step.level - 1
         trial_length = measure(trial)
         if trial_length.fits:
-            dropped.remove(index)
-            kept, length = trial, trial_length
+            levels, length = trial, trial_length
     return FitResult(
-        text=join(kept, separator), length=length, dropped=[parts[index].name for index in dropped]
+        text=text(levels),
+        length=length,
+        dropped=dropped(),
     )

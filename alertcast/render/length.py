@@ -20,8 +20,10 @@ Bluesky and Mastodon as 1 grapheme, Telegram as 11 UTF-16 units), and accents (a
 - sms: GSM 03.38 7-bit default alphabet when every character is in it (the extension table's
   ^{}\\[~]|€ and form feed take 2 septets), else UCS-2 (UTF-16 units). One segment holds
   160 septets / 70 units; concatenated, 153 / 67 each, and an escape sequence or a surrogate
-  pair is never split. For sms, `limit` is the number of segments allowed (default 1: an
-  alert SMS should be one message); Length.limit is that many segments' capacity.
+  pair is never split. For sms, `limit` is the number of segments allowed: default 3, as
+  emergency SMS services send (a whole alert with its instruction: 459 GSM-7 characters, 201
+  once UCS-2); an account may set its own (1 for a one-message service). Length.limit is that
+  many segments' capacity (160 / 70 for one segment, 153 / 67 per segment beyond).
 - website, webhook, email: no limit (length in code points).
 Texts are counted as given: renderers should NFC-normalise (decomposed accents cost more in
 Telegram, Facebook and SMS).
@@ -63,7 +65,7 @@ DEFAULT_LIMITS: dict[str, int | None] = {
     "x": 280,
     "facebook": 63_206,
     "telegram": 4_096,
-    "sms": 1,
+    "sms": 3,
 }
 DEFAULT_URL_WEIGHT = 23
 SMS_SINGLE = {"gsm7": 160, "ucs2": 70}
