@@ -55,11 +55,18 @@ def is_word_ignoring_accents(language: str, word: str) -> bool:
 
 def corrections(language: str, word: str, limit: int = 3) -> list[str]:
     """The likeliest corrections, most frequent first (empty when none is close)."""
+    return list(_corrections(language, word, limit))
+
+
+@lru_cache(maxsize=8192)
+def _corrections(language: str, word: str, limit: int) -> tuple[str, ...]:
+    """Cached: the same unknown words (place names, acronyms) come back in every alert, and
+    computing edit candidates is the costliest step of the whole charter."""
     checker = _checker(language)
     if checker is None or len(word) > 30:  # edits of a very long token cost more than they help
-        return []
+        return ()
     found = checker.candidates(word.lower()) or set()
     ranked = sorted(
         (c for c in found if c != word.lower()), key=lambda c: (-checker.word_usage_frequency(c), c)
     )
-    return [c.capitalize() if word[:1].isupper() else c for c in ranked[:limit]]
+    return tuple(c.capitalize() if word[:1].isupper() else c for c in ranked[:limit])

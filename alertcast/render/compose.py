@@ -358,6 +358,7 @@ def compose(
                 hint="the channels end the earlier alert from its own texts",
             )
         )
+    checked: dict[tuple[str, str], list[Finding]] = {}
     for info in languages_to_render(incident):
         language = template_language(info.language)
         shortlink = templates.env.filters["shortlink"](incident)
@@ -370,8 +371,10 @@ def compose(
                 continue
             parts = [_part_for_channel(channel, part) for part in split_parts(rendered)]
             fitted = fit(parts, channel, limit=(limits or {}).get(channel), separator=separator(channel))
-            findings = _check(fitted.text, info.language, incident, charter_dir)
-            result.texts.append(finish(channel, info.language, fitted, findings))
+            key = (fitted.text, info.language)
+            if key not in checked:  # the long channels often share one text
+                checked[key] = _check(fitted.text, info.language, incident, charter_dir)
+            result.texts.append(finish(channel, info.language, fitted, checked[key]))
     seen = {problem.path for problem in result.problems}
     result.problems += [problem for problem in templates.problems() if problem.path not in seen]
     return result
