@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from alertcast.approval.policy import PolicyFile
 from alertcast.approval.workflow import DEADLINE_ACTOR, ApprovalState, Step, decide, receive_draft
 from alertcast.clock import clock
 from alertcast.http import make_client
 from alertcast.models.alert import ChannelText, Draft
-from alertcast.models.decision import AuditEvent, Decision, DecisionAction, PolicyConfig
+from alertcast.models.decision import AuditEvent, Decision, DecisionAction, DraftStatus, PolicyConfig
 from alertcast.models.incident import Incident
 from alertcast.render.compose import check_edit
 from alertcast.stream.app import app, approved, settings, topic
@@ -80,6 +83,7 @@ async def approve(stream: Any) -> None:
 async def _apply(key: str, step: Step) -> None:
     if step.state is not None:
         states[key] = step.state.model_dump_json()
+        open_drafts.note(key, step.state)
     if step.approval is not None:
         await approved.send(key=key.encode(), value=step.approval.model_dump_json().encode())
         _observe_wait(step.approval.approved_at, step.state)
@@ -101,12 +105,53 @@ def _observe_wait(approved_at: datetime, state: ApprovalState | None) -> None:
         observe_approval_wait((approved_at - state.arrived_at).total_seconds())
 
 
+class _Status(BaseModel):
+    """Only the status of a stored state: a rescan need not build whole drafts."""
+
+    model_config = ConfigDict(extra="ignore")
+    status: DraftStatus
+
+
+class OpenDrafts:
+    """The keys of drafts still open, so the timer does not parse every state ever stored each
+    second (the table keeps closed states, and a busy day leaves thousands). The agent keeps it
+    current; a periodic rescan picks up states recovered from the changelog after a restart or
+    a rebalance."""
+
+    def __init__(self, rescan_s: float = 60.0) -> None:
+        self.keys: set[str] = set()
+        self.rescan_s = rescan_s
+        self._scanned_at: float | None = None
+
+    def note(self, key: str, state: ApprovalState) -> None:
+        if state.status.open:
+            self.keys.add(key)
+        else:
+            self.keys.discard(key)
+
+    def current(self) -> list[str]:
+        if self._scanned_at is None or time.monotonic() - self._scanned_at > self.rescan_s:
+            self.keys = {
+                key
+                for key, value in states.items()
+                if value and _Status.model_validate_json(value).status.open
+            }
+            self._scanned_at = time.monotonic()
+        return list(self.keys)
+
+
+open_drafts = OpenDrafts()
+
+
 async def deadlines() -> None:
     now = clock.now()
-    for key, value in list(states.items()):
+    for key in open_drafts.current():
+        value = states.get(key)
         if not value:
+            open_drafts.keys.discard(key)
             continue
         state = ApprovalState.model_validate_json(value)
+        open_drafts.note(key, state)
         if state.due(now):
             tick = Decision(
                 incident_key=key,
