@@ -32,6 +32,8 @@ from alertcast import kafka, topics
 from alertcast.models import Incident, alert_id_for
 from alertcast.settings import get_settings
 
+WARM_UP_COUNT, WARM_UP_RATE = 600, 50.0  # 12 s
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -157,8 +159,10 @@ async def run_measurements(
     runner, hits = await start_sink(sink_port)
     try:
         print("warming up (worker start, group join, first deliveries)...", file=sys.stderr)
-        warm = await measure(bootstrap, prefix, 20, 20, run + "w")
-        if warm["received"] < 20:
+        # Long enough for the broker's JIT and the worker's dictionaries: on a broker started
+        # seconds before, a short warm-up left the first measured seconds several times slower.
+        warm = await measure(bootstrap, prefix, WARM_UP_COUNT, WARM_UP_RATE, run + "w")
+        if warm["received"] < WARM_UP_COUNT:
             return None
         print(f"measuring {args.count} incidents at {args.rate:g}/s...", file=sys.stderr)
         figures = await measure(bootstrap, prefix, args.count, args.rate, run)
