@@ -136,7 +136,8 @@ async def measure(bootstrap: str, prefix: str, count: int, rate: float, run: str
     await producer.flush()
     sent_wall = time.perf_counter() - start
     try:
-        await asyncio.wait_for(done.wait(), timeout=max(60.0, count / rate * 2))
+        # A saturated worker drains its backlog: wait for every receipt, at 40 per s at worst.
+        await asyncio.wait_for(done.wait(), timeout=max(60.0, count / rate * 2, count / 40))
     except TimeoutError:
         print(f"  timed out: {len(latencies)}/{count} receipts", file=sys.stderr)
     reader.cancel()
