@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="broker, topics, worker, public site and example incidents")
     demo.add_argument("--site-dir", type=Path, default=Path(".alertcast") / "demo-site")
     demo.add_argument("--port", type=int, default=8080, help="public site port on 127.0.0.1")
+    demo.add_argument("--web-port", type=int, default=8000, help="intake API and console port on 127.0.0.1")
     demo.add_argument("--no-wait", action="store_true", help="exit once the examples are published")
     return parser
 
@@ -236,8 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return parse_files(args.files, args.source)
     if args.command == "demo":
         from alertcast.demo import run_demo
+        from alertcast.kafka import KafkaError
 
-        return run_demo(settings, args.site_dir, args.port, wait=not args.no_wait)
+        try:
+            return run_demo(settings, args.site_dir, args.port, args.web_port, wait=not args.no_wait)
+        except KafkaError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
     raise AssertionError(args.command)
 
 

@@ -1,13 +1,15 @@
 """`alertcast demo`: everything a new user needs to see alertcast work, started and stopped here.
 
-Broker, topics, a worker, the public site on 127.0.0.1, and the example incidents of
-deploy/examples/ (their times moved to today, so they show as current alerts).
+Broker, topics, a worker, `alertcast web` (intake API and console, with a login and an API key
+made for this run), the public site on 127.0.0.1, and the example incidents of deploy/examples/
+(their times moved to today, so they show as current alerts).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +24,8 @@ from alertcast.models.incident import Incident
 from alertcast.settings import ROOT, Settings
 from alertcast.site.serve import serve
 from alertcast.submit import produce
+from alertcast.web.console.auth import hash_password
+from alertcast.web.keys import new_key
 
 EXAMPLES = ROOT / "deploy" / "examples"
 TIME_FIELDS = {"sent", "effective", "onset", "expires"}
@@ -50,40 +54,61 @@ def examples_for_today(folder: Path = EXAMPLES) -> list[Incident]:
     return [Incident.model_validate({"source": "demo", **_shift(doc, delta)}) for doc in documents]
 
 
-def run_demo(settings: Settings, site_dir: Path, port: int, wait: bool = True) -> int:
+def run_demo(settings: Settings, site_dir: Path, port: int, web_port: int = 8000, wait: bool = True) -> int:
     site_dir = site_dir.resolve()
     nodes = kafka.running(settings.kafka_dir, settings.kafka_port)
     started_broker = not all(pid for _, pid in nodes)
     kafka.up(settings.kafka_dir, settings.cache_dir, settings.kafka_port)
     for line in topics.apply(settings.bootstrap, settings.topic_prefix).lines():
         print(f"topics: {line}")
+    password, api_key = secrets.token_urlsafe(12), new_key("demo")
     env = {
         **os.environ,
         "ALERTCAST_SITE_DIR": str(site_dir),
         "ALERTCAST_SITE_BASE_URL": f"http://127.0.0.1:{port}",
         "ALERTCAST_CHANNELS": json.dumps(["website", "webhook"] if settings.webhook_urls else ["website"]),
+        # Made for this run only, never stored: a console login and an intake key.
+        "ALERTCAST_USERS": json.dumps(
+            {
+                "users": [
+                    {
+                        "name": "demo",
+                        "roles": ["communicator", "supervisor"],
+                        "password_argon2": hash_password(password),
+                    }
+                ]
+            }
+        ),
+        "ALERTCAST_SOURCES": api_key.yaml_entry(),
+        "ALERTCAST_SESSION_KEY": secrets.token_urlsafe(32),
     }
-    log_path = settings.kafka_dir.resolve().parent / "demo-worker.log"
-    log = open(log_path, "ab")  # noqa: SIM115 - kept open for the worker's lifetime
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "alertcast", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    logs = settings.kafka_dir.resolve().parent
+    processes = {
+        "worker": _start(["worker"], env, logs / "demo-worker.log"),
+        "web": _start(["web", "--port", str(web_port)], env, logs / "demo-web.log"),
+    }
     server = serve(site_dir, port)
     try:
         incidents = examples_for_today()
         produce(incidents, settings, "demo")
-        print(f"submitted {len(incidents)} example incidents; worker log: {log_path}")
+        print(f"submitted {len(incidents)} example incidents; logs: {logs}/demo-*.log")
         alert_count = len({incident.key for incident in incidents})
-        if not _wait_for_site(site_dir, alert_count, worker, timeout_s=120):
-            print(f"the worker did not publish the examples in time; see {log_path}", file=sys.stderr)
+        if not _wait_for_site(site_dir, alert_count, processes["worker"], timeout_s=120):
+            print(
+                f"the worker did not publish the examples in time; see {logs}/demo-worker.log",
+                file=sys.stderr,
+            )
             return 1
         print(f"public site: http://127.0.0.1:{port}/  (feeds: cap.xml, feed.atom, alerts.json)")
+        print(f"console:     http://127.0.0.1:{web_port}/console  (user demo, password {password})")
+        print(f"intake API:  http://127.0.0.1:{web_port}/api/v1/incidents  (Bearer {api_key.key})")
         if wait:
-            print("running; press Ctrl-C to stop the worker, the site server and the broker")
+            print("running; press Ctrl-C to stop the worker, the web process, the site server and the broker")
             signal.signal(signal.SIGTERM, _interrupt)
-            while worker.poll() is None:
+            while all(process.poll() is None for process in processes.values()):
                 time.sleep(0.5)
-            print(f"the worker stopped unexpectedly; see {log_path}", file=sys.stderr)
+            stopped = [name for name, process in processes.items() if process.poll() is not None]
+            print(f"the {' and '.join(stopped)} stopped unexpectedly; see {logs}/demo-*.log", file=sys.stderr)
             return 1
         return 0
     except KeyboardInterrupt:
@@ -91,15 +116,23 @@ def run_demo(settings: Settings, site_dir: Path, port: int, wait: bool = True) -
         return 0
     finally:
         server.shutdown()
-        worker.terminate()
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        log.close()
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
         if started_broker:
             kafka.down(settings.kafka_dir, settings.kafka_port)
             print("broker stopped")
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "alertcast", *command], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def _interrupt(*_: object) -> None:

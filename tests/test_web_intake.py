@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -14,7 +17,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import uvicorn
-from conftest import EXAMPLES, SAMPLES
+from conftest import EXAMPLES, SAMPLES, free_port, wait_for
 from kafka import KafkaConsumer
 
 from alertcast import topics
@@ -253,3 +256,32 @@ async def test_alert_update_cancel_through_the_api_become_one_incident_with_thre
         admin_view = await client.get(status_url, headers=web.auth("admin"))
         assert admin_view.json()["versions"] == state["versions"]
         assert (await client.get(status_url, headers=web.auth("other"))).status_code == 404
+
+
+def test_alertcast_web_runs_as_its_own_process(broker: str, prefix: str, tmp_path: Path) -> None:
+    """The command operators run (not only the app object tests build): it starts and answers."""
+    topics.apply(broker, prefix)
+    port = free_port()
+    env = {**os.environ, "ALERTCAST_BOOTSTRAP": broker, "ALERTCAST_TOPIC_PREFIX": prefix}
+    log = tmp_path / "web.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "alertcast", "web", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    try:
+
+        def answers() -> bool:
+            assert process.poll() is None, log.read_text()
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, 60, lambda: f"alertcast web on port {port}\n{log.read_text()}")
+        console = httpx.get(f"http://127.0.0.1:{port}/console", timeout=5, follow_redirects=True)
+        assert console.status_code == 200 and "<form" in console.text  # the login page
+        refused = httpx.post(f"http://127.0.0.1:{port}/api/v1/incidents", content=b"{}", timeout=5)
+        assert refused.status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -284,4 +284,7 @@ def serve(settings: Settings, port: int) -> None:
     import uvicorn
 
     level = {"warn": "warning", "crit": "critical"}.get(settings.log_level, settings.log_level)
-    uvicorn.run(create_app(settings=settings), host="127.0.0.1", port=port, log_level=level)
+    # A factory, so the app (and its aiokafka producer) is made inside uvicorn's event loop.
+    uvicorn.run(
+        lambda: create_app(settings=settings), factory=True, host="127.0.0.1", port=port, log_level=level
+    )
