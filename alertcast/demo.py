@@ -20,6 +20,7 @@ from typing import Any
 
 from alertcast import kafka, topics
 from alertcast.clock import clock
+from alertcast.models.alert import alert_id_for
 from alertcast.models.incident import Incident
 from alertcast.settings import ROOT, Settings
 from alertcast.site.serve import serve
@@ -46,12 +47,29 @@ def _shift(node: Any, delta: timedelta) -> Any:
     return node
 
 
-def examples_for_today(folder: Path = EXAMPLES) -> list[Incident]:
-    """The examples with every time moved by the same amount: the last was sent 5 minutes ago."""
+def _renamed(node: Any, suffix: str) -> Any:
+    """Every identifier (and reference to one) with this run's suffix: the broker keeps what
+    earlier runs sent, and intake rightly drops a message it has already seen."""
+    if isinstance(node, dict):
+        return {
+            key: f"{value}-{suffix}" if key == "identifier" else _renamed(value, suffix)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_renamed(item, suffix) for item in node]
+    return node
+
+
+def examples_for_today(folder: Path = EXAMPLES, unique: bool = True) -> list[Incident]:
+    """The examples as messages of today: every time moved by the same amount (the last was
+    sent 5 minutes ago) and, with `unique`, identifiers made unique to this run."""
     documents = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
     last = max(datetime.fromisoformat(doc["sent"]) for doc in documents)
-    delta = clock.now() - timedelta(minutes=5) - last
-    return [Incident.model_validate({"source": "demo", **_shift(doc, delta)}) for doc in documents]
+    now = clock.now()
+    shifted = [_shift(doc, now - timedelta(minutes=5) - last) for doc in documents]
+    if unique:
+        shifted = [_renamed(doc, now.strftime("%Y%m%d%H%M%S")) for doc in shifted]
+    return [Incident.model_validate({"source": "demo", **doc}) for doc in shifted]
 
 
 def run_demo(settings: Settings, site_dir: Path, port: int, web_port: int = 8000, wait: bool = True) -> int:
@@ -92,8 +110,8 @@ def run_demo(settings: Settings, site_dir: Path, port: int, web_port: int = 8000
         incidents = examples_for_today()
         produce(incidents, settings, "demo")
         print(f"submitted {len(incidents)} example incidents; logs: {logs}/demo-*.log")
-        alert_count = len({incident.key for incident in incidents})
-        if not _wait_for_site(site_dir, alert_count, processes["worker"], timeout_s=120):
+        alert_ids = {alert_id_for(incident.key) for incident in incidents}
+        if not _wait_for_site(site_dir, alert_ids, processes["worker"], timeout_s=120):
             print(
                 f"the worker did not publish the examples in time; see {logs}/demo-worker.log",
                 file=sys.stderr,
@@ -139,15 +157,17 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def _wait_for_site(site_dir: Path, alerts: int, worker: subprocess.Popen[bytes], timeout_s: float) -> bool:
+def _wait_for_site(
+    site_dir: Path, alert_ids: set[str], worker: subprocess.Popen[bytes], timeout_s: float
+) -> bool:
     deadline = time.monotonic() + timeout_s
     seen = -1
     while time.monotonic() < deadline and worker.poll() is None:
-        count = len(list((site_dir / "data").glob("*.json")))
+        count = sum((site_dir / "alerts" / f"{alert_id}.html").exists() for alert_id in alert_ids)
         if count != seen:
-            print(f"published {count}/{alerts} alerts")
+            print(f"published {count}/{len(alert_ids)} alerts")
             seen = count
-        if count >= alerts and (site_dir / "index.html").exists():
+        if count == len(alert_ids) and (site_dir / "index.html").exists():
             return True
         time.sleep(0.5)
     return False
