@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import CACHE, free_port
+from servers import wait_for as wait_for  # re-exported: tests import it from conftest
 
 from alertcast import kafka
 from alertcast.settings import ROOT
@@ -25,26 +26,6 @@ from alertcast.settings import ROOT
 SHARED = ROOT.parent / "shared"
 SAMPLES = SHARED / "samples"
 EXAMPLES = ROOT / "deploy" / "examples"
-CACHE = Path(os.environ.get("ALERTCAST_CACHE_DIR", Path.home() / ".cache" / "alertcast"))
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 60.0, what: str | Callable[[], str] = "condition"
-) -> Any:
-    """Poll until predicate() is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what() if callable(what) else what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _free_pair() -> int:

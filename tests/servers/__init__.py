@@ -2,7 +2,7 @@
 
 Each module starts one server in a temporary folder on an ephemeral port and stops it by its
 PID (or its thread); `scripts/install-servers.sh` installs what must be installed, into a cache
-outside the clone.
+outside the clone. The helpers below serve every test (conftest.py re-exports them).
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], T | None], timeout: float, what: Callable[[], str] | str) -> T:
-    """Poll until `predicate()` is truthy and return it; fail saying `what` after `timeout` s."""
+def wait_for(
+    predicate: Callable[[], T | None], timeout: float = 60.0, what: Callable[[], str] | str = "condition"
+) -> T:
+    """Poll until `predicate()` is truthy and return it; fail saying `what` after `timeout` s.
+    The one way tests wait: on a condition, never a fixed sleep."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
-from . import CACHE, free_port, wait_until
+from . import CACHE, free_port, wait_for
 
 VENV = CACHE / "synapse-venv"
 PYTHON = VENV / "bin" / "python"
@@ -124,7 +124,7 @@ class Synapse:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        wait_until(self._answers, timeout=60, what=self._why_not_ready)
+        wait_for(self._answers, timeout=60, what=self._why_not_ready)
         self.started_in_s = time.monotonic() - began
 
     def _answers(self) -> bool:
