@@ -28,6 +28,8 @@ class WebsiteChannel:
         self.now = now
         self.base_url = base_url.rstrip("/")
         self._lock = asyncio.Lock()
+        self._next_expiry: datetime | None = None
+        self._built = False
 
     def accounts(self) -> list[str]:
         return ["default"]
@@ -49,8 +51,26 @@ class WebsiteChannel:
         )
         updated = current.with_version(request.version, request.incident, self.now())
         write_atomic(path, updated.model_dump_json(indent=1).encode())
-        build_site(self.load_all(), self.site_dir, now=self.now(), base_url=self.base_url)
+        self.rebuild()
         return updated
+
+    def rebuild(self) -> None:
+        now = self.now()
+        alerts = self.load_all()
+        build_site(alerts, self.site_dir, now=now, base_url=self.base_url)
+        upcoming = [at for alert in alerts if (at := alert.expires_at()) is not None and at > now]
+        self._next_expiry = min(upcoming, default=None)
+        self._built = True
+
+    async def refresh_expired(self) -> bool:
+        """Rebuild when an alert's expiry has passed since the last build (the timer in
+        alertcast.stream.deliver calls this): an expired alert leaves the index and joins the
+        archive even when nothing else is published."""
+        due = not self._built or (self._next_expiry is not None and self.now() >= self._next_expiry)
+        if due:
+            async with self._lock:
+                await asyncio.to_thread(self.rebuild)
+        return due
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
         async with self._lock:

@@ -38,8 +38,15 @@ class PublishedAlert(BaseModel):
         """Ended by a cancel, or past the latest version's expiry."""
         if self.ended_at is not None:
             return True
+        expires = self.expires_at()
+        return expires is not None and expires <= now
+
+    def expires_at(self) -> datetime | None:
+        """When the latest version stops being current (None: no expiry, or ended already)."""
+        if self.ended_at is not None:
+            return None
         expiries = [info.expires for info in self.latest.info if info.expires is not None]
-        return bool(expiries) and max(expiries) <= now
+        return max(expiries) if expiries else None
 
     def with_version(self, version: int, incident: Incident, at: datetime) -> PublishedAlert:
         """Add or replace a version (a retried delivery writes the same version again)."""

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from alertcast.channels.base import Channel, LookupUnsupported, PostResult
 from alertcast.channels.registry import build_channels
+from alertcast.channels.website import WebsiteChannel
 from alertcast.clock import clock
 from alertcast.delivery.breaker import Breakers
 from alertcast.delivery.ledger import (
@@ -44,6 +45,7 @@ from alertcast.stream.app import app, dead, ledger, receipts, requests, settings
 log = logging.getLogger(__name__)
 
 channels: dict[str, Channel] = build_channels(settings)
+EXPIRY_CHECK_S = 30.0
 retry = RetryPolicy()
 threads: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 breakers = Breakers(settings.breaker_failures, settings.breaker_cooldown_s, on_change=metrics.breaker_changed)
@@ -88,6 +90,16 @@ async def deliver(stream: Any) -> None:
         await receipts.send(key=request.delivery_key.encode(), value=value)
         if receipt.status is DeliveryStatus.DEAD:
             await dead.send(key=request.delivery_key.encode(), value=value)
+
+
+async def expire_on_site() -> None:
+    """Expiry ends an alert on the public site like a cancel, even when nothing else happens."""
+    website = channels.get("website")
+    if isinstance(website, WebsiteChannel):
+        await website.refresh_expired()
+
+
+app.timer(interval=EXPIRY_CHECK_S)(expire_on_site)
 
 
 def entry_of(key: str) -> LedgerEntry | None:
