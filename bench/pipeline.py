@@ -3,7 +3,9 @@
 The worker's only channel is the webhook, pointed at a local sink; latency is measured from
 the moment an incident is produced to the moment its receipt is read from
 `deliveries.receipts`. It prints figures; it is not a test. Last line:
-`rate_per_s=<target> throughput_per_s=<x> p50_ms=<x> p95_ms=<x> p99_ms=<x>`
+`rate_per_s=<target> throughput_per_s=<x> baseline_per_s=<x> p50_ms=<x> p95_ms=<x> p99_ms=<x>`,
+where the baseline is a bare aiokafka consume->produce loop over as many messages, in the same
+run on the same broker: what Kafka itself allows here, against which every stage is seen.
 
     .venv/bin/python bench/pipeline.py --count 1000 --rate 100
     .venv/bin/python bench/pipeline.py --count 5000 --rate 1000
@@ -33,6 +35,7 @@ from alertcast.models import Incident, alert_id_for
 from alertcast.settings import get_settings
 
 WARM_UP_COUNT, WARM_UP_RATE = 600, 50.0  # 12 s
+BASELINE_TOPICS = ("baseline.in", "baseline.out")
 
 
 def free_port() -> int:
@@ -154,6 +157,41 @@ async def measure(bootstrap: str, prefix: str, count: int, rate: float, run: str
     }
 
 
+async def baseline(bootstrap: str, prefix: str, count: int, run: str) -> float:
+    """What Kafka itself allows here: a bare aiokafka consume->produce loop (getmany, acks=all,
+    idempotent) over the same messages, on the same broker, in the same run."""
+    source, target = prefix + BASELINE_TOPICS[0], prefix + BASELINE_TOPICS[1]
+    payloads = [
+        (i.key.encode(), i.model_dump_json().encode()) for i in (incident(run, n) for n in range(count))
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=10
+    )
+    await producer.start()
+    await consumer.start()
+    try:
+        for key, value in payloads:
+            await producer.send(source, value=value, key=key)
+        await producer.flush()
+        moved, started = 0, 0.0
+        while moved < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            if batches and not started:
+                started = time.perf_counter()
+            sends = [
+                await producer.send(target, value=record.value, key=record.key)
+                for records in batches.values()
+                for record in records
+            ]
+            await asyncio.gather(*sends)
+            moved += len(sends)
+        return count / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
 async def run_measurements(
     args: argparse.Namespace, bootstrap: str, prefix: str, run: str, sink_port: int
 ) -> dict[str, float] | None:
@@ -168,6 +206,10 @@ async def run_measurements(
         print(f"measuring {args.count} incidents at {args.rate:g}/s...", file=sys.stderr)
         figures = await measure(bootstrap, prefix, args.count, args.rate, run)
         figures["sink_hits"] = hits[0]
+        print(
+            f"baseline: a bare aiokafka consume->produce loop over {args.count} messages...", file=sys.stderr
+        )
+        figures["baseline_per_s"] = await baseline(bootstrap, prefix, args.count, run + "b")
         return figures
     finally:
         await runner.cleanup()
@@ -210,6 +252,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, float] | None:
             run = uuid.uuid4().hex[:8]
             prefix = f"bench{run}."
             topics.apply(bootstrap, prefix)
+            topics.apply(
+                bootstrap, prefix, [topics.TopicSpec(name=name, partitions=6) for name in BASELINE_TOPICS]
+            )
             sink_port = free_port()
             log = Path(temp) / "worker.log"
             worker = start_worker(bootstrap, prefix, run, sink_port, log)
@@ -243,7 +288,8 @@ def main() -> int:
     )
     print(
         f"rate_per_s={args.rate:g} throughput_per_s={figures['throughput_per_s']:.1f} "
-        f"p50_ms={figures['p50_ms']:.1f} p95_ms={figures['p95_ms']:.1f} p99_ms={figures['p99_ms']:.1f}"
+        f"baseline_per_s={figures['baseline_per_s']:.0f} p50_ms={figures['p50_ms']:.1f} "
+        f"p95_ms={figures['p95_ms']:.1f} p99_ms={figures['p99_ms']:.1f}"
     )
     return 0 if figures["received"] == args.count else 1
 
