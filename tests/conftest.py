@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,18 +67,31 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.status = 202  # what it answers; a test sets 500 to play a network that is down
+        self.failures = 0  # answer 503 to this many requests first (a network down for a while)
+        self.refused = 0
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    failing = receiver.failures > 0
+                    if failing:
+                        receiver.failures -= 1
+                        receiver.refused += 1
+                if failing:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
                 if receiver.status >= 400:
                     self.send_response(receiver.status)
                     self.end_headers()
                     return
                 with receiver.lock:
-                    receiver.requests.append({"headers": dict(self.headers), "body": json.loads(body)})
+                    receiver.requests.append(
+                        {"headers": dict(self.headers), "body": json.loads(body), "at": time.monotonic()}
+                    )
                 self.send_response(receiver.status)
                 self.end_headers()
 
