@@ -8,25 +8,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from channel_requests import delivery_request
 from servers import free_port
 
 from alertcast.channels.base import LookupUnsupported, PostResult
 from alertcast.channels.email import EmailAccount, EmailChannel, message_id
+from alertcast.delivery.ledger import in_thread
 from alertcast.delivery.retry import PermanentError, TransientError
-from alertcast.models.alert import ChannelText, DeliveryRequest
-from alertcast.models.incident import Incident, MsgType, Status
+from alertcast.models.incident import MsgType, Status
 
 if TYPE_CHECKING:  # aiosmtpd is imported by the fixture only: other tiers collect this file
     from servers.smtp import Received, SmtpServer
 
 pytestmark = pytest.mark.servers
 
-SENT = datetime(2019, 3, 4, 7, 30, tzinfo=UTC)
 LISTS = ["population@listes.prefecture.test", "mairies@listes.prefecture.test"]
 
 
@@ -74,47 +74,11 @@ def channel(smtp: SmtpServer, password_env: str) -> EmailChannel:
     )
 
 
-def request(
-    text: str,
-    version: int = 1,
-    msg_type: MsgType = MsgType.ALERT,
-    status: Status = Status.ACTUAL,
-    account: str = "prefecture",
-    alert_id: str | None = None,
-    headline: str = "Vents violents à Arras",
-) -> DeliveryRequest:
-    references = (
-        [{"sender": "prefecture-62", "identifier": "storm-1"}] if msg_type is not MsgType.ALERT else []
-    )
-    incident = Incident.model_validate(
-        {
-            "identifier": f"storm-{version}",
-            "sender": "prefecture-62",
-            "sent": SENT,
-            "status": status,
-            "msg_type": msg_type,
-            "references": references,
-            "info": [{"category": "weather", "event": "Tempête", "headline": headline}],
-        }
-    )
-    return DeliveryRequest(
-        alert_id=alert_id or uuid.uuid4().hex[:16],
-        version=version,
-        channel="email",
-        account=account,
-        incident=incident,
-        text=ChannelText(channel="email", language="fr", text=text, length=len(text)),
-        approved_at=SENT,
-    )
+request = partial(delivery_request, "email")
 
 
 def received(smtp: SmtpServer, post: PostResult) -> list[Received]:
     return [m for m in smtp.messages if m.message["Message-ID"] == post.post_id]
-
-
-def thread(root: PostResult, latest: PostResult) -> PostResult:
-    """What the delivery agent passes as `previous`: the first post, with the latest in details."""
-    return root.model_copy(update={"details": {**root.details, "latest": latest.model_dump()}})
 
 
 async def test_publish_is_read_back_from_the_mailbox_sent_over_tls_with_auth(
@@ -149,9 +113,9 @@ async def test_update_and_end_are_replies_in_the_first_message_thread(
     first = request("Route D917 fermée à Arras.")
     root = await channel.publish(first)
     change = request("Route D917 rouverte sur une voie.", 2, MsgType.UPDATE, alert_id=first.alert_id)
-    updated = await channel.update(change, thread(root, root))
+    updated = await channel.update(change, in_thread(root, root))
     ending = request("FIN D'ALERTE – route D917 rouverte.", 3, MsgType.CANCEL, alert_id=first.alert_id)
-    ended = await channel.end(ending, thread(root, updated))
+    ended = await channel.end(ending, in_thread(root, updated))
 
     [update_mail] = received(smtp, updated)
     assert update_mail.message["In-Reply-To"] == root.post_id

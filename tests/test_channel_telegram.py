@@ -9,22 +9,20 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
+from channel_requests import delivery_request
 from servers.telegram_contract import TelegramServer
 
 from alertcast.channels.base import LookupUnsupported
 from alertcast.channels.telegram import TelegramAccount, TelegramChannel
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
 from alertcast.http import make_client
-from alertcast.models.alert import ChannelText, DeliveryRequest
-from alertcast.models.incident import Incident, MsgType, Status
+from alertcast.models.incident import MsgType, Status
 
 pytestmark = pytest.mark.servers
-
-SENT = datetime(2019, 3, 4, 7, 30, tzinfo=UTC)
 
 
 @dataclass
@@ -76,37 +74,7 @@ async def channel(server: TelegramServer, bot: Bot) -> AsyncIterator[TelegramCha
     await adapter.aclose()
 
 
-def request(
-    text: str,
-    version: int = 1,
-    msg_type: MsgType = MsgType.ALERT,
-    status: Status = Status.ACTUAL,
-    account: str = "prefecture",
-    alert_id: str | None = None,
-) -> DeliveryRequest:
-    references = (
-        [{"sender": "prefecture-62", "identifier": "storm-1"}] if msg_type is not MsgType.ALERT else []
-    )
-    incident = Incident.model_validate(
-        {
-            "identifier": f"storm-{version}",
-            "sender": "prefecture-62",
-            "sent": SENT,
-            "status": status,
-            "msg_type": msg_type,
-            "references": references,
-            "info": [{"category": "weather", "event": "Tempête", "headline": "Vents violents à Arras"}],
-        }
-    )
-    return DeliveryRequest(
-        alert_id=alert_id or uuid.uuid4().hex[:16],
-        version=version,
-        channel="telegram",
-        account=account,
-        incident=incident,
-        text=ChannelText(channel="telegram", language="fr", text=text, length=len(text)),
-        approved_at=SENT,
-    )
+request = partial(delivery_request, "telegram")
 
 
 async def test_publish_is_counted_and_read_back(

@@ -8,23 +8,22 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
+from channel_requests import delivery_request
 from servers.x_contract import XServer
 
 from alertcast.channels.account import marker
-from alertcast.channels.base import PostResult
 from alertcast.channels.x import XAccount, XChannel
+from alertcast.delivery.ledger import in_thread
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
 from alertcast.http import make_client
-from alertcast.models.alert import ChannelText, DeliveryRequest
-from alertcast.models.incident import Incident, MsgType, Status
+from alertcast.models.incident import MsgType, Status
 
 pytestmark = pytest.mark.servers
 
-SENT = datetime(2019, 3, 4, 7, 30, tzinfo=UTC)
 LINK = "https://www.pas-de-calais.gouv.fr/alertes/d917"
 
 
@@ -61,42 +60,7 @@ async def channel(server: XServer, user: tuple[str, str, str]) -> AsyncIterator[
     await adapter.aclose()
 
 
-def request(
-    text: str,
-    version: int = 1,
-    msg_type: MsgType = MsgType.ALERT,
-    status: Status = Status.ACTUAL,
-    account: str = "prefecture",
-    alert_id: str | None = None,
-) -> DeliveryRequest:
-    references = (
-        [{"sender": "prefecture-62", "identifier": "storm-1"}] if msg_type is not MsgType.ALERT else []
-    )
-    incident = Incident.model_validate(
-        {
-            "identifier": f"storm-{version}",
-            "sender": "prefecture-62",
-            "sent": SENT,
-            "status": status,
-            "msg_type": msg_type,
-            "references": references,
-            "info": [{"category": "weather", "event": "Tempête", "headline": "Vents violents à Arras"}],
-        }
-    )
-    return DeliveryRequest(
-        alert_id=alert_id or uuid.uuid4().hex[:16],
-        version=version,
-        channel="x",
-        account=account,
-        incident=incident,
-        text=ChannelText(channel="x", language="fr", text=text, length=len(text)),
-        approved_at=SENT,
-    )
-
-
-def thread(root: PostResult, latest: PostResult) -> PostResult:
-    """What the ledger's `previous_post` hands to update/end: the root, the latest in details."""
-    return root.model_copy(update={"details": {**root.details, "latest": latest.model_dump()}})
+request = partial(delivery_request, "x")
 
 
 async def test_publish_is_counted_and_read_back(
@@ -133,10 +97,10 @@ async def test_updates_and_the_end_are_replies_in_the_thread(
     )
     third = await channel.update(
         request("Mise à jour : réouverture vers 18 h.", 3, MsgType.UPDATE, alert_id=first.alert_id),
-        thread(root, second),
+        in_thread(root, second),
     )
     end = await channel.end(
-        request("Route D917 rouverte.", 4, MsgType.CANCEL, alert_id=first.alert_id), thread(root, third)
+        request("Route D917 rouverte.", 4, MsgType.CANCEL, alert_id=first.alert_id), in_thread(root, third)
     )
 
     posts = {p["id"]: p for p in server.state.posts_of(user[0])}

@@ -76,6 +76,9 @@ def previous_post(entries: dict[int, LedgerEntry]) -> PostResult | None:
     sent = [entries[v] for v in sorted(entries) if entries[v].state is LedgerState.SENT]
     if not sent or sent[0].post is None:
         return None
-    root = sent[0].post
-    latest = sent[-1].post or root
+    return in_thread(sent[0].post, sent[-1].post or sent[0].post)
+
+
+def in_thread(root: PostResult, latest: PostResult) -> PostResult:
+    """What update and end receive: the thread's root post, with its latest post in details."""
     return root.model_copy(update={"details": {**root.details, "latest": latest.model_dump()}})
