@@ -43,6 +43,33 @@ def _actions(parser: argparse.ArgumentParser) -> Any:
     return parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
 
 
+def _pauses(args: argparse.Namespace) -> int:
+    from alertcast import pausing
+
+    settings = get_settings()
+    if args.action == "paused":
+        switches, held = pausing.board(settings).active(), pausing.held(settings)
+        for pause in switches:
+            why = f": {pause.reason}" if pause.reason else ""
+            print(f"paused {pause.scope} by {pause.by} at {pause.at:%Y-%m-%d %H:%M:%S}Z{why}")
+        if not switches:
+            print("no pause: deliveries go out")
+        for channel, count in sorted(held.items()):
+            print(f"held {channel}: {count} deliveries")
+        return EXIT_OK
+    if args.account and not args.channel:
+        print("error: --account needs --channel (an account is paused within its channel)", file=sys.stderr)
+        return EXIT_USAGE
+    pause = pausing.switch(settings, args.action == "pause", args.channel, args.account, args.by, args.reason)
+    if pause.paused:
+        print(f"paused {pause.scope} by {pause.by}: its deliveries wait until `alertcast deliveries resume`")
+    else:
+        print(
+            f"resumed {pause.scope} by {pause.by}: held deliveries go out (unless another pause holds them)"
+        )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="alertcast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -70,15 +97,26 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="verify every account without posting (credentials, right to post, limits)"
     )
 
-    deliveries = commands.add_parser("deliveries", help="deliveries that need a person")
-    resolve = _actions(deliveries).add_parser(
-        "resolve", help="settle a dead or unknown delivery: it was posted (with its link), or post it again"
+    deliveries = commands.add_parser("deliveries", help="deliveries that need a person; pause switches")
+    deliveries_commands = _actions(deliveries)
+    resolve = deliveries_commands.add_parser(
+        "resolve",
+        help="settle a dead, unknown or paused delivery: it was posted (with its link), post it again, "
+        "or drop it",
     )
     resolve.add_argument("delivery_key", metavar="KEY", help="alert:version:channel:account, as in receipts")
     decision = resolve.add_mutually_exclusive_group(required=True)
     decision.add_argument("--posted", metavar="URL", help="it was posted, here")
     decision.add_argument("--post-again", action="store_true", help="post it again")
+    decision.add_argument("--drop", action="store_true", help="do not post it (it stays recorded as dropped)")
     resolve.add_argument("--by", help="who decides (default: your login)")
+    for verb, what in (("pause", "hold deliveries until resumed"), ("resume", "let held deliveries go out")):
+        command = deliveries_commands.add_parser(verb, help=f"{what}: everything, a channel or one account")
+        command.add_argument("--channel", help="only this channel (website, mastodon...); default: all")
+        command.add_argument("--account", help="only this account of --channel")
+        command.add_argument("--reason", default="", help="why (kept in the audit log)")
+        command.add_argument("--by", help="who (default: your login)")
+    deliveries_commands.add_parser("paused", help="the active pause switches and the deliveries they hold")
 
     users = commands.add_parser("users", help="console users")
     users_commands = _actions(users)
@@ -180,10 +218,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(table(results))
         return EXIT_OK if all(r.ok for r in results) else EXIT_REFUSED
     if args.command == "deliveries":
+        if args.action != "resolve":
+            return _pauses(args)
         from alertcast.delivery.ledger import Resolution
         from alertcast.resolve import NotFound, resolve
 
-        choice = Resolution.POST_AGAIN if args.post_again else Resolution.WAS_POSTED
+        choice = (
+            Resolution.POST_AGAIN
+            if args.post_again
+            else Resolution.DROP
+            if args.drop
+            else Resolution.WAS_POSTED
+        )
         try:
             resolve(settings, args.delivery_key, choice, args.posted, args.by)
         except NotFound as error:

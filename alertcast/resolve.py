@@ -1,18 +1,19 @@
-"""`alertcast deliveries resolve`: a person's decision on a dead or unknown delivery.
+"""`alertcast deliveries resolve`: a person's decision on a dead, unknown or paused delivery.
 
 The worker owns the ledger, so the decision travels like any delivery: the original request is
 found on `deliveries.requests` and produced again with the decision in its headers; the
-delivery agent then posts it again, or records it as posted at the link the person gives.
+delivery agent then posts it again, records it as posted at the link the person gives, or
+drops it.
 """
 
 from __future__ import annotations
 
 import getpass
-import time
 
 from alertcast.delivery.ledger import Resolution
 from alertcast.models.alert import DeliveryRequest
 from alertcast.settings import Settings
+from alertcast.topic_reader import read_to_end
 
 RESOLUTION_HEADER = "alertcast-resolution"
 RESOLVED_BY_HEADER = "alertcast-resolved-by"
@@ -31,41 +32,13 @@ class NotFound(LookupError):
     pass
 
 
-def find_request(
-    settings: Settings, delivery_key: str, timeout_s: float = 10.0
-) -> tuple[bytes, DeliveryRequest]:
+def find_request(settings: Settings, delivery_key: str) -> tuple[bytes, DeliveryRequest]:
     """The request with this delivery key, read from the start of `deliveries.requests`."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        settings.topic("deliveries.requests"),
-        bootstrap_servers=settings.bootstrap.split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=1000,
-    )
     found: tuple[bytes, DeliveryRequest] | None = None
-    deadline = time.monotonic() + timeout_s
-    try:
-        while found is None and time.monotonic() < deadline:
-            batches = consumer.poll(timeout_ms=500)
-            if (
-                not batches
-                and consumer.assignment()
-                and all(
-                    consumer.position(tp) >= end
-                    for tp, end in consumer.end_offsets(list(consumer.assignment())).items()
-                )
-            ):
-                break  # read to the end: it is not there
-            for records in batches.values():
-                for record in records:
-                    request = DeliveryRequest.model_validate_json(record.value)
-                    if request.delivery_key == delivery_key:
-                        found = (record.key, request)
-    finally:
-        consumer.close()
+    for record in read_to_end(settings, "deliveries.requests"):
+        request = DeliveryRequest.model_validate_json(record.value)
+        if request.delivery_key == delivery_key:
+            found = (record.key, request)
     if found is None:
         raise NotFound(
             f"no delivery {delivery_key!r} on {settings.topic('deliveries.requests')}; "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from alertcast.delivery.pause import Pause
 from alertcast.models import (
     AcceptedIncident,
     Approval,
@@ -32,6 +33,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Receipt,
     Decision,
     AuditEvent,
+    Pause,
 )
 
 

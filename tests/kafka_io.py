@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -39,4 +40,33 @@ def read_until(
         consumer.close()
     if len(messages) < count:
         raise AssertionError(f"{topic}: {len(messages)}/{count} messages after {timeout:.0f} s {what}")
+    return messages
+
+
+def read_until_found(
+    bootstrap: str,
+    topic: str,
+    found: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 90.0,
+    what: str = "",
+) -> list[dict[str, Any]]:
+    """Every JSON message of `topic` read until `found(messages)` holds (or an AssertionError)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=500,
+    )
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not found(messages):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: not found after {timeout:.0f} s {what}: {messages[-5:]}")
+            for batch in consumer.poll(timeout_ms=500).values():
+                messages += [json.loads(record.value) for record in batch]
+    finally:
+        consumer.close()
     return messages

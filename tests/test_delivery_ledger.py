@@ -58,3 +58,15 @@ def test_a_person_may_post_again_or_settle_a_dead_or_unknown_delivery() -> None:
 def test_a_resolution_never_reposts_what_was_sent_or_is_in_flight() -> None:
     assert next_action(entry(LedgerState.SENT, "1"), Resolution.POST_AGAIN) is Action.DONE
     assert next_action(entry(LedgerState.IN_FLIGHT), Resolution.POST_AGAIN) is Action.LOOK_UP
+
+
+def test_a_paused_delivery_is_posted_when_sent_again_and_a_person_may_drop_it() -> None:
+    # The pause check comes before posting, in the delivery agent: here only what follows.
+    assert next_action(entry(LedgerState.PAUSED)) is Action.POST
+    assert next_action(entry(LedgerState.PAUSED), Resolution.DROP) is Action.DROP
+    assert next_action(entry(LedgerState.DEAD), Resolution.DROP) is Action.DROP
+
+
+def test_a_dropped_delivery_stays_dropped() -> None:
+    assert next_action(entry(LedgerState.DROPPED)) is Action.DONE
+    assert next_action(entry(LedgerState.DROPPED), Resolution.POST_AGAIN) is Action.DONE

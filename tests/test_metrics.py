@@ -22,6 +22,8 @@ FAMILIES = {
     "alertcast_delivery_duration_seconds": "histogram",
     "alertcast_deliveries_failed": "counter",
     "alertcast_circuit_state": "gauge",
+    "alertcast_deliveries_paused": "gauge",
+    "alertcast_account_healthy": "gauge",
     "alertcast_consumer_lag": "gauge",
 }
 

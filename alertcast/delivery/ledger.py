@@ -23,6 +23,8 @@ class LedgerState(StrEnum):
     SENT = "sent"
     DEAD = "dead"
     UNKNOWN = "unknown"
+    PAUSED = "paused"  # held by a pause switch; goes out when it is resumed
+    DROPPED = "dropped"  # a person decided it must not go out (or the alert ended first)
 
 
 class LedgerEntry(BaseModel):
@@ -35,6 +37,9 @@ class LedgerEntry(BaseModel):
     error: str | None = None
     updated_at: datetime
     resolved_by: str | None = Field(default=None, description="who settled an unknown delivery")
+    request: DeliveryRequest | None = Field(
+        default=None, description="kept while paused: what to send again when the pause ends"
+    )
 
 
 class Action(StrEnum):
@@ -42,6 +47,7 @@ class Action(StrEnum):
     LOOK_UP = "look_up"  # a previous attempt may have reached the network: ask it first
     DONE = "done"  # already sent: only repeat the receipt
     WAIT = "wait"  # dead or unknown: a person decides (retry from the console or the CLI)
+    DROP = "drop"  # a person decided it must not go out
 
 
 class Resolution(StrEnum):
@@ -50,18 +56,28 @@ class Resolution(StrEnum):
 
     POST_AGAIN = "post-again"
     WAS_POSTED = "was-posted"
+    DROP = "drop"  # do not post it (a paused delivery, or a dead or unknown one)
+
+
+AWAITING_A_PERSON = (LedgerState.DEAD, LedgerState.UNKNOWN, LedgerState.PAUSED)
 
 
 def next_action(entry: LedgerEntry | None, resolution: Resolution | None = None) -> Action:
     if entry is None:
         return Action.POST
-    if resolution is not None and entry.state in (LedgerState.DEAD, LedgerState.UNKNOWN):
-        return Action.POST if resolution is Resolution.POST_AGAIN else Action.DONE
+    if resolution is not None and entry.state in AWAITING_A_PERSON:
+        return {
+            Resolution.POST_AGAIN: Action.POST,
+            Resolution.WAS_POSTED: Action.DONE,
+            Resolution.DROP: Action.DROP,
+        }[resolution]
     return {
         LedgerState.IN_FLIGHT: Action.LOOK_UP,
         LedgerState.SENT: Action.DONE,
         LedgerState.DEAD: Action.WAIT,
         LedgerState.UNKNOWN: Action.WAIT,
+        LedgerState.PAUSED: Action.POST,  # sent again on resume (the pause check comes first)
+        LedgerState.DROPPED: Action.DONE,
     }[entry.state]
 
 

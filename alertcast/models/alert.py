@@ -105,6 +105,8 @@ class DeliveryStatus(StrEnum):
     DEAD = "dead"  # gave up after the last attempt, or refused by the network
     UNKNOWN = "unknown"  # may or may not have been posted; a person decides
     SKIPPED = "skipped"  # nothing to do on this account (e.g. ending an alert it never showed)
+    PAUSED = "paused"  # held by a pause switch; a later receipt says how it ended
+    DROPPED = "dropped"  # a person decided it must not go out, or the alert ended first
 
 
 class Receipt(_Message):

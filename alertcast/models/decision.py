@@ -70,6 +70,9 @@ class AuditAction(StrEnum):
     SUPERSEDED = "superseded"
     SUBMITTED = "submitted"  # an alert written by hand in the console
     RETRY = "retry"  # a delivery sent again from the console
+    PAUSE = "pause"  # deliveries of a channel, an account or everything held
+    RESUME = "resume"
+    DROP = "drop"  # a held, dead or unknown delivery that must not go out
 
 
 class DraftStatus(StrEnum):
@@ -95,8 +98,8 @@ class AuditEvent(BaseModel):
     at: UtcDateTime
     actor: str
     action: AuditAction
-    incident_key: str
-    alert_id: str
+    incident_key: str = Field(default="", description="empty for events about no alert (a pause)")
+    alert_id: str = ""
     version: int | None = None
     decision_id: str | None = None
     accepted: bool = True

@@ -27,6 +27,7 @@ from alertcast.channels.website import WebsiteChannel
 from alertcast.clock import clock
 from alertcast.delivery.breaker import Breakers
 from alertcast.delivery.ledger import (
+    AWAITING_A_PERSON,
     Action,
     LedgerEntry,
     LedgerState,
@@ -39,7 +40,7 @@ from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.incident import MsgType
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
-from alertcast.stream import metrics
+from alertcast.stream import metrics, pauses
 from alertcast.stream.app import app, dead, ledger, receipts, requests, settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ _RECEIPT_STATUS = {
     LedgerState.SENT: DeliveryStatus.SENT,
     LedgerState.DEAD: DeliveryStatus.DEAD,
     LedgerState.UNKNOWN: DeliveryStatus.UNKNOWN,
+    LedgerState.DROPPED: DeliveryStatus.DROPPED,
 }
 
 
@@ -80,6 +82,7 @@ def answer_in(headers: dict[str, bytes] | None) -> PersonsAnswer | None:
 @app.agent(requests, concurrency=settings.worker_concurrency)
 async def deliver(stream: Any) -> None:
     async for event in stream.events():
+        await pauses.loaded.wait()  # never post on a channel before knowing it is not paused
         request = DeliveryRequest.model_validate_json(event.value)
         answer = answer_in(event.headers)
         started = time.perf_counter()
@@ -133,13 +136,22 @@ async def deliver_one(
         return receipt_for(request, DeliveryStatus.DEAD, started, error=error)
     entry = entry_of(request.delivery_key)
     action = next_action(entry, answer.resolution if answer else None)
-    if entry is not None and answer is not None and entry.state in (LedgerState.DEAD, LedgerState.UNKNOWN):
+    if entry is not None and answer is not None and entry.state in AWAITING_A_PERSON:
         log.info("delivery %s: %s decided %s", request.delivery_key, answer.by, answer.resolution.value)
         if answer.resolution is Resolution.WAS_POSTED:
             entry = await settle(
-                entry, LedgerState.SENT, post=PostResult(url=answer.url), resolved_by=answer.by
+                entry, LedgerState.SENT, post=PostResult(url=answer.url), resolved_by=answer.by, request=None
             )
             return receipt_for(request, DeliveryStatus.SENT, started, entry=entry)
+        if answer.resolution is Resolution.DROP:
+            entry = await settle(
+                entry,
+                LedgerState.DROPPED,
+                error=f"dropped by {answer.by}",
+                resolved_by=answer.by,
+                request=None,
+            )
+            return receipt_for(request, DeliveryStatus.DROPPED, started, entry=entry)
         entry = entry.model_copy(update={"resolved_by": answer.by})
     if entry is not None and action in (Action.DONE, Action.WAIT):
         return receipt_for(request, _RECEIPT_STATUS[entry.state], started, entry=entry)
@@ -157,7 +169,21 @@ async def deliver_one(
             return receipt_for(request, DeliveryStatus.SENT, started, entry=entry)
     previous = thread_of(request) if request.incident.msg_type is not MsgType.ALERT else None
     if request.incident.msg_type is MsgType.CANCEL and previous is None and request.channel != "website":
+        await drop_held_versions(request)
         return receipt_for(request, DeliveryStatus.SKIPPED, started, error="nothing was posted here to end")
+    holder = pauses.board.holding(request.channel, request.account)
+    if holder is not None:
+        held = LedgerEntry(
+            delivery_key=request.delivery_key,
+            state=LedgerState.PAUSED,
+            attempts=entry.attempts if entry else 0,
+            updated_at=clock.now(),
+            error=f"paused ({holder.scope}) by {holder.by}" + (f": {holder.reason}" if holder.reason else ""),
+            resolved_by=entry.resolved_by if entry else None,
+            request=request,
+        )
+        await record(held)
+        return receipt_for(request, DeliveryStatus.PAUSED, started, entry=held)
     in_flight = LedgerEntry(
         delivery_key=request.delivery_key,
         state=LedgerState.IN_FLIGHT,
@@ -178,6 +204,19 @@ async def deliver_one(
         return receipt_for(request, DeliveryStatus.DEAD, started, entry=entry)
     entry = await settle(in_flight, LedgerState.SENT, post=post, attempts=tries)
     return receipt_for(request, DeliveryStatus.SENT, started, entry=entry)
+
+
+async def drop_held_versions(request: DeliveryRequest) -> None:
+    """An alert ended while its earlier versions were held: they must not go out on resume."""
+    for version in range(1, request.version):
+        key = f"{request.alert_id}:{version}:{request.channel}:{request.account}"
+        entry = entry_of(key)
+        if entry is None or entry.state is not LedgerState.PAUSED or entry.request is None:
+            continue
+        reason = "the alert ended before this version was posted (it was paused)"
+        dropped = await settle(entry, LedgerState.DROPPED, error=reason, request=None)
+        receipt = receipt_for(entry.request, DeliveryStatus.DROPPED, time.perf_counter(), entry=dropped)
+        await receipts.send(key=key.encode(), value=receipt.model_dump_json().encode())
 
 
 async def settle(entry: LedgerEntry, state: LedgerState, **changes: Any) -> LedgerEntry:

@@ -115,6 +115,18 @@ DELIVERIES_FAILED = Counter(
     ["channel", "status"],
     registry=registry,
 )
+DELIVERIES_PAUSED = Gauge(
+    "alertcast_deliveries_paused",
+    "Deliveries held by a pause switch on this worker, by channel; they go out on resume.",
+    ["channel"],
+    registry=registry,
+)
+ACCOUNT_HEALTHY = Gauge(
+    "alertcast_account_healthy",
+    "Last periodic check of each channel account: 1 usable, 0 failing (a warning receipt says why).",
+    ["channel", "account"],
+    registry=registry,
+)
 CIRCUIT_STATE = Gauge(
     "alertcast_circuit_state",
     "Circuit breaker of each channel: 0 closed, 1 half-open (one probe call), 2 open "
@@ -165,6 +177,18 @@ def observe_delivery(channel: str, status: str, seconds: float) -> None:
 
 def delivery_failed(channel: str, status: str) -> None:
     DELIVERIES_FAILED.labels(channel, status).inc()
+
+
+def paused_now(counts: dict[str, int]) -> None:
+    for labels in list(DELIVERIES_PAUSED._metrics):
+        if labels[0] not in counts:
+            DELIVERIES_PAUSED.labels(*labels).set(0)
+    for channel, count in counts.items():
+        DELIVERIES_PAUSED.labels(_label(channel)).set(count)
+
+
+def account_checked(channel: str, account: str, ok: bool) -> None:
+    ACCOUNT_HEALTHY.labels(_label(channel), _label(account)).set(1 if ok else 0)
 
 
 def breaker_changed(channel: str, state: BreakerState) -> None:
