@@ -43,6 +43,20 @@ class Settings(BaseSettings):
         description="which accounts get which alerts: JSON list of {channel, account, categories, areas, "
         "exercise}; an account without a route gets every public alert",
     )
+    channel_rates: dict[str, dict[str, float]] = Field(
+        default={
+            "telegram": {"posts": 20, "per_s": 60},  # Bot API: 20 messages a minute in one group
+            "mastodon": {"posts": 300, "per_s": 3 * 3600},  # mastodon.social: 300 statuses in 3 h
+            "bluesky": {"posts": 1666, "per_s": 3600},  # PDS: 5,000 points an hour, 3 per post
+        },
+        description="posts per account of each channel: JSON {channel: {posts, per_s}}; a channel "
+        "left out is not paced",
+    )
+    account_check_interval_s: float = Field(
+        default=900.0,
+        description="the worker checks every account this often (0: never); a failing one gets a "
+        "warning receipt, and the limits accounts report feed compose",
+    )
     webhook_urls: list[str] = Field(default=[], description="URLs the webhook channel POSTs each alert to")
     webhook_secret: str = Field(default="", description="HMAC key for webhook signatures (empty: unsigned)")
     matrix_accounts: list[dict[str, Any]] = Field(

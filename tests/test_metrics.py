@@ -4,6 +4,7 @@ in the delivery agent: pure (no broker; the Faust app is built but never started
 from __future__ import annotations
 
 import pytest
+from channel_requests import delivery_request
 from faust.types import TP
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -124,6 +125,7 @@ async def test_delivery_attempts_go_through_the_channel_breaker(monkeypatch: pyt
         Breakers(threshold=2, cooldown_s=30, monotonic=clock, on_change=metrics.breaker_changed),
     )
     calls: list[str] = []
+    testnet = delivery_request("testnet", "Vents violents")
 
     async def down() -> deliver.PostResult:
         calls.append("down")
@@ -139,14 +141,14 @@ async def test_delivery_attempts_go_through_the_channel_breaker(monkeypatch: pyt
 
     for _ in range(2):
         with pytest.raises(TransientError, match="503"):
-            await deliver.guarded("testnet", down)
+            await deliver.guarded(testnet, down)
     assert metrics.registry.get_sample_value("alertcast_circuit_state", {"channel": "testnet"}) == 2
     with pytest.raises(TransientError, match="circuit open") as raised:
-        await deliver.guarded("testnet", up)
+        await deliver.guarded(testnet, up)
     assert raised.value.retry_after == pytest.approx(30)
     assert calls == ["down", "down"]  # the open circuit did not call the network
     clock.now += 30
     with pytest.raises(PermanentError):
-        await deliver.guarded("testnet", refused)  # the probe: refused, but the network answered
+        await deliver.guarded(testnet, refused)  # the probe: refused, but the network answered
     assert metrics.registry.get_sample_value("alertcast_circuit_state", {"channel": "testnet"}) == 0
-    assert (await deliver.guarded("testnet", up)).post_id == "1"
+    assert (await deliver.guarded(testnet, up)).post_id == "1"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, wait_for
+from conftest import EXAMPLES, free_port, wait_for
 from kafka_io import produce, read_until
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -32,6 +32,8 @@ FAMILIES = [
     "alertcast_deliveries_failed",
     "alertcast_circuit_state",
     "alertcast_consumer_lag",
+    "alertcast_deliveries_paused",
+    "alertcast_account_healthy",
 ]
 SOURCE_TOPICS = [
     "incidents.submitted",
@@ -135,6 +137,7 @@ def test_metrics_and_health_of_a_worker_that_delivered_an_incident(
     assert metrics.value("alertcast_fanout_requests_total", channel="website", outcome="requested") == 1
     assert metrics.value("alertcast_delivery_duration_seconds_sum", channel="website", status="sent") > 0
     assert metrics.value("alertcast_circuit_state", channel="website") == 0
+    assert metrics.value("alertcast_account_healthy", channel="website", account="default") == 1
     assert metrics.value("alertcast_approval_wait_seconds_count") is not None
     assert metrics.families["alertcast_deliveries_failed"].samples == []  # nothing dead or unknown
     assert metrics.value("process_resident_memory_bytes") > 0
@@ -251,3 +254,31 @@ def test_a_down_network_opens_its_circuit_and_the_delivery_is_counted_dead(
     assert metrics.value("alertcast_circuit_state", channel="webhook") == 2  # 5 failures in a row: open
     assert metrics.value("alertcast_circuit_state", channel="website") == 0  # the others are unaffected
     assert metrics.value("alertcast_delivery_duration_seconds_count", channel="website", status="sent") == 1
+
+
+def test_the_worker_checks_its_accounts_and_says_which_one_fails(
+    broker: str, prefix: str, start_worker: Any, worker_env: dict[str, str]
+) -> None:
+    """A receiver gone (nothing listens on its port) is found by the periodic check, before any
+    alert: a warning receipt naming it, and its gauge at 0; the live one stays at 1."""
+    gone = f"http://127.0.0.1:{free_port()}/hook"
+    with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as live:
+        threading.Thread(target=live.serve_forever, daemon=True).start()
+        env = {
+            "ALERTCAST_CHANNELS": json.dumps(["webhook"]),
+            "ALERTCAST_WEBHOOK_URLS": json.dumps([f"http://127.0.0.1:{live.server_address[1]}/hook", gone]),
+            "ALERTCAST_ACCOUNT_CHECK_INTERVAL_S": "2",
+        }
+        port = worker_env["ALERTCAST_WORKER_WEB_PORT"]
+        start_worker(**env)
+        warning = read_until(broker, prefix + "deliveries.receipts", 1, what="a warning receipt")[0]
+        assert (warning["status"], warning["channel"], warning["account"]) == ("warning", "webhook", "1")
+        assert warning["delivery_key"] == "check:webhook:1" and gone in warning["error"]
+
+        def checked() -> Scrape | None:
+            now = scrape(port)
+            return now if now.value("alertcast_account_healthy", channel="webhook", account="0") else None
+
+        metrics = wait_for(checked, 60, "the live account checked")
+        assert metrics.value("alertcast_account_healthy", channel="webhook", account="1") == 0
+        live.shutdown()

@@ -107,6 +107,7 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"  # nothing to do on this account (e.g. ending an alert it never showed)
     PAUSED = "paused"  # held by a pause switch; a later receipt says how it ended
     DROPPED = "dropped"  # a person decided it must not go out, or the alert ended first
+    WARNING = "warning"  # not a delivery: the periodic check found this account unusable
 
 
 class Receipt(_Message):

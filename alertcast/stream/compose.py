@@ -12,7 +12,7 @@ from typing import Any
 
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
 from alertcast.render.compose import Templates, compose
-from alertcast.stream import metrics
+from alertcast.stream import accounts, metrics
 from alertcast.stream.app import accepted, app, drafted, settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,12 @@ async def compose_drafts(stream: Any) -> None:
         link = f"{base}/alerts/{alert_id}.html" if base else ""  # the key ingest chose, not re-derived
         with metrics.COMPOSE_SECONDS.time():
             composition = compose(
-                message.incident, settings.channels, templates, link=link, charter_dir=charter_dir
+                message.incident,
+                settings.channels,
+                templates,
+                link=link,
+                charter_dir=charter_dir,
+                limits=accounts.limits,
             )
         for problem in composition.problems:
             log.error("alert %s: %s", alert_id, problem.line())

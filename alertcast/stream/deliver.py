@@ -37,6 +37,7 @@ from alertcast.delivery.ledger import (
     thread_key,
 )
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
+from alertcast.delivery.throttle import Throttle
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.incident import MsgType
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 channels: dict[str, Channel] = build_channels(settings)
 EXPIRY_CHECK_S = 30.0
 retry = RetryPolicy()
+throttle = Throttle(settings.channel_rates)
 threads: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 breakers = Breakers(settings.breaker_failures, settings.breaker_cooldown_s, on_change=metrics.breaker_changed)
 for _name in channels:
@@ -193,9 +195,7 @@ async def deliver_one(
     )
     await record(in_flight, durable=True)
     try:
-        post, tries = await retry.run(
-            lambda: guarded(request.channel, lambda: call(channel, request, previous))
-        )
+        post, tries = await retry.run(lambda: guarded(request, lambda: call(channel, request, previous)))
     except (TransientError, PermanentError) as failure:
         log.error("delivery %s dead: %s", request.delivery_key, failure)
         tries = retry.attempts if isinstance(failure, TransientError) else 1
@@ -225,12 +225,17 @@ async def settle(entry: LedgerEntry, state: LedgerState, **changes: Any) -> Ledg
     return settled
 
 
-async def guarded(channel_id: str, attempt: Callable[[], Awaitable[PostResult]]) -> PostResult:
-    """One attempt through the channel's breaker; only real answers of the network move it."""
+async def guarded(request: DeliveryRequest, attempt: Callable[[], Awaitable[PostResult]]) -> PostResult:
+    """One attempt through the channel's breaker, paced by the account's post rate; only real
+    answers of the network move the breaker."""
+    channel_id = request.channel
     breaker = breakers[channel_id]
     wait = breaker.acquire()
     if wait > 0:
         raise TransientError(f"circuit open for {channel_id}: network not called", retry_after=wait)
+    paced = await throttle.pace(channel_id, request.account)
+    if paced > 0:
+        log.info("delivery %s paced %.1f s by the %s post rate", request.delivery_key, paced, channel_id)
     try:
         post = await attempt()
     except TransientError:
