@@ -18,7 +18,7 @@ from servers.telegram_contract import TelegramServer
 
 from alertcast.channels.base import LookupUnsupported
 from alertcast.channels.telegram import TelegramAccount, TelegramChannel
-from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
+from alertcast.delivery.retry import OutcomeUnknown, PermanentError, RetryPolicy, TransientError
 from alertcast.http import make_client
 from alertcast.models.incident import MsgType, Status
 
@@ -238,19 +238,34 @@ async def test_5xx_twice_then_success_through_the_retry_policy(
     assert [str(m["message_id"]) for m in server.state.messages_in(bot.chat_id)] == [post.post_id]
 
 
-async def test_a_timeout_is_transient_and_names_no_token(
+async def test_a_send_without_answer_is_unknown_not_retried_and_names_no_token(
     server: TelegramServer, bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The message was stored, the answer came too late: posting again would double it, and
+    Telegram cannot be asked, so the outcome is unknown (a person decides)."""
     caplog.set_level(logging.DEBUG)
     adapter = TelegramChannel([account(server, bot)], make_client(0.3))
     server.state.slow, server.state.slow_s = 1, 1.0
     try:
-        with pytest.raises(TransientError, match="ReadTimeout") as late:
+        with pytest.raises(OutcomeUnknown, match="ReadTimeout") as late:
             await adapter.publish(request("Route D917 fermée."))
     finally:
         await adapter.aclose()
+    assert len(server.state.messages_in(bot.chat_id)) == 1
     for said in (str(late.value), repr(late.value), caplog.text):
         assert bot.token not in said
+
+
+async def test_a_timeout_of_a_call_that_posts_nothing_is_an_ordinary_failure(
+    server: TelegramServer, bot: Bot
+) -> None:
+    adapter = TelegramChannel([account(server, bot)], make_client(0.3))
+    server.state.slow, server.state.slow_s = 1, 1.0
+    try:
+        health = await adapter.check(adapter.accounts()[0])
+    finally:
+        await adapter.aclose()
+    assert not health.ok and health.problem is not None and "ReadTimeout" in health.problem
 
 
 async def test_find_existing_is_unsupported(

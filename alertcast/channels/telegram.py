@@ -43,13 +43,14 @@ from alertcast.channels.account import (
     TokenAccount,
     error_text,
     https_unless_local,
+    maybe_sent,
     merged,
     redact,
     redact_http_logs,
     text_of,
 )
 from alertcast.channels.base import AccountHealth, LookupUnsupported, PostResult
-from alertcast.delivery.retry import PermanentError, TransientError
+from alertcast.delivery.retry import OutcomeUnknown, PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.render.length import DEFAULT_LIMITS, count
 
@@ -206,6 +207,11 @@ class TelegramChannel:
         try:
             response = await self.client.post(f"{account.api_base}/bot{token}/{method}", json=body)
         except httpx.TransportError as error:
+            if method == "sendMessage" and maybe_sent(error):
+                raise OutcomeUnknown(
+                    f"{where}: no answer after sending ({error_text(error, token)}); the message may be "
+                    "in the chat and Telegram cannot be asked: look at the chat, then settle the delivery"
+                ) from None
             raise TransientError(f"{where}: {error_text(error, token)}") from None
         try:
             answer = response.json()

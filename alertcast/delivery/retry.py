@@ -23,6 +23,11 @@ class PermanentError(Exception):
     """Retrying cannot help (4xx other than 429, refused content): fail at once with the reason."""
 
 
+class OutcomeUnknown(Exception):
+    """The post may have reached a network that cannot be asked afterwards (a Telegram send
+    that timed out after the request left): retrying could post twice, so a person decides."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5

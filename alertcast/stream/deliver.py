@@ -36,7 +36,7 @@ from alertcast.delivery.ledger import (
     previous_post,
     thread_key,
 )
-from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
+from alertcast.delivery.retry import OutcomeUnknown, PermanentError, RetryPolicy, TransientError
 from alertcast.delivery.throttle import Throttle
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.incident import MsgType
@@ -196,6 +196,11 @@ async def deliver_one(
     await record(in_flight, durable=True)
     try:
         post, tries = await retry.run(lambda: guarded(request, lambda: call(channel, request, previous)))
+    except OutcomeUnknown as unsure:
+        log.error("delivery %s unknown: %s", request.delivery_key, unsure)
+        entry = await settle(in_flight, LedgerState.UNKNOWN, error=str(unsure))
+        metrics.delivery_failed(request.channel, "unknown")
+        return receipt_for(request, DeliveryStatus.UNKNOWN, started, entry=entry)
     except (TransientError, PermanentError) as failure:
         log.error("delivery %s dead: %s", request.delivery_key, failure)
         tries = retry.attempts if isinstance(failure, TransientError) else 1
@@ -238,7 +243,7 @@ async def guarded(request: DeliveryRequest, attempt: Callable[[], Awaitable[Post
         log.info("delivery %s paced %.1f s by the %s post rate", request.delivery_key, paced, channel_id)
     try:
         post = await attempt()
-    except TransientError:
+    except (TransientError, OutcomeUnknown):
         breaker.failed()
         raise
     except PermanentError:
