@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from alertcast.settings import get_settings
 
 if TYPE_CHECKING:
-    from alertcast.channels.base import Channel
+    from alertcast.channels.base import AccountHealth, Channel
 
 EXIT_OK, EXIT_WARNINGS, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2, 64
 
@@ -207,14 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "channels":
         import asyncio
 
-        from alertcast.channels.checkup import check_all, table
+        from alertcast.channels.checkup import table
         from alertcast.channels.registry import build_channels
 
-        configured = build_channels(settings)
-        try:
-            results = asyncio.run(check_all(configured))
-        finally:
-            asyncio.run(_close(configured))
+        results = asyncio.run(_check_and_close(build_channels(settings)))
         print(table(results))
         return EXIT_OK if all(r.ok for r in results) else EXIT_REFUSED
     if args.command == "deliveries":
@@ -291,6 +287,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_REFUSED
     raise AssertionError(args.command)
+
+
+async def _check_and_close(channels: dict[str, Channel]) -> list[AccountHealth]:
+    """Check, then close the clients in the same event loop (their connections belong to it)."""
+    from alertcast.channels.checkup import check_all
+
+    try:
+        return await check_all(channels)
+    finally:
+        await _close(channels)
 
 
 async def _close(channels: dict[str, Channel]) -> None:

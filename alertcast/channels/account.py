@@ -40,9 +40,8 @@ from alertcast.delivery.retry import PermanentError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType, Status
 from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
+from alertcast.render.reference import MARKER_DIGITS, MARKER_PREFIX, reference_line
 
-MARKER_PREFIX = "ac-"
-REFERENCE_LABELS = {"fr": "réf.", "en": "ref."}
 #: What networks turn into links: http(s) up to a space; trailing punctuation stays outside.
 _URL = re.compile(r"(?<![\w/])https?://[^\s<>\"]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?)]}'\"…"
@@ -270,7 +269,7 @@ def _exercise_labelled(request: DeliveryRequest, language: str, text: str) -> st
 def marker(delivery_key: str) -> str:
     """The delivery's reference in its post: short, stable, only [a-z0-9-], distinct for each
     alert, version, channel and account."""
-    return MARKER_PREFIX + hashlib.sha256(delivery_key.encode()).hexdigest()[:12]
+    return MARKER_PREFIX + hashlib.sha256(delivery_key.encode()).hexdigest()[:MARKER_DIGITS]
 
 
 def with_marker(text: str, token: str, language: str = "fr") -> str:
@@ -283,8 +282,7 @@ def with_marker(text: str, token: str, language: str = "fr") -> str:
         if "#" not in link:
             at = start + len(link)
             return f"{text[:at]}#{token}{text[at:]}"
-    label = REFERENCE_LABELS.get(language, REFERENCE_LABELS["en"])
-    return f"{text.rstrip()}\n\n{label} {token}"
+    return text.rstrip() + reference_line(token, language)
 
 
 def links(text: str) -> Iterator[tuple[int, str]]:

@@ -416,10 +416,20 @@ def _error_of(response: httpx.Response) -> tuple[str, str]:
 
 
 def _reply_to(previous: PostResult) -> dict[str, Any]:
-    """The reply refs: root = the alert's first post, parent = the last post of the alert."""
+    """The reply refs: root = the alert's first post, parent = the last post of the alert.
+
+    The delivery agent gives the thread's root post with its latest post in `details["latest"]`
+    (alertcast.delivery.ledger.in_thread); without it, `previous` is itself the last post."""
     cid = previous.details.get("cid")
     if not previous.post_id or not cid:
         raise PermanentError("the alert's Bluesky post is unknown (uri and cid): nothing to reply to")
-    parent = StrongRef(uri=previous.post_id, cid=str(cid)).model_dump()
-    root = previous.details.get("root") or parent
+    own = StrongRef(uri=previous.post_id, cid=str(cid)).model_dump()
+    root = previous.details.get("root") or own
+    latest = previous.details.get("latest") or {}
+    latest_cid = (latest.get("details") or {}).get("cid")
+    parent = (
+        StrongRef(uri=latest["post_id"], cid=str(latest_cid)).model_dump()
+        if latest.get("post_id") and latest_cid
+        else own
+    )
     return {"root": StrongRef.model_validate(root).model_dump(), "parent": parent}

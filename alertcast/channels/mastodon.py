@@ -440,11 +440,13 @@ def _is_routing_404(response: httpx.Response) -> bool:
 
 
 def _thread_of(previous: PostResult) -> tuple[str, str]:
-    """(root, parent): the alert's first status, and the last one this alert posted."""
+    """(root, parent): the alert's first status, and the last one this alert posted (the delivery
+    agent gives the root with its latest post in `details["latest"]`; without it, `previous`)."""
     if not previous.post_id:
         raise PermanentError("the alert's first Mastodon status is unknown: nothing to edit or reply to")
     root = str(previous.details.get("root_id") or previous.post_id)
-    return root, previous.post_id
+    latest = previous.details.get("latest") or {}
+    return root, str(latest.get("post_id") or previous.post_id)
 
 
 def _result(status: MastodonStatus, root_id: str, **details: Any) -> PostResult:

@@ -39,6 +39,7 @@ from alertcast.models.problem import Problem
 from alertcast.render.environment import GuardedLoader, make_environment
 from alertcast.render.fitting import FitResult, TextPart, fit
 from alertcast.render.parts import MARKERS, separator, split_parts
+from alertcast.render.reference import room_for_reference
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +371,13 @@ def compose(
                 result.problems.append(error.problem)
                 continue
             parts = [_part_for_channel(channel, part) for part in split_parts(rendered)]
-            fitted = fit(parts, channel, limit=(limits or {}).get(channel), separator=separator(channel))
+            fitted = fit(
+                parts,
+                channel,
+                limit=(limits or {}).get(channel),
+                separator=separator(channel),
+                suffix_without_link=room_for_reference(channel),
+            )
             key = (fitted.text, info.language)
             if key not in checked:  # the long channels often share one text
                 checked[key] = _check(fitted.text, info.language, incident, charter_dir)

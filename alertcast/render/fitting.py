@@ -20,11 +20,14 @@ gave way to the next ("advice (full)", "where (full)", "what (short)").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertcast.render.length import Length, count
+
+_LINK = re.compile(r"https?://", re.IGNORECASE)
 
 
 class ShorterForm(BaseModel):
@@ -93,7 +96,10 @@ def fit(
     limit: int | None = None,
     url_weight: int | None = None,
     separator: str = "\n",
+    suffix_without_link: str = "",
 ) -> FitResult:
+    """`suffix_without_link`: what the channel's adapter appends when the text has no link
+    (render.reference), counted as part of the text then."""
     levels = [0] * len(parts)
 
     def text(state: list[int]) -> str:
@@ -102,7 +108,10 @@ def fit(
         )
 
     def measure(state: list[int]) -> Length:
-        return count(channel, text(state), limit=limit, url_weight=url_weight)
+        shown = text(state)
+        if suffix_without_link and not _LINK.search(shown):
+            shown += suffix_without_link
+        return count(channel, shown, limit=limit, url_weight=url_weight)
 
     length = measure(levels)
     if length.fits:

@@ -19,11 +19,13 @@ Switches on `FacebookState`: `revoke(token)`; `rate_limited` requests answered c
 request limit reached" (HTTP `rate_status`, 400 by default as Graph does) with
 `X-Business-Use-Case-Usage` carrying `estimated_time_to_regain_access` = `regain_minutes`;
 `unavailable` requests answered 503 (code 2, `is_transient`); `slow` requests processed and then
-answered after `slow_s` seconds.
+answered after `slow_s` seconds; `hold_posts`: a feed post is stored, then its answer waits while
+the switch stays on (a worker killed in that window posted without learning it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import secrets
@@ -68,6 +70,7 @@ class FacebookState:
     unavailable: int = 0
     slow: int = 0
     slow_s: float = 1.0
+    hold_posts: bool = False
     pages: dict[str, str] = field(default_factory=dict)  # page id -> name
     tokens: dict[str, str] = field(default_factory=dict)  # token -> page id
     revoked: set[str] = field(default_factory=set)
@@ -265,6 +268,10 @@ class FacebookApp:
                 "updated_time": now,
                 "edits": 0,
             }
+        # Stored, not yet answered: the window a crash falls into. The switch is flipped from the
+        # test's thread, so a poll, not an asyncio.Event of this loop.
+        while state.hold_posts:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         return JSONResponse({"id": post_id})
 
     def _read_feed(self, request: Request, page_id: str, parameters: dict[str, str]) -> Response:

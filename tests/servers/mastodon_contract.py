@@ -14,7 +14,9 @@ Behaviours a test switches on through `ContractState` (the server runs in the te
 - `rate_limited`: that many requests answered 429 with `Retry-After` and `X-RateLimit-Reset`;
 - `unavailable`: that many requests answered 503, then recovery;
 - `revoke(token)`: the token gets 401 `{"error": "The access token was revoked"}`;
-- `edits`: False answers PUT with 404 like a server without the route (an HTML page).
+- `edits`: False answers PUT with 404 like a server without the route (an HTML page);
+- `hold_posts`: a created status is stored, then its answer waits while the switch stays on
+  (a worker killed in that window posted without learning it; the fault tests use it).
 
 Content is rendered as Mastodon does: escaped, paragraphs and line breaks, links wrapped in
 `<a href>` with the displayed text shortened (`<span class="invisible">` parts), so a marker
@@ -23,6 +25,7 @@ has to survive the `href`, not the display.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import re
@@ -53,6 +56,7 @@ class ContractState:
     retry_after_s: int = 7
     unavailable: int = 0
     edits: bool = True
+    hold_posts: bool = False
     v2_instance: bool = True
     tokens: dict[str, str] = field(default_factory=dict)  # token -> account id
     revoked: set[str] = field(default_factory=set)
@@ -264,7 +268,12 @@ class ContractApp:
             }
             if key:
                 state.idempotency[(account, key)] = status_id
-            return JSONResponse(self._public(state.statuses[status_id]))
+            created = self._public(state.statuses[status_id])
+        # Stored, not yet answered: the window a crash falls into. The switch is flipped from the
+        # test's thread, so a poll, not an asyncio.Event of this loop.
+        while state.hold_posts:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return JSONResponse(created)
 
     async def one(self, request: Request) -> Response:
         if (gate := self._gate(request)) is not None:

@@ -20,7 +20,9 @@ the channel chat".
 Switches on `TelegramState`: `revoke(token)`; `rate_limited` requests answered 429
 "Too Many Requests: retry after N" with `parameters.retry_after` = `retry_after_s`;
 `unavailable` requests answered 502 by the front proxy (an HTML page, as Telegram's nginx does);
-`slow` requests processed and then answered after `slow_s` seconds.
+`slow` requests processed and then answered after `slow_s` seconds; `hold_posts`: a sent message
+is stored, then its answer waits while the switch stays on (a worker killed in that window posted
+without learning it; the fault tests use it).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class TelegramState:
     unavailable: int = 0
     slow: int = 0
     slow_s: float = 1.0
+    hold_posts: bool = False
     bots: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> User
     revoked: set[str] = field(default_factory=set)
     chats: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> Chat
@@ -183,6 +186,9 @@ class TelegramApp:
             answer = ok(result)
         if slow:
             await asyncio.sleep(state.slow_s)
+        # Stored, not yet answered (the switch is flipped from the test's thread: a poll).
+        while method == "sendmessage" and state.hold_posts:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         return answer
 
     # --- methods (called with the state's lock held) --------------------------------------------

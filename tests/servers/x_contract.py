@@ -17,11 +17,14 @@ invalid-request; the same text twice from one user → 403 "duplicate content".
 Switches a test sets on `XState` (the server runs in the test's process):
 `revoke(token)`; `rate_limited` requests answered 429 with `x-rate-limit-reset` =
 now + `reset_in_s`; `unavailable` requests answered 503; `slow` requests processed normally but
-answered after `slow_s` seconds (a client timeout in between: the post exists, the answer is lost).
+answered after `slow_s` seconds (a client timeout in between: the post exists, the answer is lost);
+`hold_posts`: a created post is stored, then its answer waits while the switch stays on (a
+worker killed in that window posted without learning it; the fault tests use it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import threading
@@ -55,6 +58,7 @@ class XState:
     unavailable: int = 0
     slow: int = 0
     slow_s: float = 1.0
+    hold_posts: bool = False
     users: dict[str, dict[str, str]] = field(default_factory=dict)  # token -> user
     revoked: set[str] = field(default_factory=set)
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -219,6 +223,10 @@ class XApp:
                 "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             }
             view = self._view(state.posts[post_id], set())
+        # Stored, not yet answered: the window a crash falls into. The switch is flipped from the
+        # test's thread, so a poll, not an asyncio.Event of this loop.
+        while state.hold_posts:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         return self._json({"data": view}, 201)
 
     async def one(self, request: Request) -> Response:
