@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,3 +143,35 @@ def _target(target: list[Any]) -> str:
 
 def blocking(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+
+
+@contextmanager
+def uvicorn_app(factory: Callable[[], Any], start_timeout_s: float = 60.0) -> Iterator[str]:
+    """The ASGI app `factory` makes, under uvicorn on 127.0.0.1 (a free port), in a thread; yields
+    its URL and stops it on exit. A factory, so aiokafka's clients are made in the server's loop."""
+    import threading
+
+    import uvicorn
+    from servers import wait_for
+
+    server = uvicorn.Server(
+        uvicorn.Config(factory, factory=True, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive(), start_timeout_s, "the web server")
+        assert server.started, "the web server stopped during its start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def load_axe(page: Page) -> None:
+    """axe-core into a page whose Content-Security-Policy refuses inline scripts (the console's
+    `script-src 'self'`): evaluated through the DevTools protocol, which the CSP does not govern.
+    `run_axe` then finds it loaded."""
+    require_browser()
+    page.evaluate(AXE_JS.read_text(encoding="utf-8") + "\n;window.axe = axe; true")

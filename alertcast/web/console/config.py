@@ -30,6 +30,9 @@ class ConsoleConfig(BaseModel):
     decision_wait_s: float = Field(default=5.0, ge=0)
     timezone: str = "Europe/Paris"
     source_names: list[str] = Field(default_factory=list, description="intake sources, for the keys page")
+    channels: list[str] = Field(
+        default_factory=list, description="the worker's channels (settings.channels), for the pause form"
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConsoleConfig:
@@ -41,6 +44,7 @@ class ConsoleConfig(BaseModel):
             policy_file=settings.policy_file,
             decision_wait_s=settings.decision_wait_s,
             timezone=settings.timezone,
+            channels=list(settings.channels),
         )
 
     @classmethod

@@ -16,6 +16,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from starlette.responses import HTMLResponse
 
+from alertcast.delivery.pause import EVERYTHING
 from alertcast.models.finding import Finding
 from alertcast.settings import ROOT
 
@@ -34,6 +35,9 @@ STATUS_LABELS = {
     "dead": "échec",
     "unknown": "incertain",
     "skipped": "non publié",
+    "paused": "en pause",
+    "dropped": "écarté",
+    "warning": "avertissement",
 }
 SEVERITY_LABELS = {
     "Extreme": "extrême",
@@ -55,6 +59,9 @@ ACTION_LABELS = {
     "superseded": "remplacé",
     "submitted": "saisie manuelle",
     "retry": "nouvel essai",
+    "pause": "pause",
+    "resume": "fin de pause",
+    "drop": "ne pas publier",
 }
 MODE_LABELS = {"auto": "automatique", "one": "une approbation", "two": "deux approbations", "?": "?"}
 
@@ -82,6 +89,15 @@ def segments(text: str, findings: list[Finding]) -> list[Segment]:
     return out
 
 
+def scope_label(scope: object) -> str:
+    """A pause switch's scope in words: `*` is everything, `channel:account` one account."""
+    text = str(scope)
+    if text == EVERYTHING:
+        return "tout"
+    channel, _, account = text.partition(":")
+    return f"{channel} / compte {account}" if account else channel
+
+
 class Pages:
     def __init__(self, timezone: str = "Europe/Paris") -> None:
         self.zone = ZoneInfo(timezone)
@@ -98,6 +114,7 @@ class Pages:
             severity=lambda value: SEVERITY_LABELS.get(str(value), str(value)),
             action=lambda value: ACTION_LABELS.get(str(value), str(value)),
             mode=lambda value: MODE_LABELS.get(str(value), str(value)),
+            scope=scope_label,
         )
         self.env.globals.update(segments=segments)
 

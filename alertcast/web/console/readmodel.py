@@ -5,8 +5,9 @@ the approval agent after it applied the policy or a decision, so the console mir
 agent's `ApprovalState` with the same workflow code (the web answers "you already approved
 this" at once, and the agent still has the last word). Deliveries come from
 `deliveries.requests` (what is awaited) and `deliveries.receipts`/`deliveries.dead` (what
-the channels answered). A decision's outcome is awaited by its id, so a person sees what the
-worker made of their click.
+the channels answered); the pause switches from `config.pauses`, as every worker reads them,
+and the deliveries they hold are the cells whose latest receipt says `paused`. A decision's
+outcome is awaited by its id, so a person sees what the worker made of their click.
 """
 
 from __future__ import annotations
@@ -14,13 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from alertcast.approval.policy import Requirement
 from alertcast.approval.workflow import ApprovalState, Mark, text_key
-from alertcast.models.alert import AcceptedIncident, Approval, DeliveryRequest, Draft, Receipt, alert_id_for
+from alertcast.delivery.pause import Pause, PauseBoard
+from alertcast.models.alert import (
+    AcceptedIncident,
+    Approval,
+    DeliveryRequest,
+    DeliveryStatus,
+    Draft,
+    Receipt,
+    alert_id_for,
+)
 from alertcast.models.decision import (
     ApprovalMode,
     AuditAction,
@@ -65,6 +76,10 @@ class Cell:
     def state(self) -> str:
         return self.receipt.status.value if self.receipt is not None else "waiting"
 
+    @property
+    def channel(self) -> str:
+        return self.request.channel if self.request else self.receipt.channel if self.receipt else ""
+
 
 @dataclass
 class Topics:
@@ -76,6 +91,7 @@ class Topics:
     receipts: str
     dead: str
     audit: str
+    pauses: str
 
     @classmethod
     def with_prefix(cls, topic: Callable[[str], str]) -> Topics:
@@ -88,6 +104,7 @@ class Topics:
             receipts=topic("deliveries.receipts"),
             dead=topic("deliveries.dead"),
             audit=topic("audit.events"),
+            pauses=topic("config.pauses"),
         )
 
     def all(self) -> list[str]:
@@ -103,8 +120,10 @@ class ConsoleReadModel:
         self.cells: dict[str, Cell] = {}  # by delivery key
         self.audit: list[AuditEvent] = []
         self.outcomes: dict[str, AuditEvent] = {}  # by decision id
+        self.pauses = PauseBoard()
         self.revision = 0
         self._waiters: dict[str, asyncio.Future[AuditEvent]] = {}
+        self._changed: list[asyncio.Future[None]] = []
         self._handlers: dict[str, Callable[[bytes], None]] = {
             topics.accepted: self._on_accepted,
             topics.drafted: self._on_drafted,
@@ -114,6 +133,7 @@ class ConsoleReadModel:
             topics.receipts: self._on_receipt,
             topics.dead: self._on_receipt,
             topics.audit: self._on_audit,
+            topics.pauses: self._on_pause,
         }
 
     def on_message(self, topic: str, key: bytes | None, value: bytes) -> None:
@@ -121,6 +141,10 @@ class ConsoleReadModel:
         if handler is not None:
             handler(value)
             self.revision += 1
+            changed, self._changed = self._changed, []
+            for future in changed:
+                if not future.done():
+                    future.set_result(None)
 
     # --- what the pages ask -------------------------------------------------------------
 
@@ -160,6 +184,36 @@ class ConsoleReadModel:
     def channels(self) -> list[str]:
         found = {channel for _, cells in self.grid() for channel in cells}
         return sorted(found)
+
+    def held(self) -> Counter[str]:
+        """Deliveries waiting on a pause now, per channel: the cells whose latest receipt says
+        paused (as `alertcast deliveries paused` counts them)."""
+        return Counter(
+            cell.channel
+            for cell in self.cells.values()
+            if cell.receipt is not None and cell.receipt.status is DeliveryStatus.PAUSED
+        )
+
+    def switched(self, pause: Pause) -> bool:
+        """Whether this switch (or a later one of its scope) has come back from `config.pauses`."""
+        current = self.pauses.switches.get(pause.scope)
+        return current is not None and current.at >= pause.at
+
+    async def until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        """Wait, at most `timeout_s`, until `condition()` holds after some message; its last value."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not condition():
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            future: asyncio.Future[None] = loop.create_future()
+            self._changed.append(future)
+            try:
+                await asyncio.wait_for(future, left)
+            except TimeoutError:
+                return condition()
+        return True
 
     def own_incidents(self, user: str) -> list[AcceptedIncident]:
         """The latest version of each incident this user wrote in the console."""
@@ -260,6 +314,10 @@ class ConsoleReadModel:
         cell = self.cells.setdefault(receipt.delivery_key, Cell())
         if cell.receipt is None or cell.receipt.at <= receipt.at:
             cell.receipt = receipt
+
+    def _on_pause(self, value: bytes) -> None:
+        if value:  # a tombstone clears nothing, as in the worker (alertcast.stream.pauses)
+            self.pauses.apply(Pause.model_validate_json(value))
 
     def _on_audit(self, value: bytes) -> None:
         event = AuditEvent.model_validate_json(value)

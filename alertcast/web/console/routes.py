@@ -6,6 +6,12 @@ Decisions are produced to `alerts.decisions` keyed by incident key; the page the
 few seconds at most) for the approval agent's audit event, so the person sees the outcome,
 including a refusal and its reason. The web refuses what it already knows the agent would
 refuse (same person twice, a blocked edit), without producing anything.
+
+Pause switches are written like `alertcast deliveries pause|resume` writes them (the same
+`alertcast.pausing.switch_records`: the switch on `config.pauses` and its audit event, in one
+send); the page then waits for the switch to come back from the topic, so it shows at once.
+A held, dead or unknown delivery a person drops is produced again with the drop in its headers
+(as `alertcast deliveries resolve --drop` does), with an audit event saying who.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from alertcast.approval.policy import parse_policy
 from alertcast.approval.workflow import refusal_for_approval
 from alertcast.clock import clock
 from alertcast.delivery.ledger import Resolution
+from alertcast.delivery.pause import Pause
 from alertcast.models.alert import alert_id_for
 from alertcast.models.decision import (
     AuditAction,
@@ -40,6 +47,7 @@ from alertcast.models.decision import (
 )
 from alertcast.models.incident import Category, Certainty, Incident, Severity, Urgency
 from alertcast.models.problem import Problem, problems_from_validation
+from alertcast.pausing import new_switch, switch_records
 from alertcast.resolve import resolution_headers
 from alertcast.web.console.auth import Permission, User, Users
 from alertcast.web.console.config import ConsoleConfig
@@ -59,6 +67,22 @@ DECISION_ACTIONS = {
     "hold": DecisionAction.HOLD,
     "release": DecisionAction.RELEASE,
 }
+MAX_REASON = 500
+MAX_ACCOUNT = 200
+# What a redirect's ?notice= says on the deliveries page: (done, text); unknown codes say nothing.
+NOTICES = {
+    "retry": (True, "Nouvel essai demandé."),
+    "paused": (True, "Pause enregistrée : les diffusions concernées attendent la reprise."),
+    "resumed": (
+        True,
+        "Reprise enregistrée : les diffusions retenues partent, sauf si une autre pause les retient.",
+    ),
+    "sent": (True, "Demande envoyée : elle s'affichera dans un instant."),
+    "dropped": (True, "Demande enregistrée : cette diffusion ne sera pas publiée."),
+    "introuvable": (False, "Diffusion ou pause introuvable : elle a peut-être déjà été traitée."),
+    "kafka": (False, "Kafka n'a pas pris la demande : réessayez dans un instant."),
+}
+DROPPABLE = ("paused", "dead", "unknown")
 
 
 @dataclass(frozen=True)
@@ -78,6 +102,7 @@ class Console:
         self.users = Users(config.users)
         self.signer = Signer(config.session_key, config.session_ttl_s)
         self.producer = producer
+        self.topic = topic
         self.topics = Topics.with_prefix(topic)
         self.submitted_topic = topic("incidents.submitted")
         self.read_model = ConsoleReadModel(self.topics)
@@ -115,6 +140,10 @@ class Console:
             Route(
                 f"{PREFIX}/deliveries/retry", g(Permission.DECIDE, self.retry, post=True), methods=["POST"]
             ),
+            Route(f"{PREFIX}/deliveries/drop", g(Permission.DECIDE, self.drop, post=True), methods=["POST"]),
+            Route(f"{PREFIX}/pauses.part", g(Permission.READ, self.pauses_part), methods=["GET"]),
+            Route(f"{PREFIX}/pauses", g(Permission.DECIDE, self.pause, post=True), methods=["POST"]),
+            Route(f"{PREFIX}/pauses/resume", g(Permission.DECIDE, self.resume, post=True), methods=["POST"]),
             Route(f"{PREFIX}/incidents/{{alert_id}}", g(Permission.SUBMIT, self.timeline), methods=["GET"]),
             Route(f"{PREFIX}/audit", g(Permission.AUDIT, self.audit), methods=["GET"]),
             Route(f"{PREFIX}/new", g(Permission.SUBMIT, self.new_page), methods=["GET"]),
@@ -391,14 +420,41 @@ class Console:
 
     # --- deliveries --------------------------------------------------------------------------
 
-    async def deliveries(self, request: Request, who: Who, form: Form) -> Response:
+    async def deliveries(
+        self,
+        request: Request,
+        who: Who,
+        form: Form,
+        error: str = "",
+        values: Form | None = None,
+        status_code: int = 200,
+    ) -> Response:
         return self._page(
             "deliveries.html",
             who,
+            status_code,
             grid=self.read_model.grid(),
             channels=self.read_model.channels(),
-            notice=request.query_params.get("notice", ""),
+            notice=NOTICES.get(request.query_params.get("notice", "")),
+            error=error,
+            values=values or {},
+            choices=self.pause_choices(),
             can_decide=who.user.can(Permission.DECIDE),
+            **self._pauses_context(),
+        )
+
+    def _pauses_context(self) -> dict[str, Any]:
+        return {"switches": self.read_model.pauses.active(), "held": sorted(self.read_model.held().items())}
+
+    def pause_choices(self) -> list[str]:
+        """The channels one may pause: the worker's (settings), then any the topics mention."""
+        seen = [*self.config.channels, *sorted({c.channel for c in self.read_model.cells.values()})]
+        seen += [p.channel for p in self.read_model.pauses.switches.values() if p.channel]
+        return list(dict.fromkeys(channel for channel in seen if channel))
+
+    async def pauses_part(self, request: Request, who: Who, form: Form) -> Response:
+        return self.pages.fragment(
+            "pauses_part.html", who=who, can_decide=who.user.can(Permission.DECIDE), **self._pauses_context()
         )
 
     async def deliveries_part(self, request: Request, who: Who, form: Form) -> Response:
@@ -448,6 +504,111 @@ class Console:
         except ProduceError:
             return RedirectResponse(f"{PREFIX}/deliveries?notice=kafka", status_code=303)
         return RedirectResponse(f"{PREFIX}/deliveries?notice=retry", status_code=303)
+
+    async def drop(self, request: Request, who: Who, form: Form) -> Response:
+        """A held, dead or unknown delivery that must not go out: its request again, with the drop
+        and who decided it in its headers (the delivery agent settles it as dropped), audited."""
+        cell = self.read_model.cells.get(form.get("delivery_key", ""))
+        if cell is None or cell.request is None or cell.state not in DROPPABLE:
+            return RedirectResponse(f"{PREFIX}/deliveries?notice=introuvable", status_code=303)
+        delivery = cell.request
+        event = AuditEvent(
+            at=clock.now(),
+            actor=who.user.name,
+            action=AuditAction.DROP,
+            incident_key=delivery.incident.key,
+            alert_id=delivery.alert_id,
+            version=delivery.version,
+            channel=delivery.channel,
+            message=f"ne pas publier sur {delivery.channel}/{delivery.account}",
+            details={
+                "delivery_key": delivery.delivery_key,
+                "account": delivery.account,
+                "previous_status": cell.state,
+                "previous_error": cell.receipt.error if cell.receipt else None,
+            },
+        )
+        messages = [
+            Message(
+                topic=self.topics.requests,
+                key=delivery.incident.key.encode(),
+                value=delivery.model_dump_json().encode(),
+                headers=resolution_headers(Resolution.DROP, who.user.name),
+            ),
+            Message(
+                topic=self.topics.audit,
+                key=delivery.incident.key.encode(),
+                value=event.model_dump_json().encode(),
+            ),
+        ]
+        try:
+            await self.producer.send_all(messages)
+        except ProduceError:
+            return RedirectResponse(f"{PREFIX}/deliveries?notice=kafka", status_code=303)
+        log.warning("console: %s dropped delivery %s", who.user.name, delivery.delivery_key)
+        return RedirectResponse(f"{PREFIX}/deliveries?notice=dropped", status_code=303)
+
+    # --- pause switches ----------------------------------------------------------------------
+
+    async def pause(self, request: Request, who: Who, form: Form) -> Response:
+        """Pause everything (no channel), a channel, or one account of a channel."""
+        channel = form.get("channel", "").strip()
+        account = form.get("account", "").strip()
+        reason = form.get("reason", "").strip()
+        values = {"channel": channel, "account": account, "reason": reason}
+        error = ""
+        if channel and channel not in self.pause_choices():
+            error = "canal inconnu : choisissez-le dans la liste"
+        elif account and not channel:
+            error = "un compte se met en pause dans son canal : choisissez le canal"
+        elif len(account) > MAX_ACCOUNT:
+            error = f"identifiant de compte trop long (plus de {MAX_ACCOUNT} caractères)"
+        elif not reason:
+            error = "indiquez le motif de la pause : il est gardé au journal"
+        elif len(reason) > MAX_REASON:
+            error = f"motif trop long (plus de {MAX_REASON} caractères)"
+        if error:
+            return await self.deliveries(request, who, form, error=error, values=values, status_code=422)
+        switch = new_switch(True, channel or None, account or None, who.user.name, reason)
+        return await self._switch(request, who, form, switch, values)
+
+    async def resume(self, request: Request, who: Who, form: Form) -> Response:
+        """Resume one active switch: a switch of the same scope, not paused, by this person."""
+        current = self.read_model.pauses.switches.get(form.get("scope", ""))
+        if current is None or not current.paused:
+            return RedirectResponse(f"{PREFIX}/deliveries?notice=introuvable", status_code=303)
+        switch = new_switch(False, current.channel, current.account, who.user.name)
+        return await self._switch(request, who, form, switch, {})
+
+    async def _switch(self, request: Request, who: Who, form: Form, switch: Pause, values: Form) -> Response:
+        messages = [
+            Message(topic=topic, key=key, value=value)
+            for topic, key, value in switch_records(self.topic, switch)
+        ]
+        try:
+            await self.producer.send_all(messages)
+        except ProduceError as failure:
+            log.error("console: switch %s not produced: %s", switch.scope, failure)
+            return await self.deliveries(
+                request,
+                who,
+                form,
+                error="Kafka n'a pas pris la demande : réessayez dans un instant",
+                values=values,
+                status_code=503,
+            )
+        log.warning(
+            "console: deliveries %s %s by %s %s",
+            switch.scope,
+            "paused" if switch.paused else "resumed",
+            switch.by,
+            switch.reason,
+        )
+        seen = await self.read_model.until(
+            lambda: self.read_model.switched(switch), self.config.decision_wait_s
+        )
+        notice = ("paused" if switch.paused else "resumed") if seen else "sent"
+        return RedirectResponse(f"{PREFIX}/deliveries?notice={notice}#pauses", status_code=303)
 
     # --- incidents ---------------------------------------------------------------------------
 
