@@ -28,6 +28,9 @@ app = faust.App(
     producer_acks=-1,
     broker_commit_every=100,
     broker_commit_interval=0.5,
+    # A worker killed outright is noticed after this long (Faust's default is 60 s): its
+    # partitions, and the alerts in them, move to the others sooner.
+    broker_session_timeout=15.0,
     stream_buffer_maxsize=4096,
     consumer_max_fetch_size=4 * 1024 * 1024,
     autodiscover=False,
