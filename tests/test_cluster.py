@@ -1,0 +1,226 @@
+"""The cluster tier: three real brokers (replication 3, min.insync.replicas 2) and two or more
+real workers, with brokers and workers killed, restarted and frozen mid-burst.
+
+What "exactly once" means here is counted where it matters, at the receiving end: the webhook
+receiver accepts each Idempotency-Key once (as the webhook adapter documents receivers do) and
+also counts raw requests, so repeats on the wire are reported; the website channel's folder
+holds each alert once, with its one version. Every tenth incident of a burst is in the website
+account's area and the others are not: the website channel rebuilds the whole site after each
+publish, so 1,000 alerts on it would make a burst quadratic (minutes), not a test of Kafka.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cluster_support import (
+    Burst,
+    Cluster,
+    CountingReceiver,
+    Load,
+    p99,
+    start_worker,
+    submit_burst,
+    three_brokers,
+    website_versions,
+    worker_env,
+)
+from conftest import Worker, wait_for
+
+from alertcast import topics
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
+
+BURST = 1000
+DRAIN_S = 300.0  # a 1,000-incident burst on a shared 2-core machine, with a rebalance in it
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with three_brokers(tmp_path_factory.mktemp("cluster")) as running:
+        yield running
+
+
+@dataclass
+class Setup:
+    cluster: Cluster
+    prefix: str
+    folder: Path
+    receiver: CountingReceiver = field(default_factory=CountingReceiver)
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def site(self) -> Path:
+        return self.folder / "site"
+
+    @property
+    def app_id(self) -> str:
+        return f"alertcast-{self.prefix.rstrip('.')}"
+
+    def start(self) -> Worker:
+        env = worker_env(self.cluster, self.prefix, self.site, self.receiver)
+        worker = start_worker(env, self.folder, f"worker{len(self.workers)}")
+        self.workers.append(worker)
+        return worker
+
+    def ready(self, worker: Worker) -> None:
+        """Faust logs Ready once its tables are recovered and its partitions assigned."""
+        wait_for(lambda: "[^Worker]: Ready" in worker.log.read_text(errors="replace"), 180, self.logs)
+
+    def stop(self, worker: Worker) -> None:
+        worker.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.log.name} ---\n{w.log_tail()}" for w in self.workers)
+
+    def wait_delivered(self, burst: Burst, bursts: tuple[Burst, ...] = ()) -> None:
+        every = [burst, *bursts]
+        webhook = sum(len(b.alert_ids) for b in every)
+        website = [alert_id for b in every for alert_id in b.website_ids]
+
+        def progress() -> str:
+            seen = len(website_versions(self.site, website))
+            return f"{self.receiver.count()}/{webhook} webhook, {seen}/{len(website)} website\n{self.logs()}"
+
+        wait_for(
+            lambda: (
+                self.receiver.count() >= webhook and len(website_versions(self.site, website)) == len(website)
+            ),
+            DRAIN_S,
+            progress,
+        )
+
+    def assert_exactly_once(self, *bursts: Burst) -> None:
+        expected = set().union(*(b.webhook_keys() for b in bursts))
+        accepted = set(self.receiver.accepted)
+        repeats = self.receiver.repeats()
+        some = sorted(repeats.items())[:5]
+        note = f"{len(repeats)} key(s) sent more than once, repeats dropped by the receiver: {some}"
+        print(note)
+        assert accepted == expected, (
+            f"lost {len(expected - accepted)}, unexpected {len(accepted - expected)}; {note}"
+        )
+        website = [alert_id for b in bursts for alert_id in b.website_ids]
+        versions = website_versions(self.site, website)
+        assert versions == {alert_id: [1] for alert_id in website}
+        on_site = {path.stem for path in (self.site / "data").glob("*.json")}
+        assert on_site == set(website), "the site holds alerts no burst routed there"
+
+
+@pytest.fixture
+def setup(cluster: Cluster, tmp_path: Path) -> Iterator[Setup]:
+    """A full, healed cluster to start from; fresh topics, app id and receiver; two workers."""
+    cluster.start_missing()
+    wait_for(lambda: not cluster.not_healed(), 180, lambda: "\n".join(cluster.not_healed()[:10]))
+    made = Setup(cluster, f"c{uuid.uuid4().hex[:10]}.", tmp_path)
+    report = topics.apply(cluster.bootstrap, made.prefix)
+    assert report.replication == 3, report.lines()
+    try:
+        for worker in (made.start(), made.start()):
+            made.ready(worker)
+        yield made
+    finally:
+        for worker in made.workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+        for worker in made.workers:
+            worker.stop()
+        made.receiver.close()
+        print(made.logs())
+
+
+def test_topics_are_replicated_three_times_with_two_in_sync_required(setup: Setup) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    names = [setup.prefix + spec.name for spec in topics.load_specs()]
+    tables = ("incident_versions", "delivery_ledger", "approval_state")
+    changelogs = [f"{setup.app_id}-{table}-changelog" for table in tables]
+    described = setup.cluster.describe(names + changelogs)
+    assert {len(p["replica_nodes"]) for t in described for p in t["partitions"]} == {3}
+    admin = KafkaAdminClient(bootstrap_servers=setup.cluster.bootstrap)
+    try:
+        configs = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names + changelogs]
+        )
+    finally:
+        admin.close()
+    assert {c["min.insync.replicas"]["value"] for c in configs["topic"].values()} == {"2"}
+
+
+def test_a_broker_killed_during_a_burst_loses_nothing_and_repeats_nothing(setup: Setup) -> None:
+    burst = submit_burst(setup.cluster.bootstrap, setup.prefix, setup.prefix, BURST)
+    wait_for(lambda: setup.receiver.count() >= BURST // 5, DRAIN_S, setup.logs)
+    pipeline_topics = [setup.prefix + name for name in ("incidents.submitted", "deliveries.requests")]
+    victim = setup.cluster.leader_of_most(pipeline_topics)
+    setup.cluster.kill(victim)
+    assert setup.receiver.count() < BURST, "the burst was over before the broker died: not a test"
+    setup.wait_delivered(burst)  # with the broker still down: two in sync are enough
+    setup.assert_exactly_once(burst)
+
+
+def test_a_broker_brought_back_heals_the_cluster_and_the_backlog_drains(setup: Setup) -> None:
+    victim = setup.cluster.leader_of_most([setup.prefix + "incidents.submitted"])
+    setup.cluster.kill(victim)
+    burst = submit_burst(setup.cluster.bootstrap, setup.prefix, setup.prefix, BURST)
+    wait_for(lambda: setup.receiver.count() >= BURST // 5, DRAIN_S, setup.logs)
+    wait_for(setup.cluster.not_healed, 60, "the controller to fence the killed broker")
+    setup.cluster.start_missing()
+    wait_for(lambda: not setup.cluster.not_healed(), 180, lambda: "\n".join(setup.cluster.not_healed()[:10]))
+    setup.wait_delivered(burst)
+    setup.assert_exactly_once(burst)
+    assert not setup.cluster.not_healed()
+
+
+def test_a_worker_frozen_for_300_ms_recovers(setup: Setup) -> None:
+    """Only "it recovers at all": latency back within a generous bound, and every incident
+    submitted before the pause delivered. Faust's 1.5 s fetch wait once made such a pause a
+    stall for good (shared/FACTS.md); speed is bench/pipeline.py --freeze's business."""
+    rate = 20.0
+    load = Load(setup.cluster.bootstrap, setup.prefix, setup.prefix, rate).start()
+    try:
+
+        def steady() -> list[float]:
+            now = time.time()
+            window = load.window(now - 3, now - 1)
+            return window if len(window) >= 0.8 * 2 * rate else []
+
+        before = p99(wait_for(steady, 120, lambda: f"steady receipts; {len(load.samples)} so far"))
+        bound = max(3 * before, 1000.0)
+        frozen = setup.workers[0].process
+        assert frozen is not None
+        frozen.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(0.3)  # the freeze itself, not a wait for something
+        finally:
+            frozen.send_signal(signal.SIGCONT)
+        continued = time.time()
+
+        def recovered() -> bool:
+            """The start of a one-second window after SIGCONT with every incident sent before
+            it delivered, enough receipts, and p99 within the bound."""
+            start = continued
+            while start + 1 <= time.time() - 0.5:
+                window = load.window(start, start + 1)
+                if len(window) >= 0.5 * rate and p99(window) <= bound and not load.missing_before(start):
+                    return True
+                start += 0.1
+            return False
+
+        wait_for(
+            recovered,
+            120,
+            lambda: (
+                f"p99 under {bound:.0f} ms after the freeze (before: {before:.0f} ms); "
+                f"last second: {sorted(load.window(time.time() - 2, time.time() - 1))[-3:]}\n{setup.logs()}"
+            ),
+        )
+        assert frozen.poll() is None, "the frozen worker died"
+    finally:
+        load.stop()
