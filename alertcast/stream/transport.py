@@ -9,11 +9,19 @@ The same subclass shortens aiokafka's prefetch backoff (100 ms): while any parti
 holds fetched records Faust has not taken (the table's changelog partitions do, after every
 write), aiokafka sends no fetch to that broker for up to that long, which measured as ~100 ms
 added to every hop of the pipeline.
+
+And its consumer does not commit past a message that was never acknowledged. Faust keeps the
+committed offset as Kafka does, the next offset to read, but lets a commit through when the
+lowest acknowledged offset is `committed + 1`: the message at `committed` (still being
+processed by a concurrent agent, or never handed over around a rebalance) was then committed
+past, and a worker killed or restarted at that moment lost it for good. The cluster tier's
+rolling restart lost one incident of 1,500 that way (tests/repro_worker_restart.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from faust.transport.drivers import aiokafka as driver
 
@@ -34,9 +42,34 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
             fetcher._prefetch_backoff = PREFETCH_BACKOFF_S
 
 
+class Interval(Protocol):
+    begin: int
+    end: int
+
+
+def head_is_done(committed: int | None, acked: Iterable[int], gaps: Iterable[Interval]) -> bool:
+    """Whether every offset from `committed` (the next to read) up to the lowest acknowledged
+    one is acknowledged or a known gap (offsets the log does not hold): only then may the
+    consumer commit past them. Unknown `committed` (nothing committed yet): Faust's own rule."""
+    acked = list(acked)
+    if committed is None or not acked:
+        return True
+    head = min(acked)
+    covered: set[int] = set()
+    for gap in gaps:
+        covered.update(range(max(gap.begin, committed), min(gap.end, head)))
+    return len(covered) == head - committed if head > committed else True
+
+
 class Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _new_offset(self, tp: Any) -> int | None:
+        if not head_is_done(self._committed_offset[tp], self._acked[tp], self._gap[tp]):
+            return None  # the oldest message is not done: commit nothing yet
+        new: int | None = super()._new_offset(tp)
+        return new
 
 
 class Transport(driver.Transport):
