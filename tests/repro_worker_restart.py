@@ -1,9 +1,12 @@
-"""A reproducer, not part of the cluster tier: a worker SIGKILLed mid-burst, then a rolling
-restart of every worker. On 2026-11-23 it lost 1 incident of 1,500 (partition 5, offset 208 of
-incidents.submitted: never ingested, yet committed past; no error logged anywhere), which looks
-like faust-streaming's offset skips across rebalances (faust-streaming/faust#216, #221). It stays
-out of `make test` until the cause is fixed, so that CI is not made green or red by chance; run
-it by hand:
+"""A reproducer, not yet part of the cluster tier: a worker SIGKILLed mid-burst, then a rolling
+restart of every worker, 1,500 incidents, each counted at the receivers.
+
+Found so far: one run lost 1 incident of 1,500 at ingest (partition 5, offset 208 of
+incidents.submitted never ingested, yet committed past, nothing logged): Faust's off-by-one
+commit check, fixed in alertcast.stream.transport (tests/test_stream_commit.py). After the fix,
+2 of 3 runs passed; the third delivered 1,500/1,500 webhook posts but 149/150 website alerts,
+a different loss not understood yet. It stays out of `make test` until it passes reliably, so
+CI is not made green or red by chance; run it by hand:
 
     .venv/bin/pytest -m cluster tests/repro_worker_restart.py
 """
