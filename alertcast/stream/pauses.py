@@ -74,7 +74,9 @@ async def release_held() -> None:
     order, where the delivery agent posts them (the ledger keeps a repeat from posting twice)."""
     if not loaded.is_set():
         return
-    held = [LedgerEntry.model_validate_json(value) for value in ledger.values() if value]
+    # A cheap look first: the ledger holds every delivery, and this runs every second.
+    marked = f'"state":"{LedgerState.PAUSED.value}"'
+    held = [LedgerEntry.model_validate_json(value) for value in ledger.values() if value and marked in value]
     held = [entry for entry in held if entry.state is LedgerState.PAUSED and entry.request is not None]
     counts: dict[str, int] = {}
     for entry in held:
