@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from conftest import EXAMPLES, Receiver
-from kafka import KafkaConsumer
+from kafka_io import read_until_found
 from servers.facebook_contract import FacebookServer
 from servers.mastodon_contract import ContractServer
 from servers.mastodon_mock import MastodonMock
@@ -321,28 +320,8 @@ def read_until(
     timeout: float = 120.0,
     what: Callable[[], str] | str = "",
 ) -> list[dict[str, Any]]:
-    """Every JSON message of `topic` from its start, once `done(messages)` holds (a condition
-    on the topic's content, where kafka_io.read_until counts a number of messages)."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=broker,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=500,
-    )
-    messages: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while not done(messages):
-            if time.monotonic() > deadline:
-                said = what() if callable(what) else what
-                raise AssertionError(f"{topic}: not there after {timeout:.0f} s: {said}\n{messages}")
-            for batch in consumer.poll(timeout_ms=300).values():
-                messages += [json.loads(record.value) for record in batch]
-    finally:
-        consumer.close()
-    return messages
+    """Every JSON message of `topic` from its start, once `done(messages)` holds."""
+    return read_until_found(broker, topic, done, timeout, what)
 
 
 def latest(receipts: list[dict[str, Any]]) -> dict[tuple[int, str, str], dict[str, Any]]:

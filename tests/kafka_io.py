@@ -21,26 +21,8 @@ def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) 
 def read_until(
     bootstrap: str, topic: str, count: int, timeout: float = 90.0, what: str = ""
 ) -> list[dict[str, Any]]:
-    """The first `count` JSON messages of `topic`, waiting at most `timeout` seconds for them."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=500,
-    )
-    messages: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(messages) < count and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                messages += [json.loads(record.value) for record in batch]
-    finally:
-        consumer.close()
-    if len(messages) < count:
-        raise AssertionError(f"{topic}: {len(messages)}/{count} messages after {timeout:.0f} s {what}")
-    return messages
+    """At least `count` JSON messages of `topic` (all those read), waiting at most `timeout` s."""
+    return read_until_found(bootstrap, topic, lambda got: len(got) >= count, timeout, what)
 
 
 def read_until_found(
@@ -48,9 +30,10 @@ def read_until_found(
     topic: str,
     found: Callable[[list[dict[str, Any]]], bool],
     timeout: float = 90.0,
-    what: str = "",
+    what: Callable[[], str] | str = "",
 ) -> list[dict[str, Any]]:
-    """Every JSON message of `topic` read until `found(messages)` holds (or an AssertionError)."""
+    """Every JSON message of `topic` from its start, read until `found(messages)` holds (or an
+    AssertionError saying what was awaited and the last messages read)."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -64,8 +47,12 @@ def read_until_found(
     try:
         while not found(messages):
             if time.monotonic() > deadline:
-                raise AssertionError(f"{topic}: not found after {timeout:.0f} s {what}: {messages[-5:]}")
-            for batch in consumer.poll(timeout_ms=500).values():
+                said = what() if callable(what) else what
+                raise AssertionError(
+                    f"{topic}: {len(messages)} messages, not what was awaited after {timeout:.0f} s "
+                    f"{said}: {messages[-5:]}"
+                )
+            for batch in consumer.poll(timeout_ms=300).values():
                 messages += [json.loads(record.value) for record in batch]
     finally:
         consumer.close()
