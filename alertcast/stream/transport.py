@@ -20,6 +20,8 @@ rolling restart lost one incident of 1,500 that way (tests/repro_worker_restart.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -27,6 +29,7 @@ from faust.transport.drivers import aiokafka as driver
 
 FETCH_MAX_WAIT_MS = 10
 PREFETCH_BACKOFF_S = 0.005
+POSITION_WAIT_S = 10.0
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -64,6 +67,15 @@ def head_is_done(committed: int | None, acked: Iterable[int], gaps: Iterable[Int
 class Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """A partition nothing was ever committed for starts where the consumer starts reading
+        it: Faust leaves that unknown, and then let commits pass over unfinished head messages."""
+        await super().perform_seek()
+        for tp in self.assignment():
+            if self._committed_offset[tp] is None:
+                with contextlib.suppress(Exception):  # unknown stays unknown: Faust's own rule
+                    self._committed_offset[tp] = await asyncio.wait_for(self.position(tp), POSITION_WAIT_S)
 
     def _new_offset(self, tp: Any) -> int | None:
         if not head_is_done(self._committed_offset[tp], self._acked[tp], self._gap[tp]):
