@@ -36,7 +36,7 @@ from alertcast.approval.workflow import refusal_for_approval
 from alertcast.clock import clock
 from alertcast.delivery.ledger import Resolution
 from alertcast.delivery.pause import Pause
-from alertcast.models.alert import alert_id_for
+from alertcast.models.alert import DeliveryRequest, alert_id_for
 from alertcast.models.decision import (
     AuditAction,
     AuditEvent,
@@ -486,24 +486,8 @@ class Console:
                 "previous_error": cell.receipt.error if cell.receipt else None,
             },
         )
-        messages = [
-            Message(
-                topic=self.topics.requests,
-                key=delivery.incident.key.encode(),
-                value=delivery.model_dump_json().encode(),
-                headers=resolution_headers(Resolution.POST_AGAIN, who.user.name),
-            ),
-            Message(
-                topic=self.topics.audit,
-                key=delivery.incident.key.encode(),
-                value=event.model_dump_json().encode(),
-            ),
-        ]
-        try:
-            await self.producer.send_all(messages)
-        except ProduceError:
-            return RedirectResponse(f"{PREFIX}/deliveries?notice=kafka", status_code=303)
-        return RedirectResponse(f"{PREFIX}/deliveries?notice=retry", status_code=303)
+        sent = await self._decide_delivery(delivery, Resolution.POST_AGAIN, who, event)
+        return RedirectResponse(f"{PREFIX}/deliveries?notice={'retry' if sent else 'kafka'}", status_code=303)
 
     async def drop(self, request: Request, who: Who, form: Form) -> Response:
         """A held, dead or unknown delivery that must not go out: its request again, with the drop
@@ -528,25 +512,31 @@ class Console:
                 "previous_error": cell.receipt.error if cell.receipt else None,
             },
         )
+        if not await self._decide_delivery(delivery, Resolution.DROP, who, event):
+            return RedirectResponse(f"{PREFIX}/deliveries?notice=kafka", status_code=303)
+        log.warning("console: %s dropped delivery %s", who.user.name, delivery.delivery_key)
+        return RedirectResponse(f"{PREFIX}/deliveries?notice=dropped", status_code=303)
+
+    async def _decide_delivery(
+        self, delivery: DeliveryRequest, resolution: Resolution, who: Who, event: AuditEvent
+    ) -> bool:
+        """A person's decision on a delivery: its request again with the decision in its headers
+        (the delivery agent acts on it), and the audit event, sent together; False if Kafka refused."""
+        key = delivery.incident.key.encode()
         messages = [
             Message(
                 topic=self.topics.requests,
-                key=delivery.incident.key.encode(),
+                key=key,
                 value=delivery.model_dump_json().encode(),
-                headers=resolution_headers(Resolution.DROP, who.user.name),
+                headers=resolution_headers(resolution, who.user.name),
             ),
-            Message(
-                topic=self.topics.audit,
-                key=delivery.incident.key.encode(),
-                value=event.model_dump_json().encode(),
-            ),
+            Message(topic=self.topics.audit, key=key, value=event.model_dump_json().encode()),
         ]
         try:
             await self.producer.send_all(messages)
         except ProduceError:
-            return RedirectResponse(f"{PREFIX}/deliveries?notice=kafka", status_code=303)
-        log.warning("console: %s dropped delivery %s", who.user.name, delivery.delivery_key)
-        return RedirectResponse(f"{PREFIX}/deliveries?notice=dropped", status_code=303)
+            return False
+        return True
 
     # --- pause switches ----------------------------------------------------------------------
 
