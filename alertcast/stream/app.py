@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import faust
@@ -36,6 +37,18 @@ app = faust.App(
     autodiscover=False,
     origin="alertcast.stream",
 )
+
+
+async def send_durably(*messages: tuple[Any, bytes, bytes]) -> None:
+    """Send (topic, key, value) messages in order and wait until the brokers hold them all.
+
+    An agent that keeps a table sends its outputs this way *before* writing the table: a
+    worker killed in between then handles the input again and sends them again (every
+    consumer downstream takes a repeat), whereas a table written first would say "done" for
+    an output still in the producer's buffer, and the replay would skip it for good.
+    """
+    pending = [await channel.send(key=key, value=value) for channel, key, value in messages]
+    await asyncio.gather(*pending)
 
 
 def topic(name: str) -> Any:

@@ -29,7 +29,7 @@ from alertcast.models.alert import ChannelText, Draft
 from alertcast.models.decision import AuditEvent, Decision, DecisionAction, DraftStatus, PolicyConfig
 from alertcast.models.incident import Incident
 from alertcast.render.compose import check_edit
-from alertcast.stream.app import app, approved, settings, topic
+from alertcast.stream.app import app, approved, send_durably, settings, topic
 from alertcast.stream.metrics import observe_approval_wait
 
 log = logging.getLogger(__name__)
@@ -81,18 +81,23 @@ async def approve(stream: Any) -> None:
 
 
 async def _apply(key: str, step: Step) -> None:
-    if step.state is not None:
-        states[key] = step.state.model_dump_json()
-        open_drafts.note(key, step.state)
-    if step.approval is not None:
-        await approved.send(key=key.encode(), value=step.approval.model_dump_json().encode())
-        _observe_wait(step.approval.approved_at, step.state)
+    """Approval and audit events first, held by the brokers, then the state (see
+    `send_durably`): a replayed draft or decision then finds no state claiming an approval
+    that never left; a repeated approval is harmless (the delivery ledger posts once)."""
     for event in step.audit:
         if not event.accepted:
             log.warning(
                 "alert %s: %s refused for %s: %s", event.alert_id, event.action, event.actor, event.message
             )
-        await audit.send(key=key.encode(), value=event.model_dump_json().encode())
+    outputs = [(audit, key.encode(), event.model_dump_json().encode()) for event in step.audit]
+    if step.approval is not None:
+        outputs.insert(0, (approved, key.encode(), step.approval.model_dump_json().encode()))
+    await send_durably(*outputs)
+    if step.state is not None:
+        states[key] = step.state.model_dump_json()
+        open_drafts.note(key, step.state)
+    if step.approval is not None:
+        _observe_wait(step.approval.approved_at, step.state)
     if step.escalate and step.state is not None:
         task = asyncio.create_task(_escalate(step.state, step.audit[-1]))
         _escalations.add(task)

@@ -42,7 +42,7 @@ from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.incident import MsgType
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
 from alertcast.stream import metrics, pauses
-from alertcast.stream.app import app, dead, ledger, receipts, requests, settings
+from alertcast.stream.app import app, dead, ledger, receipts, requests, send_durably, settings
 
 log = logging.getLogger(__name__)
 
@@ -219,15 +219,20 @@ async def drop_held_versions(request: DeliveryRequest) -> None:
         if entry is None or entry.state is not LedgerState.PAUSED or entry.request is None:
             continue
         reason = "the alert ended before this version was posted (it was paused)"
-        dropped = await settle(entry, LedgerState.DROPPED, error=reason, request=None)
+        dropped = settled(entry, LedgerState.DROPPED, error=reason, request=None)
         receipt = receipt_for(entry.request, DeliveryStatus.DROPPED, time.perf_counter(), entry=dropped)
-        await receipts.send(key=key.encode(), value=receipt.model_dump_json().encode())
+        await send_durably((receipts, key.encode(), receipt.model_dump_json().encode()))
+        await record(dropped)
+
+
+def settled(entry: LedgerEntry, state: LedgerState, **changes: Any) -> LedgerEntry:
+    return entry.model_copy(update={"state": state, "updated_at": clock.now(), **changes})
 
 
 async def settle(entry: LedgerEntry, state: LedgerState, **changes: Any) -> LedgerEntry:
-    settled = entry.model_copy(update={"state": state, "updated_at": clock.now(), **changes})
-    await record(settled)
-    return settled
+    entry = settled(entry, state, **changes)
+    await record(entry)
+    return entry
 
 
 async def guarded(request: DeliveryRequest, attempt: Callable[[], Awaitable[PostResult]]) -> PostResult:

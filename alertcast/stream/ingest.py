@@ -12,7 +12,7 @@ from alertcast.models.alert import AcceptedIncident, Rejection
 from alertcast.models.incident import Incident, Info
 from alertcast.models.problem import Problem
 from alertcast.stream import metrics
-from alertcast.stream.app import accepted, app, rejected, submitted, versions
+from alertcast.stream.app import accepted, app, rejected, send_durably, submitted, versions
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,10 @@ async def handle(event: Any, raw: bytes, source: str) -> None:
 
 
 async def accept(incident: Incident, warnings: list[Problem]) -> None:
-    """Number the version; a message seen before (same sender and identifier) is dropped."""
+    """Number the version; a message seen before (same sender and identifier) is dropped.
+
+    The accepted incident is in Kafka before the table records its message as seen, so a
+    replay after a crash never drops a message whose version was not sent on."""
     state = versions.get(incident.key) or {"version": 0, "messages": {}}
     if incident.message_key in state["messages"]:
         log.info("duplicate %s ignored (already version %s)", incident.message_key, state["messages"])
@@ -102,11 +105,6 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
         # ("FIN D'ALERTE – ...") and the site need that version's info.
         incident = incident.model_copy(update={"info": [Info.model_validate(i) for i in state["info"]]})
     version = state["version"] + 1
-    versions[incident.key] = {
-        "version": version,
-        "messages": {**state["messages"], incident.message_key: version},
-        "info": [info.model_dump(mode="json") for info in incident.info],
-    }
     message = AcceptedIncident(
         incident_key=incident.key,
         version=version,
@@ -114,5 +112,10 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
         incident=incident,
         warnings=warnings,
     )
-    await accepted.send(key=incident.key.encode(), value=message.model_dump_json().encode())
+    await send_durably((accepted, incident.key.encode(), message.model_dump_json().encode()))
+    versions[incident.key] = {
+        "version": version,
+        "messages": {**state["messages"], incident.message_key: version},
+        "info": [info.model_dump(mode="json") for info in incident.info],
+    }
     metrics.ingested(incident.source, "accepted")
