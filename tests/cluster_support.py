@@ -363,3 +363,53 @@ class Load:
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(0.99 * len(ordered)) - 1))]
+
+
+STAGES = (
+    "incidents.submitted",
+    "incidents.accepted",
+    "alerts.drafted",
+    "alerts.approved",
+    "deliveries.requests",
+)
+
+
+def where_lost(bootstrap: str, prefix: str, group: str, alert_ids: list[str]) -> str:
+    """For incidents that never reached a receiver: the last topic each reached, with the
+    partition and offset there, and the group's committed offsets short of the end: enough to
+    tell a message committed past (lost) from one still waiting (stalled)."""
+    from kafka import KafkaAdminClient, TopicPartition
+
+    missing = set(alert_ids)
+    reached: dict[str, tuple[str, int, int]] = {}
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        ends: dict[Any, int] = {}
+        for stage in STAGES:
+            parts = [
+                TopicPartition(prefix + stage, p) for p in consumer.partitions_for_topic(prefix + stage) or []
+            ]
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            ends.update(consumer.end_offsets(parts))
+            while any(consumer.position(p) < ends[p] for p in parts):
+                for records in consumer.poll(timeout_ms=1000).values():
+                    for record in records:
+                        alert_id = alert_id_for((record.key or b"").decode())
+                        if alert_id in missing:
+                            reached[alert_id] = (stage, record.partition, record.offset)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            committed = admin.list_group_offsets(group).get(group, {})
+        finally:
+            admin.close()
+    finally:
+        consumer.close()
+    lines = [f"{a}: last seen on {s}[{p}]@{o}" for a, (s, p, o) in sorted(reached.items())]
+    lines += [f"{a}: not even submitted" for a in sorted(missing - set(reached))]
+    lines += [
+        f"group {group} committed {tp.topic}[{tp.partition}] at {meta.offset} of {ends[tp]}"
+        for tp, meta in sorted(committed.items())
+        if tp in ends and meta.offset != ends[tp]
+    ]
+    return "\n".join(lines) or "nothing missing"

@@ -29,6 +29,7 @@ from cluster_support import (
     submit_burst,
     three_brokers,
     website_versions,
+    where_lost,
     worker_env,
 )
 from conftest import Worker, wait_for
@@ -85,8 +86,15 @@ class Setup:
         website = [alert_id for b in every for alert_id in b.website_ids]
 
         def progress() -> str:
-            seen = len(website_versions(self.site, website))
-            return f"{self.receiver.count()}/{webhook} webhook, {seen}/{len(website)} website\n{self.logs()}"
+            on_site = website_versions(self.site, website)
+            accepted = {key.split(":")[0] for key in self.receiver.accepted}
+            missing = [a for b in every for a in b.alert_ids if a not in accepted]
+            missing += [a for a in website if a not in on_site]
+            lost = where_lost(self.cluster.bootstrap, self.prefix, self.app_id, missing)
+            return (
+                f"{self.receiver.count()}/{webhook} webhook, {len(on_site)}/{len(website)} website\n"
+                f"{lost}\n{self.logs()}"
+            )
 
         wait_for(
             lambda: (
