@@ -79,6 +79,19 @@ def head_is_done(committed: int | None, acked: Iterable[int], gaps: Iterable[Int
 
 
 class Consumer(driver.Consumer):
+    # Per partition, the first offset read since it was assigned: where the head is when no
+    # committed offset is known (a position the consumer could not tell at assignment).
+    first_read: dict[Any, int]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.first_read = {}
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        for tp in revoked:
+            self.first_read.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -88,8 +101,10 @@ class Consumer(driver.Consumer):
         await super().perform_seek()
         for tp in self.assignment():
             if self._committed_offset[tp] is None:
-                with contextlib.suppress(Exception):  # unknown stays unknown: Faust's own rule
+                try:
                     self._committed_offset[tp] = await asyncio.wait_for(self.position(tp), POSITION_WAIT_S)
+                except Exception as error:  # the first offset read stands in (see _new_offset)
+                    log.warning("%s: position unknown at assignment (%r)", tp, error)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:  # noqa: ASYNC109 (Faust's signature)
         """Records in offset order only. One that jumps ahead of the last read (or of a seek),
@@ -98,6 +113,7 @@ class Consumer(driver.Consumer):
         position gets there. A jump the position agrees with (records removed by retention)
         goes through as Faust would take it."""
         async for tp, message in super().getmany(timeout):
+            self.first_read.setdefault(tp, message.offset)
             read = self._read_offset.get(tp)
             if read is not None and message.offset > read + 1 and self.app.topics.acks_enabled_for(tp.topic):
                 position = None
@@ -119,7 +135,10 @@ class Consumer(driver.Consumer):
         return done
 
     def _new_offset(self, tp: Any) -> int | None:
-        if not head_is_done(self._committed_offset[tp], self._acked[tp], self._gap[tp]):
+        committed = self._committed_offset[tp]
+        if committed is None:
+            committed = self.first_read.get(tp)
+        if not head_is_done(committed, self._acked[tp], self._gap[tp]):
             return None  # the oldest message is not done: commit nothing yet
         new: int | None = super()._new_offset(tp)
         return new
