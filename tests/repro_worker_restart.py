@@ -13,8 +13,9 @@ What it found, each fixed and kept (alertcast.stream.transport, alertcast.stream
   records in one run).
 With all of these, most runs still lose one or two incidents of 1,500 (the last two: a
 submission never ingested and a draft never approved, both early in the burst near the first
-worker's SIGKILL, their offsets committed past; nothing above logged). On a timeout the message says where
-each missing incident stopped and which committed offsets fall short. It stays out of `make test` until it passes reliably, so CI is
+worker's SIGKILL, their offsets committed past; nothing above logged). On a timeout the
+message says where each missing incident stopped and which committed offsets fall short. It
+stays out of `make test` until it passes reliably, so CI is
 not made green or red by chance; run it by hand:
 
     .venv/bin/pytest -m cluster tests/repro_worker_restart.py
