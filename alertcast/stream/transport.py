@@ -101,10 +101,16 @@ class Consumer(driver.Consumer):
         await super().perform_seek()
         for tp in self.assignment():
             if self._committed_offset[tp] is None:
-                try:
-                    self._committed_offset[tp] = await asyncio.wait_for(self.position(tp), POSITION_WAIT_S)
-                except Exception as error:  # the first offset read stands in (see _new_offset)
-                    log.warning("%s: position unknown at assignment (%r)", tp, error)
+                self._committed_offset[tp] = position = await self.known_position(tp)
+                if position is None:  # the first offset read stands in (see _new_offset)
+                    log.warning("%s: position unknown at assignment", tp)
+
+    async def known_position(self, tp: Any) -> int | None:
+        """The next offset the consumer will read, or None if it cannot tell in time."""
+        with contextlib.suppress(Exception):
+            position: int | None = await asyncio.wait_for(self.position(tp), POSITION_WAIT_S)
+            return position
+        return None
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:  # noqa: ASYNC109 (Faust's signature)
         """Records in offset order only. One that jumps ahead of the last read (or of a seek),
@@ -113,17 +119,16 @@ class Consumer(driver.Consumer):
         position gets there. A jump the position agrees with (records removed by retention)
         goes through as Faust would take it."""
         async for tp, message in super().getmany(timeout):
-            self.first_read.setdefault(tp, message.offset)
             read = self._read_offset.get(tp)
             if read is not None and message.offset > read + 1 and self.app.topics.acks_enabled_for(tp.topic):
-                position = None
-                with contextlib.suppress(Exception):  # not known: Faust's own rule
-                    position = await asyncio.wait_for(self.position(tp), POSITION_WAIT_S)
+                position = await self.known_position(tp)  # not known: Faust's own rule
                 if position is not None and position <= message.offset:
                     log.warning(
                         "%s: offset %d fetched before a seek to %d: left for later", tp, message.offset, read
                     )
                     continue
+            # After the check: a record left out is not where the partition's head is.
+            self.first_read.setdefault(tp, message.offset)
             yield tp, message
 
     def ack(self, message: Any) -> bool:
