@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 
 import faust
 import pytest
@@ -63,3 +64,55 @@ def test_a_message_a_stream_skipped_does_not_count(consumer: Consumer) -> None:
     skipped = message(88)
     assert not consumer.ack(skipped)
     assert list(consumer._acked[TP("requests", 0)]) == []
+
+
+def test_an_agent_acknowledges_an_event_only_once_it_is_handled() -> None:
+    """A handler that raises or is cancelled (a worker stopping) leaves its event unacknowledged
+    and out of the messages a stop waits for; Faust's own stream would acknowledge it."""
+    from faust.events import Event
+
+    from alertcast.stream.app import app, for_each_event
+
+    app.flow_control.resume()
+    app.topics.acking_topics.add("each-event")
+    tp = TP("each-event", 0)
+    messages = [
+        ConsumerMessage(
+            "each-event",
+            0,
+            offset,
+            0.0,
+            0,
+            [],
+            b"k",
+            b"v",
+            None,
+            1,
+            1,
+            tp,
+            generation_id=app.consumer_generation_id,
+        )
+        for offset in (5, 6, 7, 8)
+    ]
+
+    async def source() -> AsyncIterator[Event]:
+        for item in messages:
+            item.incref()
+            yield Event(app, item.key, item.value, item.headers, item)
+
+    async def handle(event: Event) -> None:
+        if event.message.offset == 6:
+            raise RuntimeError("a bug in the agent")
+        if event.message.offset == 7:
+            raise asyncio.CancelledError
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(for_each_event(app.stream(source()), handle))
+    assert [m.acked for m in messages[:2]] == [True, False]
+    assert messages[1] not in app.consumer.unacked
+
+    del messages[:2]
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(for_each_event(app.stream(source()), handle))
+    assert not messages[0].acked and messages[0] not in app.consumer.unacked
+    assert list(app.consumer._acked[tp]) == [5]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -49,6 +50,25 @@ async def send_durably(*messages: tuple[Any, bytes, bytes]) -> None:
     """
     pending = [await channel.send(key=key, value=value) for channel, key, value in messages]
     await asyncio.gather(*pending)
+
+
+async def for_each_event(stream: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
+    """Hand each event of an agent's stream to `handle`; acknowledge it once `handle` returned.
+
+    Faust acknowledges the event an agent holds when the agent's stream is closed, which is
+    also what happens when the agent raises or is cancelled (a worker stopping): its offset
+    was then committed with the work half done, and the message lost. Here an event whose
+    handling did not finish is not acknowledged, only forgotten (a stopping worker does not
+    wait for it); the commit stops short of it and whoever owns the partition next reads it
+    again.
+    """
+    async for event in stream.noack().events():
+        try:
+            await handle(event)
+        except BaseException:
+            app.consumer.unacked.discard(event.message)
+            raise
+        await stream.ack(event)
 
 
 def topic(name: str) -> Any:

@@ -29,7 +29,7 @@ from alertcast.models.alert import ChannelText, Draft
 from alertcast.models.decision import AuditEvent, Decision, DecisionAction, DraftStatus, PolicyConfig
 from alertcast.models.incident import Incident
 from alertcast.render.compose import check_edit
-from alertcast.stream.app import app, approved, send_durably, settings, topic
+from alertcast.stream.app import app, approved, for_each_event, send_durably, settings, topic
 from alertcast.stream.metrics import observe_approval_wait
 
 log = logging.getLogger(__name__)
@@ -64,20 +64,21 @@ def state_of(key: str) -> ApprovalState | None:
 
 @app.agent(drafts_and_decisions)
 async def approve(stream: Any) -> None:
-    async for event in stream.events():
-        key = event.key.decode() if isinstance(event.key, bytes) else str(event.key or "")
-        value = event.value
-        now = clock.now()
-        if event.message.topic == settings.topic("alerts.drafted"):
-            draft = Draft.model_validate_json(value)
-            key = draft.incident_key
-            requirement = policy_file.current().requirement(draft)
-            step = receive_draft(state_of(key), draft, requirement, now)
-        else:
-            decision = Decision.model_validate_json(value)
-            key = decision.incident_key
-            step = decide(state_of(key), decision, now, recheck)
-        await _apply(key, step)
+    await for_each_event(stream, approve_one)
+
+
+async def approve_one(event: Any) -> None:
+    now = clock.now()
+    if event.message.topic == settings.topic("alerts.drafted"):
+        draft = Draft.model_validate_json(event.value)
+        key = draft.incident_key
+        requirement = policy_file.current().requirement(draft)
+        step = receive_draft(state_of(key), draft, requirement, now)
+    else:
+        decision = Decision.model_validate_json(event.value)
+        key = decision.incident_key
+        step = decide(state_of(key), decision, now, recheck)
+    await _apply(key, step)
 
 
 async def _apply(key: str, step: Step) -> None:

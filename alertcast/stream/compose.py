@@ -13,7 +13,7 @@ from typing import Any
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
 from alertcast.render.compose import Templates, compose
 from alertcast.stream import accounts, metrics
-from alertcast.stream.app import accepted, app, drafted, settings
+from alertcast.stream.app import accepted, app, drafted, for_each_event, settings
 
 log = logging.getLogger(__name__)
 
@@ -23,35 +23,38 @@ charter_dir: Path | None = settings.charter_dir
 
 @app.agent(accepted)
 async def compose_drafts(stream: Any) -> None:
-    async for raw in stream:
-        message = AcceptedIncident.model_validate_json(raw)
-        alert_id = alert_id_for(message.incident_key)
-        base = settings.site_base_url.rstrip("/")
-        link = f"{base}/alerts/{alert_id}.html" if base else ""  # the key ingest chose, not re-derived
-        with metrics.COMPOSE_SECONDS.time():
-            composition = compose(
-                message.incident,
-                settings.channels,
-                templates,
-                link=link,
-                charter_dir=charter_dir,
-                limits=accounts.limits,
-            )
-        for problem in composition.problems:
-            log.error("alert %s: %s", alert_id, problem.line())
-        for text in composition.texts:
-            if text.blocked:
-                log.warning("alert %s: %s/%s blocked: %s", alert_id, text.channel, text.language, text.reason)
-        draft = Draft(
-            alert_id=alert_id,
-            incident_key=message.incident_key,
-            version=message.version,
-            received_at=message.received_at,
-            incident=message.incident,
-            texts=composition.texts,
-            findings=composition.findings,
-            blocked=composition.blocked,
-            problems=composition.problems,
+    await for_each_event(stream, compose_one)
+
+
+async def compose_one(event: Any) -> None:
+    message = AcceptedIncident.model_validate_json(event.value)
+    alert_id = alert_id_for(message.incident_key)
+    base = settings.site_base_url.rstrip("/")
+    link = f"{base}/alerts/{alert_id}.html" if base else ""  # the key ingest chose, not re-derived
+    with metrics.COMPOSE_SECONDS.time():
+        composition = compose(
+            message.incident,
+            settings.channels,
+            templates,
+            link=link,
+            charter_dir=charter_dir,
+            limits=accounts.limits,
         )
-        await drafted.send(key=message.incident_key.encode(), value=draft.model_dump_json().encode())
-        metrics.drafted(draft.blocked, len(draft.problems))
+    for problem in composition.problems:
+        log.error("alert %s: %s", alert_id, problem.line())
+    for text in composition.texts:
+        if text.blocked:
+            log.warning("alert %s: %s/%s blocked: %s", alert_id, text.channel, text.language, text.reason)
+    draft = Draft(
+        alert_id=alert_id,
+        incident_key=message.incident_key,
+        version=message.version,
+        received_at=message.received_at,
+        incident=message.incident,
+        texts=composition.texts,
+        findings=composition.findings,
+        blocked=composition.blocked,
+        problems=composition.problems,
+    )
+    await drafted.send(key=message.incident_key.encode(), value=draft.model_dump_json().encode())
+    metrics.drafted(draft.blocked, len(draft.problems))

@@ -42,7 +42,7 @@ from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.incident import MsgType
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
 from alertcast.stream import metrics, pauses
-from alertcast.stream.app import app, dead, ledger, receipts, requests, send_durably, settings
+from alertcast.stream.app import app, dead, for_each_event, ledger, receipts, requests, send_durably, settings
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +83,21 @@ def answer_in(headers: dict[str, bytes] | None) -> PersonsAnswer | None:
 
 @app.agent(requests, concurrency=settings.worker_concurrency)
 async def deliver(stream: Any) -> None:
-    async for event in stream.events():
-        await pauses.loaded.wait()  # never post on a channel before knowing it is not paused
-        request = DeliveryRequest.model_validate_json(event.value)
-        answer = answer_in(event.headers)
-        started = time.perf_counter()
-        async with threads[thread_key(request)]:
-            receipt = await deliver_one(request, started, answer)
-        metrics.observe_delivery(request.channel, receipt.status.value, time.perf_counter() - started)
-        value = receipt.model_dump_json().encode()
-        await receipts.send(key=request.delivery_key.encode(), value=value)
-        if receipt.status is DeliveryStatus.DEAD:
-            await dead.send(key=request.delivery_key.encode(), value=value)
+    await for_each_event(stream, deliver_event)
+
+
+async def deliver_event(event: Any) -> None:
+    await pauses.loaded.wait()  # never post on a channel before knowing it is not paused
+    request = DeliveryRequest.model_validate_json(event.value)
+    answer = answer_in(event.headers)
+    started = time.perf_counter()
+    async with threads[thread_key(request)]:
+        receipt = await deliver_one(request, started, answer)
+    metrics.observe_delivery(request.channel, receipt.status.value, time.perf_counter() - started)
+    value = receipt.model_dump_json().encode()
+    await receipts.send(key=request.delivery_key.encode(), value=value)
+    if receipt.status is DeliveryStatus.DEAD:
+        await dead.send(key=request.delivery_key.encode(), value=value)
 
 
 async def expire_on_site() -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from alertcast.delivery.routing import Route, select_accounts
 from alertcast.models.alert import Approval, ChannelText, DeliveryRequest, DeliveryStatus
 from alertcast.stream import metrics
-from alertcast.stream.app import app, approved, receipts, requests, settings
+from alertcast.stream.app import app, approved, for_each_event, receipts, requests, settings
 from alertcast.stream.deliver import channels, receipt_for
 
 routes = [Route.model_validate(route) for route in settings.routes]
@@ -34,28 +34,31 @@ def encoded(message: BaseModel) -> bytes:
 
 @app.agent(approved)
 async def fan_out(stream: Any) -> None:
-    async for raw in stream:
-        approval = Approval.model_validate_json(raw)
-        draft = approval.draft
-        accounts = {name: channel.accounts() for name, channel in channels.items()}
-        sends = []
-        for name, account in select_accounts(draft.incident, accounts, routes):
-            text = text_for(approval, name)
-            request = DeliveryRequest(
-                alert_id=draft.alert_id,
-                version=draft.version,
-                channel=name,
-                account=account,
-                incident=draft.incident,
-                text=text,
-                approved_at=approval.approved_at,
-            )
-            if text is not None and text.blocked:
-                # Visible, not silent: the channel's receipt says why nothing was posted.
-                skipped = receipt_for(request, DeliveryStatus.SKIPPED, time.perf_counter(), error=text.reason)
-                sends.append(receipts.send(key=request.delivery_key.encode(), value=encoded(skipped)))
-                metrics.fanned_out(name, "skipped")
-            else:
-                sends.append(requests.send(key=draft.incident_key.encode(), value=encoded(request)))
-                metrics.fanned_out(name, "requested")
-        await asyncio.gather(*sends)
+    await for_each_event(stream, fan_out_one)
+
+
+async def fan_out_one(event: Any) -> None:
+    approval = Approval.model_validate_json(event.value)
+    draft = approval.draft
+    accounts = {name: channel.accounts() for name, channel in channels.items()}
+    sends = []
+    for name, account in select_accounts(draft.incident, accounts, routes):
+        text = text_for(approval, name)
+        request = DeliveryRequest(
+            alert_id=draft.alert_id,
+            version=draft.version,
+            channel=name,
+            account=account,
+            incident=draft.incident,
+            text=text,
+            approved_at=approval.approved_at,
+        )
+        if text is not None and text.blocked:
+            # Visible, not silent: the channel's receipt says why nothing was posted.
+            skipped = receipt_for(request, DeliveryStatus.SKIPPED, time.perf_counter(), error=text.reason)
+            sends.append(receipts.send(key=request.delivery_key.encode(), value=encoded(skipped)))
+            metrics.fanned_out(name, "skipped")
+        else:
+            sends.append(requests.send(key=draft.incident_key.encode(), value=encoded(request)))
+            metrics.fanned_out(name, "requested")
+    await asyncio.gather(*sends)

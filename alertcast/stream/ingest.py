@@ -12,7 +12,7 @@ from alertcast.models.alert import AcceptedIncident, Rejection
 from alertcast.models.incident import Incident, Info
 from alertcast.models.problem import Problem
 from alertcast.stream import metrics
-from alertcast.stream.app import accepted, app, rejected, send_durably, submitted, versions
+from alertcast.stream.app import accepted, app, for_each_event, rejected, send_durably, submitted, versions
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +27,26 @@ def header(event: Any, name: str, default: str) -> str:
 
 @app.agent(submitted)
 async def ingest(stream: Any) -> None:
-    async for event in stream.events():
-        raw: bytes = event.value or b""
-        source = header(event, SOURCE_HEADER, "kafka")
-        started = time.perf_counter()
-        try:
-            await handle(event, raw, source)
-        except Exception as error:  # a bug must not lose the input nor stop the agent
-            log.exception("ingest failed on a submission from %s", source)
-            problem = Problem(
-                path="",
-                value=type(error).__name__,
-                rule="internal_error",
-                message=f"alertcast could not process this input: {error}",
-                hint="report it to the alertcast operators with this rejection; the input is kept",
-            )
-            await reject(event.key, raw, source, [problem])
+    await for_each_event(stream, ingest_one)
 
-        metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
+
+async def ingest_one(event: Any) -> None:
+    raw: bytes = event.value or b""
+    source = header(event, SOURCE_HEADER, "kafka")
+    started = time.perf_counter()
+    try:
+        await handle(event, raw, source)
+    except Exception as error:  # a bug must not lose the input nor stop the agent
+        log.exception("ingest failed on a submission from %s", source)
+        problem = Problem(
+            path="",
+            value=type(error).__name__,
+            rule="internal_error",
+            message=f"alertcast could not process this input: {error}",
+            hint="report it to the alertcast operators with this rejection; the input is kept",
+        )
+        await reject(event.key, raw, source, [problem])
+    metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
 
 
 async def reject(key: bytes | None, raw: bytes, source: str, problems: list[Problem]) -> None:
