@@ -47,8 +47,11 @@ def consumer() -> Iterator[Consumer]:
     yield built
 
 
-def message(offset: int) -> ConsumerMessage:
-    return ConsumerMessage("requests", 0, offset, 0.0, 0, [], b"k", b"v", None, 1, 1, TP("requests", 0))
+def message(offset: int, topic: str = "requests", generation_id: int = 0) -> ConsumerMessage:
+    tp = TP(topic, 0)
+    return ConsumerMessage(
+        topic, 0, offset, 0.0, 0, [], b"k", b"v", None, 1, 1, tp, generation_id=generation_id
+    )
 
 
 def test_a_message_handed_to_an_agent_and_done_counts(consumer: Consumer) -> None:
@@ -76,24 +79,7 @@ def test_an_agent_acknowledges_an_event_only_once_it_is_handled() -> None:
     app.flow_control.resume()
     app.topics.acking_topics.add("each-event")
     tp = TP("each-event", 0)
-    messages = [
-        ConsumerMessage(
-            "each-event",
-            0,
-            offset,
-            0.0,
-            0,
-            [],
-            b"k",
-            b"v",
-            None,
-            1,
-            1,
-            tp,
-            generation_id=app.consumer_generation_id,
-        )
-        for offset in (5, 6, 7, 8)
-    ]
+    messages = [message(offset, "each-event", app.consumer_generation_id) for offset in (5, 6, 7, 8)]
 
     async def source() -> AsyncIterator[Event]:
         for item in messages:
@@ -116,3 +102,54 @@ def test_an_agent_acknowledges_an_event_only_once_it_is_handled() -> None:
         asyncio.run(for_each_event(app.stream(source()), handle))
     assert not messages[0].acked and messages[0] not in app.consumer.unacked
     assert list(app.consumer._acked[tp]) == [5]
+
+
+@pytest.mark.parametrize(
+    ("position", "log_start", "left_out", "reread"),
+    [
+        (50, 0, True, False),  # fetched before the seek to 50: 50 and on are coming
+        (121, 0, True, True),  # the position moved past 50 and 50..119 never came: read again
+        (121, 100, False, False),  # retention removed 50..99: nothing else will come
+        (None, None, True, True),  # cannot tell: read again rather than count 50..119 done
+    ],
+)
+def test_a_record_jumping_ahead_is_never_taken_as_a_gap_the_log_holds(
+    consumer: Consumer, position: int | None, log_start: int | None, left_out: bool, reread: bool
+) -> None:
+    tp = TP("requests", 0)
+    consumer.expected[tp] = 50
+    seeks: list[dict[TP, int]] = []
+
+    async def known_position(_: TP) -> int | None:
+        return position
+
+    async def first_offset(_: TP) -> int | None:
+        return log_start
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        seeks.append(partitions)
+
+    consumer.known_position = known_position  # type: ignore[method-assign]
+    consumer.log_start = first_offset  # type: ignore[method-assign]
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
+    assert asyncio.run(consumer.left_out(tp, 120)) is left_out
+    assert seeks == ([{tp: 50}] if reread else [])
+
+
+def test_a_revocation_s_last_commits_keep_the_partition_s_head(consumer: Consumer) -> None:
+    """Faust forgets a revoked partition's committed offset before the revocation waits for
+    the messages in flight and commits them: it then committed 83 over a message at 70 that
+    was never handed over (the reproducer's worker2, gen 4)."""
+    tp = TP("requests", 0)
+    consumer._committed_offset[tp] = 70
+    offsets: list[int | None] = []
+
+    async def revocation(_: set[TP]) -> None:  # the app's: wait for messages in flight, commit
+        consumer._acked[tp].extend(range(71, 83))
+        offsets.append(consumer._new_offset(tp))
+        consumer._acked[tp].append(70)
+        offsets.append(consumer._new_offset(tp))
+
+    consumer._on_partitions_revoked = revocation  # type: ignore[method-assign]
+    asyncio.run(consumer.on_partitions_revoked({tp}))
+    assert offsets == [None, 83]

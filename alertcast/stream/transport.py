@@ -23,10 +23,15 @@ while the flow is suspended, and acknowledges them: once the partition was assig
 that acknowledgement let the commit pass over the same offset fetched anew and not yet
 processed. The reproducer lost one draft of 1,500 that way (never approved, committed past).
 
-And it does not let a record fetched before a seek through after it. A rebalance seeks each
-partition back to its committed offset, but records of a batch fetched earlier, from further
-on, could still arrive: Faust then took the offsets between as a "gap" (counted as done) and
-dropped the same records when they were fetched again, as already read.
+And it never takes a jump in offsets as a gap in the log. Faust counted the offsets between
+as done; on our topics (neither compacted nor transactional) a jump only ever meant records
+fetched before a seek arriving after it, or the rest of a batch dropped around a rebalance
+after the fetch position had moved past it. The partition is read again from where it was.
+
+And it keeps a revoked partition's head for the revocation's last commits: Faust forgets the
+committed offset first, then waits for the messages in flight and commits them, and with no
+head to check it committed 83 over a message at 70 never handed over (the reproducer's
+worker2).
 """
 
 from __future__ import annotations
@@ -79,18 +84,32 @@ def head_is_done(committed: int | None, acked: Iterable[int], gaps: Iterable[Int
 
 
 class Consumer(driver.Consumer):
-    # Per partition, the first offset read since it was assigned: where the head is when no
-    # committed offset is known (a position the consumer could not tell at assignment).
-    first_read: dict[Any, int]
+    # Per partition, where its head is while Faust does not know its committed offset: the
+    # committed offset when it was revoked (Faust forgets it before a revocation's last
+    # commits, and then committed past messages never done), or else the first offset read
+    # since it was assigned (a position the consumer could not tell).
+    heads: dict[Any, int]
+    # Per partition, the next offset to hand over: set by every seek, moved on by every record.
+    expected: dict[Any, int]
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.first_read = {}
+        self.heads = {}
+        self.expected = {}
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        await self.commit()  # what is done, while Faust still knows each partition's head
         for tp in revoked:
-            self.first_read.pop(tp, None)
+            self.expected.pop(tp, None)
+            committed = self._committed_offset.get(tp)
+            if committed is not None:
+                self.heads[tp] = committed
         await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        for tp in assigned:
+            self.heads.pop(tp, None)
+        await super().on_partitions_assigned(assigned, generation_id)
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -101,9 +120,13 @@ class Consumer(driver.Consumer):
         await super().perform_seek()
         for tp in self.assignment():
             if self._committed_offset[tp] is None:
-                self._committed_offset[tp] = position = await self.known_position(tp)
-                if position is None:  # the first offset read stands in (see _new_offset)
-                    log.warning("%s: position unknown at assignment", tp)
+                self._committed_offset[tp] = await self.known_position(tp)
+            committed = self._committed_offset[tp]
+            if committed is None:  # the first offset read stands in (see heads)
+                log.warning("%s: position unknown at assignment", tp)
+                self.expected.pop(tp, None)
+            else:
+                self.expected[tp] = committed
 
     async def known_position(self, tp: Any) -> int | None:
         """The next offset the consumer will read, or None if it cannot tell in time."""
@@ -112,24 +135,53 @@ class Consumer(driver.Consumer):
             return position
         return None
 
+    async def log_start(self, tp: Any) -> int | None:
+        """The first offset the log still holds, or None if it cannot tell in time."""
+        with contextlib.suppress(Exception):
+            starts = await asyncio.wait_for(self.earliest_offsets(tp), POSITION_WAIT_S)
+            return int(starts[tp])
+        return None
+
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:  # noqa: ASYNC109 (Faust's signature)
-        """Records in offset order only. One that jumps ahead of the last read (or of a seek),
-        on a topic whose messages are acknowledged, while the consumer's position has not
-        reached it, was fetched before that seek: it is left out, and comes again when the
-        position gets there. A jump the position agrees with (records removed by retention)
-        goes through as Faust would take it."""
+        """Records in offset order only, on the topics whose messages are acknowledged.
+
+        Faust takes a record that jumps ahead of the last one read as the end of a gap in the
+        log and counts the offsets between as done. Our topics have no such gaps (not
+        compacted, not transactional), so a jump only ever meant records fetched before a seek
+        arriving after it, or records of a batch Faust dropped around a rebalance while the
+        fetch position had moved past them: messages counted as done, never handed over.
+        Such a record is left out and, when the fetch position has moved past the expected
+        offset, the partition is read again from there. Only offsets retention removed from
+        the log are let through as Faust would."""
         async for tp, message in super().getmany(timeout):
-            read = self._read_offset.get(tp)
-            if read is not None and message.offset > read + 1 and self.app.topics.acks_enabled_for(tp.topic):
-                position = await self.known_position(tp)  # not known: Faust's own rule
-                if position is not None and position <= message.offset:
-                    log.warning(
-                        "%s: offset %d fetched before a seek to %d: left for later", tp, message.offset, read
-                    )
-                    continue
+            expected = self.expected.get(tp)
+            jumps = expected is not None and message.offset > expected
+            if (
+                jumps
+                and self.app.topics.acks_enabled_for(tp.topic)
+                and await self.left_out(tp, message.offset)
+            ):
+                continue
+            if expected is None or message.offset >= expected:
+                self.expected[tp] = message.offset + 1
             # After the check: a record left out is not where the partition's head is.
-            self.first_read.setdefault(tp, message.offset)
+            self.heads.setdefault(tp, message.offset)
             yield tp, message
+
+    async def left_out(self, tp: Any, offset: int) -> bool:
+        expected = self.expected[tp]
+        position = await self.known_position(tp)
+        if position is not None and position <= expected:
+            return True  # fetched before a seek: the records from `expected` on are coming
+        start = await self.log_start(tp)
+        if start is not None and start > expected:
+            return False  # removed by retention: nothing else will come
+        log.warning(
+            "%s: offset %d read where %d was expected: reading again from there", tp, offset, expected
+        )
+        with contextlib.suppress(Exception):
+            await self.seek_wait({tp: expected})
+        return True
 
     def ack(self, message: Any) -> bool:
         """A stream tracks every message it hands to an agent before anything else; one never
@@ -142,7 +194,7 @@ class Consumer(driver.Consumer):
     def _new_offset(self, tp: Any) -> int | None:
         committed = self._committed_offset[tp]
         if committed is None:
-            committed = self.first_read.get(tp)
+            committed = self.heads.get(tp)
         if not head_is_done(committed, self._acked[tp], self._gap[tp]):
             return None  # the oldest message is not done: commit nothing yet
         new: int | None = super()._new_offset(tp)
