@@ -12,7 +12,7 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from intervaltree import Interval
 
-from alertcast.stream.transport import Consumer, head_is_done
+from alertcast.stream.transport import REREAD_LIMIT, Consumer, head_is_done
 
 
 def test_a_hole_of_one_at_the_head_is_not_committed_past() -> None:
@@ -153,3 +153,42 @@ def test_a_revocation_s_last_commits_keep_the_partition_s_head(consumer: Consume
     consumer._on_partitions_revoked = revocation  # type: ignore[method-assign]
     asyncio.run(consumer.on_partitions_revoked({tp}))
     assert offsets == [None, 83]
+
+
+def test_a_head_message_that_never_reached_its_agent_is_read_again(consumer: Consumer) -> None:
+    """Later messages done, the head neither done nor in flight: the partition is read again
+    from the head, once per hand-over, and not more than REREAD_LIMIT times."""
+    tp = TP("requests", 0)
+    consumer._committed_offset[tp] = 70
+    consumer._acked[tp].extend(range(71, 76))
+    seeks: list[dict[TP, int]] = []
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        seeks.append(partitions)
+
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    in_flight = message(70)
+    consumer._unacked_messages.add(in_flight)
+    asyncio.run(consumer.reread_skipped_heads())
+    assert seeks == []  # the head is being handled
+
+    consumer._unacked_messages.discard(in_flight)
+    for _ in range(2):
+        asyncio.run(consumer.reread_skipped_heads())
+    assert seeks == [{tp: 70}]  # asked once, then awaited until handed over again
+
+    for _ in range(REREAD_LIMIT + 2):
+        del consumer.reread_pending[tp]  # what handing it over again does (getmany)
+        asyncio.run(consumer.reread_skipped_heads())
+        consumer.reread_pending.setdefault(tp, 70)
+    assert len(seeks) == REREAD_LIMIT
+
+
+def test_a_done_head_is_not_read_again(consumer: Consumer) -> None:
+    tp = TP("requests", 0)
+    consumer._committed_offset[tp] = 70
+    consumer._acked[tp].extend(range(70, 76))
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    asyncio.run(consumer.reread_skipped_heads())
+    assert tp not in consumer.reread_pending

@@ -18,10 +18,10 @@ past, and a worker killed or restarted at that moment lost it for good. The clus
 rolling restart lost one incident of 1,500 that way (tests/repro_worker_restart.py).
 
 Nor does it count as done a message a stream skipped without handing it to an agent. Around a
-rebalance or a stop Faust's stream skips messages fetched in an earlier generation, or taken
-while the flow is suspended, and acknowledges them: once the partition was assigned again,
-that acknowledgement let the commit pass over the same offset fetched anew and not yet
-processed. The reproducer lost one draft of 1,500 that way (never approved, committed past).
+rebalance or a stop Faust's pure-Python stream (the one used without its compiled extension)
+skips messages fetched in an earlier generation, or taken while the flow is suspended, and
+acknowledges them: once the partition was assigned again, that acknowledgement let the commit
+pass over the same offset fetched anew and not yet processed.
 
 And it never takes a jump in offsets as a gap in the log. Faust counted the offsets between
 as done; on our topics (neither compacted nor transactional) a jump only ever meant records
@@ -32,6 +32,9 @@ And it keeps a revoked partition's head for the revocation's last commits: Faust
 committed offset first, then waits for the messages in flight and commits them, and with no
 head to check it committed 83 over a message at 70 never handed over (the reproducer's
 worker2).
+
+And a partition's oldest message that never reached its agent while later ones are done is read
+again, rather than holding the partition's commits for good (see `reread_skipped_heads`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 FETCH_MAX_WAIT_MS = 10
 PREFETCH_BACKOFF_S = 0.005
 POSITION_WAIT_S = 10.0
+REREAD_LIMIT = 3
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -91,16 +95,22 @@ class Consumer(driver.Consumer):
     heads: dict[Any, int]
     # Per partition, the next offset to hand over: set by every seek, moved on by every record.
     expected: dict[Any, int]
+    # Per partition, the head offset read again and how many times; and the one awaited since.
+    rereads: dict[Any, tuple[int, int]]
+    reread_pending: dict[Any, int]
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.heads = {}
         self.expected = {}
+        self.rereads = {}
+        self.reread_pending = {}
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
         await self.commit()  # what is done, while Faust still knows each partition's head
         for tp in revoked:
             self.expected.pop(tp, None)
+            self.reread_pending.pop(tp, None)
             committed = self._committed_offset.get(tp)
             if committed is not None:
                 self.heads[tp] = committed
@@ -166,6 +176,8 @@ class Consumer(driver.Consumer):
                 self.expected[tp] = message.offset + 1
             # After the check: a record left out is not where the partition's head is.
             self.heads.setdefault(tp, message.offset)
+            if self.reread_pending.get(tp) == message.offset:
+                del self.reread_pending[tp]
             yield tp, message
 
     async def left_out(self, tp: Any, offset: int) -> bool:
@@ -183,6 +195,49 @@ class Consumer(driver.Consumer):
             await self.seek_wait({tp: expected})
         return True
 
+    async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        await self.reread_skipped_heads()
+        done: bool = await super().force_commit(topics, start_new_transaction)
+        return done
+
+    def head_of(self, tp: Any) -> int | None:
+        committed: int | None = self._committed_offset[tp]
+        return committed if committed is not None else self.heads.get(tp)
+
+    async def reread_skipped_heads(self) -> None:
+        """A partition's oldest message that is neither done nor in flight while later ones are
+        done never reached its agent (a stream takes a partition's messages in offset order),
+        and the commit would wait for it for good: the partition is read again from it.
+
+        Not more than REREAD_LIMIT times for one message (an agent failing on it each time):
+        then the commits of that partition wait, and the worker's log says why."""
+        in_flight = {(message.tp, message.offset) for message in self._unacked_messages}
+        for tp in list(self._acked):
+            head = self.head_of(tp)
+            if head is None or head_is_done(head, self._acked[tp], self._gap[tp]):
+                continue
+            if (tp, head) in in_flight or self.reread_pending.get(tp) == head or tp not in self.assignment():
+                continue
+            earlier, times = self.rereads.get(tp, (head, 0))
+            times = times + 1 if earlier == head else 1
+            self.rereads[tp] = (head, times)
+            if times > REREAD_LIMIT:
+                if times == REREAD_LIMIT + 1:
+                    log.error(
+                        "%s: offset %d read %d times and never done: its commits wait for it",
+                        tp,
+                        head,
+                        REREAD_LIMIT,
+                    )
+                continue
+            log.warning(
+                "%s: offset %d never reached its agent while later ones are done: reading it again", tp, head
+            )
+            self.reread_pending[tp] = head
+            self.expected[tp] = head
+            with contextlib.suppress(Exception):
+                await self.seek_wait({tp: head})
+
     def ack(self, message: Any) -> bool:
         """A stream tracks every message it hands to an agent before anything else; one never
         tracked was skipped, is not done, and its offset is read again by whoever owns it."""
@@ -192,9 +247,7 @@ class Consumer(driver.Consumer):
         return done
 
     def _new_offset(self, tp: Any) -> int | None:
-        committed = self._committed_offset[tp]
-        if committed is None:
-            committed = self.heads.get(tp)
+        committed = self.head_of(tp)
         if not head_is_done(committed, self._acked[tp], self._gap[tp]):
             return None  # the oldest message is not done: commit nothing yet
         new: int | None = super()._new_offset(tp)
