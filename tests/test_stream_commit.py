@@ -192,3 +192,20 @@ def test_a_done_head_is_not_read_again(consumer: Consumer) -> None:
     consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
     asyncio.run(consumer.reread_skipped_heads())
     assert tp not in consumer.reread_pending
+
+
+@pytest.mark.parametrize(
+    ("log_start", "counted_done"),
+    [(0, []), (None, []), (100, [(50, 100)]), (200, [(50, 121)])],
+)
+def test_only_offsets_the_log_no_longer_holds_are_counted_done(
+    consumer: Consumer, log_start: int | None, counted_done: list[tuple[int, int]]
+) -> None:
+    tp = TP("requests", 0)
+
+    async def first_offset(_: TP) -> int | None:
+        return log_start
+
+    consumer.log_start = first_offset  # type: ignore[method-assign]
+    asyncio.run(consumer._add_gap(tp, 50, 120))
+    assert sorted((gap.begin, gap.end) for gap in consumer._gap[tp]) == counted_done

@@ -26,7 +26,8 @@ pass over the same offset fetched anew and not yet processed.
 And it never takes a jump in offsets as a gap in the log. Faust counted the offsets between
 as done; on our topics (neither compacted nor transactional) a jump only ever meant records
 fetched before a seek arriving after it, or the rest of a batch dropped around a rebalance
-after the fetch position had moved past it. The partition is read again from where it was.
+after the fetch position had moved past it. Only offsets retention removed count as done
+(`_add_gap`); otherwise the partition is read again from where it was (`getmany`).
 
 And it keeps a revoked partition's head for the revocation's last commits: Faust forgets the
 committed offset first, then waits for the messages in flight and commits them, and with no
@@ -194,6 +195,13 @@ class Consumer(driver.Consumer):
         with contextlib.suppress(Exception):
             await self.seek_wait({tp: expected})
         return True
+
+    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+        """Faust counts offsets it did not see between two records as done. Only those the log
+        no longer holds (removed by retention) are: any other was skipped on its way here."""
+        start = await self.log_start(tp)
+        if start is not None and offset_from < start:
+            await super()._add_gap(tp, offset_from, min(offset_to, start - 1))
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         await self.reread_skipped_heads()
