@@ -129,15 +129,18 @@ class Consumer(driver.Consumer):
         """A partition nothing was ever committed for starts where the consumer starts reading
         it: Faust leaves that unknown, and then let commits pass over unfinished head messages."""
         await super().perform_seek()
+        unknown = []
         for tp in self.assignment():
-            if self._committed_offset[tp] is None:
-                self._committed_offset[tp] = await self.known_position(tp)
             committed = self._committed_offset[tp]
-            if committed is None:  # the first offset read stands in (see heads)
-                log.warning("%s: position unknown at assignment", tp)
+            if committed is None:
+                unknown.append(tp)
                 self.expected.pop(tp, None)
             else:
                 self.expected[tp] = committed
+        for tp in unknown:
+            position = self._committed_offset[tp] = await self.known_position(tp)
+            if position is None:  # the first offset read stands in (see heads)
+                log.warning("%s: position unknown at assignment", tp)
 
     async def known_position(self, tp: Any) -> int | None:
         """The next offset the consumer will read, or None if it cannot tell in time."""
@@ -154,32 +157,37 @@ class Consumer(driver.Consumer):
         return None
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:  # noqa: ASYNC109 (Faust's signature)
-        """Records in offset order only, on the topics whose messages are acknowledged.
+        """Records in offset order, each once, on the topics whose messages are acknowledged.
 
         Faust takes a record that jumps ahead of the last one read as the end of a gap in the
-        log and counts the offsets between as done. Our topics have no such gaps (not
-        compacted, not transactional), so a jump only ever meant records fetched before a seek
-        arriving after it, or records of a batch Faust dropped around a rebalance while the
-        fetch position had moved past them: messages counted as done, never handed over.
-        Such a record is left out and, when the fetch position has moved past the expected
-        offset, the partition is read again from there. Only offsets retention removed from
-        the log are let through as Faust would."""
+        log; our topics have no such gaps (not compacted, not transactional), so a jump only
+        ever meant records fetched before a seek arriving after it, or the rest of a batch
+        dropped around a rebalance after the fetch position had moved past it. Such a record
+        is left out and, when the fetch position has moved past the expected offset, the
+        partition is read again from there; only offsets retention removed are passed over.
+        And Faust's reader drops a record below its own read offset, which a seek back can
+        race with: the expected record goes through."""
         async for tp, message in super().getmany(timeout):
-            expected = self.expected.get(tp)
-            jumps = expected is not None and message.offset > expected
-            if (
-                jumps
-                and self.app.topics.acks_enabled_for(tp.topic)
-                and await self.left_out(tp, message.offset)
-            ):
+            if self.app.topics.acks_enabled_for(tp.topic) and not await self.in_order(tp, message.offset):
                 continue
-            if expected is None or message.offset >= expected:
-                self.expected[tp] = message.offset + 1
             # After the check: a record left out is not where the partition's head is.
             self.heads.setdefault(tp, message.offset)
             if self.reread_pending.get(tp) == message.offset:
                 del self.reread_pending[tp]
             yield tp, message
+
+    async def in_order(self, tp: Any, offset: int) -> bool:
+        """Whether this record is the next one of its partition (then it is handed over)."""
+        expected = self.expected.get(tp)
+        if expected is not None and offset < expected:
+            return False  # handed over already: a copy fetched again
+        if expected is not None and offset > expected and await self.left_out(tp, offset):
+            return False
+        self.expected[tp] = offset + 1
+        read = self._read_offset.get(tp)
+        if read is not None and read > offset:
+            self._read_offset[tp] = offset  # Faust would drop it as read already
+        return True
 
     async def left_out(self, tp: Any, offset: int) -> bool:
         expected = self.expected[tp]
