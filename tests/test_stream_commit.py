@@ -221,3 +221,19 @@ def test_records_are_handed_over_once_and_in_offset_order(consumer: Consumer) ->
     assert asyncio.run(consumer.in_order(tp, 64))
     assert consumer.expected[tp] == 65 and consumer._read_offset[tp] == 64
     assert not asyncio.run(consumer.in_order(tp, 64))
+
+
+def test_a_partition_being_revoked_is_not_read_again(consumer: Consumer) -> None:
+    """During a revocation Faust has forgotten both the committed offset and what was done:
+    the head kept for the last commits shows holes that are not skipped messages."""
+    tp = TP("requests", 0)
+    consumer._committed_offset[tp] = 96
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+
+    async def revocation(_: set[TP]) -> None:
+        consumer._acked[tp].append(97)
+        await consumer.reread_skipped_heads()
+
+    consumer._on_partitions_revoked = revocation  # type: ignore[method-assign]
+    asyncio.run(consumer.on_partitions_revoked({tp}))
+    assert tp not in consumer.reread_pending

@@ -229,7 +229,9 @@ class Consumer(driver.Consumer):
         then the commits of that partition wait, and the worker's log says why."""
         in_flight = {(message.tp, message.offset) for message in self._unacked_messages}
         for tp in list(self._acked):
-            head = self.head_of(tp)
+            # Only against a known committed offset: while a partition is revoked, Faust has
+            # already dropped what was done and not committed (heads would see holes there).
+            head = self._committed_offset[tp]
             if head is None or head_is_done(head, self._acked[tp], self._gap[tp]):
                 continue
             if (tp, head) in in_flight or self.reread_pending.get(tp) == head or tp not in self.assignment():
