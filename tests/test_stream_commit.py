@@ -237,3 +237,24 @@ def test_a_partition_being_revoked_is_not_read_again(consumer: Consumer) -> None
     consumer._on_partitions_revoked = revocation  # type: ignore[method-assign]
     asyncio.run(consumer.on_partitions_revoked({tp}))
     assert tp not in consumer.reread_pending
+
+
+def test_resuming_a_flowing_stream_keeps_its_queue() -> None:
+    """Faust resumes more than once per rebalance; only the first, after a suspension, may
+    empty the queues (what was fetched before the rebalance)."""
+    from mode.utils.queues import FlowControlQueue
+
+    from alertcast.stream.transport import FlowControl
+
+    async def queued_after(*steps: str) -> int:
+        flow = FlowControl()
+        queue: FlowControlQueue[int] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+        for step in steps:
+            if step == "put":
+                queue.put_nowait(1)
+            else:
+                getattr(flow, step)()
+        return queue.qsize()
+
+    assert asyncio.run(queued_after("resume", "put", "resume")) == 1
+    assert asyncio.run(queued_after("resume", "put", "suspend", "resume")) == 0

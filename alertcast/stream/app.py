@@ -8,14 +8,23 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import TRANSPORTS
+from mode.utils.objects import cached_property
 
 from alertcast.settings import get_settings
+from alertcast.stream.transport import FlowControl
 
 TRANSPORTS.aliases["alertcast"] = "alertcast.stream.transport:Transport"
 
 settings = get_settings()
 
-app = faust.App(
+
+class App(faust.App):
+    @cached_property
+    def flow_control(self) -> FlowControl:
+        return FlowControl(loop=self.loop)
+
+
+app = App(
     settings.app_id,
     broker=[f"alertcast://{server}" for server in settings.bootstrap.split(",")],
     store="memory://",

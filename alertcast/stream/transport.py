@@ -15,7 +15,7 @@ committed offset as Kafka does, the next offset to read, but lets a commit throu
 lowest acknowledged offset is `committed + 1`: the message at `committed` (still being
 processed by a concurrent agent, or never handed over around a rebalance) was then committed
 past, and a worker killed or restarted at that moment lost it for good. The cluster tier's
-rolling restart lost one incident of 1,500 that way (tests/repro_worker_restart.py).
+rolling restart lost one incident of 1,500 that way (tests/test_cluster.py).
 
 Nor does it count as done a message a stream skipped without handing it to an agent. Around a
 rebalance or a stop Faust's pure-Python stream (the one used without its compiled extension)
@@ -34,6 +34,9 @@ committed offset first, then waits for the messages in flight and commits them, 
 head to check it committed 83 over a message at 70 never handed over (the reproducer's
 worker2).
 
+And the flow of messages into the stream queues is not emptied when it resumes while flowing
+(`FlowControl`), which dropped messages queued after a seek.
+
 And a partition's oldest message that never reached its agent while later ones are done is read
 again, rather than holding the partition's commits for good (see `reread_skipped_heads`).
 """
@@ -47,6 +50,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 
 from faust.transport.drivers import aiokafka as driver
+from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,20 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         fetcher = getattr(self._consumer, "_fetcher", None)
         if fetcher is not None:
             fetcher._prefetch_backoff = PREFETCH_BACKOFF_S
+
+
+class FlowControl(FlowControlEvent):
+    """Resuming a flow that is not suspended leaves the stream queues as they are.
+
+    Mode's resume empties every stream queue, to drop what was fetched before a rebalance;
+    but Faust resumes more than once per rebalance (when recovery starts, and again once the
+    partitions are seeked), and what was queued in between, after the seek, was dropped with
+    nothing to read it again. The cluster tier saw it as a message queued, then never handed
+    to its agent, a millisecond before "Worker ready"."""
+
+    def resume(self) -> None:
+        if not self.is_active():
+            super().resume()
 
 
 class Interval(Protocol):
