@@ -156,8 +156,8 @@ def test_a_revocation_s_last_commits_keep_the_partition_s_head(consumer: Consume
 
 
 def test_a_head_message_that_never_reached_its_agent_is_read_again(consumer: Consumer) -> None:
-    """Later messages done, the head neither done nor in flight: the partition is read again
-    from the head, once per hand-over, and not more than REREAD_LIMIT times."""
+    """Later messages done, the head neither done nor in flight at two commits in a row: the
+    partition is read again from the head, once per hand-over, not more than REREAD_LIMIT times."""
     tp = TP("requests", 0)
     consumer._committed_offset[tp] = 70
     consumer._acked[tp].extend(range(71, 76))
@@ -174,12 +174,15 @@ def test_a_head_message_that_never_reached_its_agent_is_read_again(consumer: Con
     assert seeks == []  # the head is being handled
 
     consumer._unacked_messages.discard(in_flight)
+    asyncio.run(consumer.reread_skipped_heads())
+    assert seeks == []  # seen stuck once: right after a seek it may be on its way
     for _ in range(2):
         asyncio.run(consumer.reread_skipped_heads())
     assert seeks == [{tp: 70}]  # asked once, then awaited until handed over again
 
     for _ in range(REREAD_LIMIT + 2):
         del consumer.reread_pending[tp]  # what handing it over again does (getmany)
+        asyncio.run(consumer.reread_skipped_heads())
         asyncio.run(consumer.reread_skipped_heads())
         consumer.reread_pending.setdefault(tp, 70)
     assert len(seeks) == REREAD_LIMIT

@@ -30,6 +30,7 @@ from alertcast.models.decision import AuditEvent, Decision, DecisionAction, Draf
 from alertcast.models.incident import Incident
 from alertcast.render.compose import check_edit
 from alertcast.stream.app import app, approved, for_each_event, send_durably, settings, topic
+from alertcast.stream.keyed import KeyedLocks
 from alertcast.stream.metrics import observe_approval_wait
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,11 @@ def state_of(key: str) -> ApprovalState | None:
     return ApprovalState.model_validate_json(value) if value else None
 
 
-@app.agent(drafts_and_decisions)
+# Several drafts and decisions at once, one incident's in order (see alertcast.stream.keyed).
+incidents = KeyedLocks()
+
+
+@app.agent(drafts_and_decisions, concurrency=settings.worker_concurrency)
 async def approve(stream: Any) -> None:
     await for_each_event(stream, approve_one)
 
@@ -73,12 +78,13 @@ async def approve_one(event: Any) -> None:
         draft = Draft.model_validate_json(event.value)
         key = draft.incident_key
         requirement = policy_file.current().requirement(draft)
-        step = receive_draft(state_of(key), draft, requirement, now)
+        async with incidents.hold(key):
+            await _apply(key, receive_draft(state_of(key), draft, requirement, now))
     else:
         decision = Decision.model_validate_json(event.value)
         key = decision.incident_key
-        step = decide(state_of(key), decision, now, recheck)
-    await _apply(key, step)
+        async with incidents.hold(key):
+            await _apply(key, decide(state_of(key), decision, now, recheck))
 
 
 async def _apply(key: str, step: Step) -> None:

@@ -12,10 +12,8 @@ is in flight from before the first attempt to the end, exactly as during backoff
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +41,7 @@ from alertcast.models.incident import MsgType
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
 from alertcast.stream import metrics, pauses
 from alertcast.stream.app import app, dead, for_each_event, ledger, receipts, requests, send_durably, settings
+from alertcast.stream.keyed import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ channels: dict[str, Channel] = build_channels(settings)
 EXPIRY_CHECK_S = 30.0
 retry = RetryPolicy()
 throttle = Throttle(settings.channel_rates)
-threads: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+threads = KeyedLocks()
 breakers = Breakers(settings.breaker_failures, settings.breaker_cooldown_s, on_change=metrics.breaker_changed)
 for _name in channels:
     breakers[_name]  # every configured channel's gauge exists (closed) from the start
@@ -91,7 +90,7 @@ async def deliver_event(event: Any) -> None:
     request = DeliveryRequest.model_validate_json(event.value)
     answer = answer_in(event.headers)
     started = time.perf_counter()
-    async with threads[thread_key(request)]:
+    async with threads.hold(thread_key(request)):
         receipt = await deliver_one(request, started, answer)
     metrics.observe_delivery(request.channel, receipt.status.value, time.perf_counter() - started)
     value = receipt.model_dump_json().encode()

@@ -12,7 +12,17 @@ from alertcast.models.alert import AcceptedIncident, Rejection
 from alertcast.models.incident import Incident, Info
 from alertcast.models.problem import Problem
 from alertcast.stream import metrics
-from alertcast.stream.app import accepted, app, for_each_event, rejected, send_durably, submitted, versions
+from alertcast.stream.app import (
+    accepted,
+    app,
+    for_each_event,
+    rejected,
+    send_durably,
+    settings,
+    submitted,
+    versions,
+)
+from alertcast.stream.keyed import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +35,22 @@ def header(event: Any, name: str, default: str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else default
 
 
-@app.agent(submitted)
+# Several submissions at once, one incident's in order (see alertcast.stream.keyed): each waits
+# for the brokers to hold its output before its state is written (send_durably).
+incidents = KeyedLocks()
+
+
+@app.agent(submitted, concurrency=settings.worker_concurrency)
 async def ingest(stream: Any) -> None:
     await for_each_event(stream, ingest_one)
 
 
 async def ingest_one(event: Any) -> None:
+    async with incidents.hold(event.key or b""):  # before any wait: see alertcast.stream.keyed
+        await ingest_in_order(event)
+
+
+async def ingest_in_order(event: Any) -> None:
     raw: bytes = event.value or b""
     source = header(event, SOURCE_HEADER, "kafka")
     started = time.perf_counter()

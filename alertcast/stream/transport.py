@@ -114,9 +114,11 @@ class Consumer(driver.Consumer):
     heads: dict[Any, int]
     # Per partition, the next offset to hand over: set by every seek, moved on by every record.
     expected: dict[Any, int]
-    # Per partition, the head offset read again and how many times; and the one awaited since.
+    # Per partition, the head offset read again and how many times; the one awaited since; and
+    # the head seen stuck at the last commit.
     rereads: dict[Any, tuple[int, int]]
     reread_pending: dict[Any, int]
+    suspects: dict[Any, int]
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -124,12 +126,14 @@ class Consumer(driver.Consumer):
         self.expected = {}
         self.rereads = {}
         self.reread_pending = {}
+        self.suspects = {}
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
         await self.commit()  # what is done, while Faust still knows each partition's head
         for tp in revoked:
             self.expected.pop(tp, None)
             self.reread_pending.pop(tp, None)
+            self.suspects.pop(tp, None)
             committed = self._committed_offset.get(tp)
             if committed is not None:
                 self.heads[tp] = committed
@@ -240,8 +244,9 @@ class Consumer(driver.Consumer):
 
     async def reread_skipped_heads(self) -> None:
         """A partition's oldest message that is neither done nor in flight while later ones are
-        done never reached its agent (a stream takes a partition's messages in offset order),
-        and the commit would wait for it for good: the partition is read again from it.
+        done, at two commits in a row, never reached its agent (a stream takes a partition's
+        messages in offset order), and the commit would wait for it for good: the partition is
+        read again from it. (Once is not enough: right after a seek the head is on its way.)
 
         Not more than REREAD_LIMIT times for one message (an agent failing on it each time):
         then the commits of that partition wait, and the worker's log says why."""
@@ -250,9 +255,18 @@ class Consumer(driver.Consumer):
             # Only against a known committed offset: while a partition is revoked, Faust has
             # already dropped what was done and not committed (heads would see holes there).
             head = self._committed_offset[tp]
-            if head is None or head_is_done(head, self._acked[tp], self._gap[tp]):
+            stuck = (
+                head is not None
+                and not head_is_done(head, self._acked[tp], self._gap[tp])
+                and (tp, head) not in in_flight
+                and self.reread_pending.get(tp) != head
+                and tp in self.assignment()
+            )
+            if not stuck or head is None:
+                self.suspects.pop(tp, None)
                 continue
-            if (tp, head) in in_flight or self.reread_pending.get(tp) == head or tp not in self.assignment():
+            if self.suspects.get(tp) != head:
+                self.suspects[tp] = head
                 continue
             earlier, times = self.rereads.get(tp, (head, 0))
             times = times + 1 if earlier == head else 1
