@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     worker_data_dir: Path = Field(
         default=Path(".alertcast") / "worker", description="Faust's local data (tables' stores)"
     )
-    worker_concurrency: int = Field(default=16, description="deliveries in flight per worker")
+    worker_concurrency: int = Field(
+        default=16, description="messages in flight per agent (ingest, approval, deliveries)"
+    )
     site_dir: Path = Field(default=Path("site"), description="where the website channel writes")
     site_base_url: str = Field(default="", description="public URL of the site, for links in posts")
     templates_dir: Path = Field(default=ROOT / "templates")
