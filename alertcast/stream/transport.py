@@ -250,6 +250,9 @@ class Consumer(driver.Consumer):
 
         Not more than REREAD_LIMIT times for one message (an agent failing on it each time):
         then the commits of that partition wait, and the worker's log says why."""
+        if self.app.rebalancing:  # what is done and committed is being forgotten and re-read
+            self.suspects.clear()
+            return
         in_flight = {(message.tp, message.offset) for message in self._unacked_messages}
         for tp in list(self._acked):
             # Only against a known committed offset: while a partition is revoked, Faust has
