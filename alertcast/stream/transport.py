@@ -212,6 +212,8 @@ class Consumer(driver.Consumer):
         return True
 
     async def left_out(self, tp: Any, offset: int) -> bool:
+        """Whether a record ahead of the expected offset waits (and the partition is read
+        again from that offset when nothing else would bring it), or goes (retention)."""
         expected = self.expected[tp]
         position = await self.known_position(tp)
         if position is not None and position <= expected:
