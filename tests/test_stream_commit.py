@@ -264,3 +264,19 @@ def test_resuming_a_flowing_stream_keeps_its_queue() -> None:
 
     assert asyncio.run(queued_after("resume", "put", "resume")) == 1
     assert asyncio.run(queued_after("resume", "put", "suspend", "resume")) == 0
+
+
+def test_a_partition_assigned_again_starts_from_what_is_committed(consumer: Consumer) -> None:
+    """Messages finishing while their partition was revoked leave acknowledgements Faust keeps:
+    assigned again, the partition is read from its committed offset, and those offsets come
+    again; kept, they showed holes at its head that were no skipped messages."""
+    tp = TP("requests", 0)
+    consumer._acked[tp].extend([77, 78])
+    consumer._acked_index[tp].update({77, 78})
+
+    async def assignment(_: set[TP], generation_id: int = 0) -> None:
+        pass
+
+    consumer._on_partitions_assigned = assignment  # type: ignore[method-assign]
+    asyncio.run(consumer.on_partitions_assigned({tp}))
+    assert not consumer._acked.get(tp) and not consumer._acked_index.get(tp)

@@ -142,6 +142,11 @@ class Consumer(driver.Consumer):
     async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
         for tp in assigned:
             self.heads.pop(tp, None)
+            # Acknowledged after Faust forgot the partition (messages finishing while it was
+            # revoked): it is read again from its committed offset, they will come again.
+            self._acked.pop(tp, None)
+            self._acked_index.pop(tp, None)
+            self._gap.pop(tp, None)
         await super().on_partitions_assigned(assigned, generation_id)
 
     def _new_consumer_thread(self) -> ConsumerThread:
@@ -286,7 +291,9 @@ class Consumer(driver.Consumer):
                     )
                 continue
             log.warning(
-                "%s: offset %d never reached its agent while later ones are done: reading it again", tp, head
+                "%s: offset %d neither done nor in flight while later ones are done: reading it again",
+                tp,
+                head,
             )
             self.reread_pending[tp] = head
             self.expected[tp] = head
