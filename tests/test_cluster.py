@@ -150,13 +150,14 @@ def test_topics_are_replicated_three_times_with_two_in_sync_required(setup: Setu
 
     names = [setup.prefix + spec.name for spec in topics.load_specs()]
     tables = ("incident_versions", "delivery_ledger", "approval_state")
-    changelogs = [f"{setup.app_id}-{table}-changelog" for table in tables]
-    described = setup.cluster.describe(names + changelogs)
+    internal = [f"{setup.app_id}-{table}-changelog" for table in tables]
+    internal.append(f"{setup.app_id}-__assignor-__leader")
+    described = setup.cluster.describe(names + internal)
     assert {len(p["replica_nodes"]) for t in described for p in t["partitions"]} == {3}
     admin = KafkaAdminClient(bootstrap_servers=setup.cluster.bootstrap)
     try:
         configs = admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names + changelogs]
+            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names + internal]
         )
     finally:
         admin.close()

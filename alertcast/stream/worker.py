@@ -24,10 +24,14 @@ async def quiet_root_logger() -> None:
 app.task(quiet_root_logger)
 
 
-def changelog_specs() -> list[topics.TopicSpec]:
-    """The tables' changelog topics, created before Faust starts: when Faust creates them itself,
-    its first writes can race its own metadata ("changelog has 0 partitions") and fail."""
-    return [
+def internal_specs() -> list[topics.TopicSpec]:
+    """Faust's own topics, created before Faust starts and with the pipeline's replication.
+
+    The tables' changelogs: when Faust creates them itself, its first writes can race its own
+    metadata ("changelog has 0 partitions") and fail. The assignor's leader topic: Faust creates
+    it with one replica, so the broker holding it was a single point of failure for rebalances.
+    """
+    changelogs = [
         topics.TopicSpec(
             name=table.changelog_topic.get_topic_name(),
             description=f"changelog of the {table.name} table",
@@ -36,12 +40,16 @@ def changelog_specs() -> list[topics.TopicSpec]:
         )
         for table in app.tables.values()
     ]
+    leader = topics.TopicSpec(
+        name=f"{app.conf.id}-__assignor-__leader", description="Faust's partition assignor", partitions=1
+    )
+    return [*changelogs, leader]
 
 
 def run() -> None:
     """Blocks until the worker is stopped (SIGTERM/SIGINT); Faust owns the event loop and argv."""
     topics.apply(settings.bootstrap, settings.topic_prefix)
-    topics.apply(settings.bootstrap, "", changelog_specs())
+    topics.apply(settings.bootstrap, "", internal_specs())
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     level = LEVELS.get(settings.log_level, settings.log_level)
     sys.argv = ["alertcast-worker", "worker", "--loglevel", level]
