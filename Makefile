@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/alertcast demo
+	$(VENV)/bin/alertcast demo $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	VENV=$(VENV) scripts/test-tiers.sh

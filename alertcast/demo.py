@@ -10,72 +10,43 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
-from alertcast import kafka, topics
+from alertcast import examples, kafka, topics
 from alertcast.clock import clock
 from alertcast.models.alert import alert_id_for
-from alertcast.models.incident import Incident
-from alertcast.settings import ROOT, Settings
+from alertcast.settings import Settings
 from alertcast.site.serve import serve
+from alertcast.stopping import StopAsked, ignore_signals, stop_on_signals, terminal_foreground
 from alertcast.submit import produce
 from alertcast.web.console.auth import hash_password
 from alertcast.web.keys import new_key
 
-EXAMPLES = ROOT / "deploy" / "examples"
-TIME_FIELDS = {"sent", "effective", "onset", "expires"}
-
-
-def _shift(node: Any, delta: timedelta) -> Any:
-    if isinstance(node, dict):
-        return {
-            key: (
-                (datetime.fromisoformat(value) + delta).isoformat()
-                if key in TIME_FIELDS and isinstance(value, str)
-                else _shift(value, delta)
-            )
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [_shift(item, delta) for item in node]
-    return node
-
-
-def _renamed(node: Any, suffix: str) -> Any:
-    """Every identifier (and reference to one) with this run's suffix: the broker keeps what
-    earlier runs sent, and intake rightly drops a message it has already seen."""
-    if isinstance(node, dict):
-        return {
-            key: f"{value}-{suffix}" if key == "identifier" else _renamed(value, suffix)
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [_renamed(item, suffix) for item in node]
-    return node
-
-
-def examples_for_today(folder: Path = EXAMPLES, unique: bool = True) -> list[Incident]:
-    """The examples as messages of today: every time moved by the same amount (the last was
-    sent 5 minutes ago) and, with `unique`, identifiers made unique to this run."""
-    documents = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
-    last = max(datetime.fromisoformat(doc["sent"]) for doc in documents)
-    now = clock.now()
-    shifted = [_shift(doc, now - timedelta(minutes=5) - last) for doc in documents]
-    if unique:
-        shifted = [_renamed(doc, now.strftime("%Y%m%d%H%M%S")) for doc in shifted]
-    return [Incident.model_validate({"source": "demo", **doc}) for doc in shifted]
+STOP_TIMEOUT_S = 20.0
+"""How long the worker and the web process have to stop before they are killed."""
 
 
 def run_demo(settings: Settings, site_dir: Path, port: int, web_port: int = 8000, wait: bool = True) -> int:
+    """0 once the examples are published (`wait` False) or the user stopped the demo (Ctrl-C,
+    SIGTERM); 1 if the worker did not publish them or a process stopped on its own."""
+    with terminal_foreground(), stop_on_signals(), ExitStack() as running:
+        try:
+            return _run(settings, site_dir, port, web_port, wait, running)
+        except StopAsked as asked:
+            print(f"\nstopping ({asked})", flush=True)
+            return 0
+        finally:
+            ignore_signals()  # the processes started are stopped in order, whatever comes now
+
+
+def _run(settings: Settings, site_dir: Path, port: int, web_port: int, wait: bool, running: ExitStack) -> int:
     site_dir = site_dir.resolve()
-    nodes = kafka.running(settings.kafka_dir, settings.kafka_port)
-    started_broker = not all(pid for _, pid in nodes)
+    if not all(pid for _, pid in kafka.running(settings.kafka_dir, settings.kafka_port)):
+        running.callback(_stop_broker, settings)  # before starting it: a stop may come while it starts
     kafka.up(settings.kafka_dir, settings.cache_dir, settings.kafka_port)
     for line in topics.apply(settings.bootstrap, settings.topic_prefix).lines():
         print(f"topics: {line}")
@@ -101,60 +72,68 @@ def run_demo(settings: Settings, site_dir: Path, port: int, web_port: int = 8000
         "ALERTCAST_SESSION_KEY": secrets.token_urlsafe(32),
     }
     logs = settings.kafka_dir.resolve().parent
-    processes = {
-        "worker": _start(["worker"], env, logs / "demo-worker.log"),
-        "web": _start(["web", "--port", str(web_port)], env, logs / "demo-web.log"),
-    }
-    server = serve(site_dir, port)
-    try:
-        incidents = examples_for_today()
-        produce(incidents, settings, "demo")
-        print(f"submitted {len(incidents)} example incidents; logs: {logs}/demo-*.log")
-        alert_ids = {alert_id_for(incident.key) for incident in incidents}
-        if not _wait_for_site(site_dir, alert_ids, processes["worker"], timeout_s=120):
-            print(
-                f"the worker did not publish the examples in time; see {logs}/demo-worker.log",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"public site: http://127.0.0.1:{port}/  (feeds: cap.xml, feed.atom, alerts.json)")
-        print(f"console:     http://127.0.0.1:{web_port}/console  (user demo, password {password})")
-        print(f"intake API:  http://127.0.0.1:{web_port}/api/v1/incidents  (Bearer {api_key.key})")
-        if wait:
-            print("running; press Ctrl-C to stop the worker, the web process, the site server and the broker")
-            signal.signal(signal.SIGTERM, _interrupt)
-            while all(process.poll() is None for process in processes.values()):
-                time.sleep(0.5)
-            stopped = [name for name, process in processes.items() if process.poll() is not None]
-            print(f"the {' and '.join(stopped)} stopped unexpectedly; see {logs}/demo-*.log", file=sys.stderr)
-            return 1
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    running.callback(_stop, processes)
+    processes["worker"] = _start(["worker"], env, logs / "demo-worker.log")
+    processes["web"] = _start(["web", "--port", str(web_port)], env, logs / "demo-web.log")
+    running.callback(serve(site_dir, port).shutdown)
+    incidents = examples.incidents(suffix=clock.now().strftime("%Y%m%d%H%M%S"))
+    produce(incidents, settings, "demo")
+    print(f"submitted {len(incidents)} example incidents; logs: {logs}/demo-*.log")
+    alert_ids = {alert_id_for(incident.key) for incident in incidents}
+    if not _wait_for_site(site_dir, alert_ids, processes["worker"], timeout_s=120):
+        print(f"the worker did not publish the examples in time; see {logs}/demo-worker.log", file=sys.stderr)
+        return 1
+    print(f"public site: http://127.0.0.1:{port}/  (feeds: cap.xml, feed.atom, alerts.json)")
+    print(f"console:     http://127.0.0.1:{web_port}/console  (user demo, password {password})")
+    print(f"intake API:  http://127.0.0.1:{web_port}/api/v1/incidents  (Bearer {api_key.key})")
+    if not wait:
         return 0
-    except KeyboardInterrupt:
-        print("\nstopping")
-        return 0
-    finally:
-        server.shutdown()
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if started_broker:
-            kafka.down(settings.kafka_dir, settings.kafka_port)
-            print("broker stopped")
+    print(
+        "running; press Ctrl-C to stop the worker, the web process, the site server and the broker",
+        flush=True,
+    )
+    while all(process.poll() is None for process in processes.values()):
+        time.sleep(0.5)
+    stopped = [name for name, process in processes.items() if process.poll() is not None]
+    print(f"the {' and '.join(stopped)} stopped unexpectedly; see {logs}/demo-*.log", file=sys.stderr)
+    return 1
 
 
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A child in its own session: the terminal's Ctrl-C is for the demo, which stops its
+    children in order (the worker before the broker it needs to stop quickly)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "alertcast", *command], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "alertcast", *command],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
+def _stop(processes: dict[str, subprocess.Popen[bytes]], timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM to all at once, then SIGKILL to any still running after `timeout_s`."""
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + timeout_s
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"the {name} did not stop within {timeout_s:.0f} s: killed", file=sys.stderr)
+            process.kill()
+            process.wait()
+    if processes:
+        print(f"stopped the {' and the '.join(processes)}", flush=True)
+
+
+def _stop_broker(settings: Settings) -> None:
+    if kafka.down(settings.kafka_dir, settings.kafka_port):
+        print("broker stopped", flush=True)
 
 
 def _wait_for_site(

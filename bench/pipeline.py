@@ -55,13 +55,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from alertcast import kafka, topics
+from alertcast import examples, kafka, topics
 from alertcast.models import Incident, alert_id_for
 from alertcast.settings import get_settings
 
@@ -84,30 +83,8 @@ def say(line: str) -> None:
 
 
 def incident(run: str, number: int) -> Incident:
-    now = datetime.now(UTC)
-    return Incident.model_validate(
-        {
-            "identifier": f"bench-{run}-{number}",
-            "sender": "bench@alertcast.invalid",
-            "sent": now.isoformat(),
-            "source": "bench",
-            "info": [
-                {
-                    "category": "traffic",
-                    "event": "Ralentissement",
-                    "severity": "Minor",
-                    "headline": f"Ralentissement n° {number} sur la rocade nord",
-                    "description": "Circulation ralentie entre les sorties 3 et 5 après un accrochage.",
-                    "instruction": "Prévoyez 10 minutes de plus ou empruntez la rocade sud.",
-                    "onset": now.isoformat(),
-                    "expires": (now + timedelta(hours=2)).isoformat(),
-                    "areas": [
-                        {"area_desc": "Rocade nord", "geocodes": [{"value_name": "INSEE", "value": "62041"}]}
-                    ],
-                }
-            ],
-        }
-    )
+    """Incident `number` of run `run`, starting now."""
+    return examples.traffic(f"bench-{run}-{number}", "bench@alertcast.invalid", "bench", number)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from conftest import Worker, free_port
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from servers import CACHE
 
-from alertcast import kafka
+from alertcast import examples, kafka
 from alertcast.models import Incident, alert_id_for
 
 BROKERS = 3
@@ -172,27 +171,9 @@ class CountingReceiver:
 
 
 def incident(run: str, number: int, area: str = "62041") -> Incident:
-    now = datetime.now(UTC)
-    return Incident.model_validate(
-        {
-            "identifier": f"cluster-{run}-{number}",
-            "sender": "cluster@alertcast.invalid",
-            "sent": now.isoformat(),
-            "source": "cluster-test",
-            "info": [
-                {
-                    "category": "traffic",
-                    "event": "Ralentissement",
-                    "severity": "Minor",
-                    "headline": f"Ralentissement n° {number} sur la rocade nord",
-                    "description": "Circulation ralentie entre les sorties 3 et 5 après un accrochage.",
-                    "instruction": "Prévoyez 10 minutes de plus ou empruntez la rocade sud.",
-                    "onset": now.isoformat(),
-                    "expires": (now + timedelta(hours=2)).isoformat(),
-                    "areas": [{"area_desc": "Rocade", "geocodes": [{"value_name": "INSEE", "value": area}]}],
-                }
-            ],
-        }
+    """Incident `number` of run `run`, starting now."""
+    return examples.traffic(
+        f"cluster-{run}-{number}", "cluster@alertcast.invalid", "cluster-test", number, area
     )
 
 

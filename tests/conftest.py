@@ -21,12 +21,12 @@ import pytest
 from servers import CACHE, free_port
 from servers import wait_for as wait_for  # re-exported: tests import it from conftest
 
-from alertcast import kafka
+from alertcast import examples, kafka
 from alertcast.settings import ROOT
 
 SHARED = ROOT.parent / "shared"
 SAMPLES = SHARED / "samples"
-EXAMPLES = ROOT / "deploy" / "examples"
+EXAMPLES = examples.EXAMPLES  # fixed dates: for pure tests with the clock pinned to them
 
 
 def _free_pair() -> int:
@@ -53,6 +53,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         kafka.down(data, port=port)
+
+
+@pytest.fixture
+def current_examples(tmp_path: Path) -> Path:
+    """deploy/examples/ moved to now, as files: what a worker on the real clock accepts."""
+    return examples.written(tmp_path / "examples")
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from conftest import EXAMPLES, Receiver
+from conftest import Receiver
 from kafka_io import read_until_found
 from servers.facebook_contract import FacebookServer
 from servers.mastodon_contract import ContractServer
@@ -33,6 +33,9 @@ from servers.pds import Pds
 from servers.synapse import Synapse, User
 from servers.telegram_contract import TelegramServer
 from servers.x_contract import XServer
+
+from alertcast import examples
+from alertcast.clock import clock
 
 if TYPE_CHECKING:  # aiosmtpd is imported when the fixture runs: other tiers collect this file
     from servers.smtp import Received, SmtpServer
@@ -285,7 +288,7 @@ def _unhtml(content: str) -> str:
 def incident(folder: Path, example: str, tag: str, **changes: Any) -> Path:
     """An example incident whose identifiers (and references) are unique to this test: the
     broker and the servers are shared by every test of the session."""
-    document = json.loads((EXAMPLES / example).read_text())
+    document = examples.document(example)
     document["identifier"] = f"{document['identifier']}-{tag}"
     for reference in document.get("references", []):
         reference["identifier"] = f"{reference['identifier']}-{tag}"
@@ -295,13 +298,14 @@ def incident(folder: Path, example: str, tag: str, **changes: Any) -> Path:
     return path
 
 
-def cancel_of(alert: Path, sent: str = "2026-12-03T11:05:00+01:00") -> Path:
-    """The Cancel of `alert`: like real CAP Cancels, no <info> (it ends what was said)."""
+def cancel_of(alert: Path, sent: str | None = None) -> Path:
+    """The Cancel of `alert` (sent now unless told): like real CAP Cancels, no <info> (it ends
+    what was said)."""
     document = json.loads(alert.read_text())
     cancel = {key: value for key, value in document.items() if key != "info"}
     cancel |= {
         "identifier": f"{document['identifier']}-fin",
-        "sent": sent,
+        "sent": sent or clock.now().isoformat(),
         "msg_type": "Cancel",
         "references": [{"sender": document["sender"], "identifier": document["identifier"]}],
     }

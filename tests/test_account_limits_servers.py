@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, wait_for
+from conftest import wait_for
 from kafka_io import read_until
 from servers.mastodon_contract import ContractServer
 from test_metrics_kafka import scrape
@@ -27,7 +28,12 @@ def contract() -> Iterator[ContractServer]:
 
 
 def test_compose_fits_the_text_to_the_instances_own_limit(
-    broker: str, prefix: str, start_worker, worker_env: dict[str, str], contract: ContractServer
+    broker: str,
+    prefix: str,
+    start_worker,
+    worker_env: dict[str, str],
+    contract: ContractServer,
+    current_examples: Path,
 ) -> None:
     contract.state.max_characters = 250
     account_id, token = contract.state.add_account("prefecture")
@@ -52,7 +58,7 @@ def test_compose_fits_the_text_to_the_instances_own_limit(
             return False
 
     wait_for(checked, 90, lambda: f"the account checked\n{worker.log_tail()}")
-    assert cli("submit", str(EXAMPLES / "03-storm-warning.json"), env=env).returncode == 0
+    assert cli("submit", str(current_examples / "03-storm-warning.json"), env=env).returncode == 0
 
     draft = read_until(broker, prefix + "alerts.drafted", 1)[0]
     french = next(t for t in draft["texts"] if t["channel"] == "mastodon" and t["language"] == "fr")

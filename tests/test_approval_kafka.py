@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, Receiver, wait_for
+from conftest import Receiver, wait_for
 from kafka_io import produce, read_until
 
-from alertcast import topics
+from alertcast import examples, topics
 from alertcast.models.alert import alert_id_for
 from alertcast.models.decision import Decision, DecisionAction, Role
 from alertcast.models.incident import Incident
@@ -39,7 +39,7 @@ escalation:
 
 
 def incident(identifier: str, **info: object) -> Incident:
-    document = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+    document = examples.document("01-road-closure-d934.json")
     document["identifier"] = identifier
     document["info"][0].update(info)
     return Incident.model_validate(document)

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 from browser_support import LazyChromium, screenshot
-from conftest import EXAMPLES, Receiver, Worker, wait_for
+from conftest import Receiver, Worker, wait_for
 from kafka_io import read_until
 from playwright.sync_api import Page, expect
 
-from alertcast import topics
+from alertcast import examples, topics
 from alertcast.models.decision import Role
 from alertcast.models.incident import Incident
 from alertcast.settings import Settings
@@ -62,7 +62,7 @@ class Stack:
 
 
 def incident(identifier: str, headline: str, **info: object) -> Incident:
-    document = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+    document = examples.document("01-road-closure-d934.json")
     document["identifier"] = identifier
     document["info"][0].update(headline=headline, **info)
     return Incident.model_validate(document)

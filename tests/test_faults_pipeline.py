@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, Receiver
+from conftest import Receiver
 from kafka_io import read_until
 from test_pipeline_kafka import cli
 
@@ -13,7 +14,12 @@ pytestmark = pytest.mark.faults
 
 
 def test_a_channel_down_for_a_while_is_delivered_after_recovery_and_the_others_are_not_delayed(
-    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver
+    broker: str,
+    prefix: str,
+    start_worker,
+    worker_env: dict[str, str],
+    receiver: Receiver,
+    current_examples: Path,
 ) -> None:
     healthy = Receiver()
     try:
@@ -24,7 +30,7 @@ def test_a_channel_down_for_a_while_is_delivered_after_recovery_and_the_others_a
             "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url, healthy.url]),
         }
         start_worker(**env)
-        assert cli("submit", str(EXAMPLES / "01-road-closure-d934.json"), env=env).returncode == 0
+        assert cli("submit", str(current_examples / "01-road-closure-d934.json"), env=env).returncode == 0
         receipts = read_until(broker, prefix + "deliveries.receipts", 2, what="both receipts")
         by_account = {r["account"]: r for r in receipts}
         assert by_account["0"]["status"] == "sent" and by_account["0"]["attempts"] == 4

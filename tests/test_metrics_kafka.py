@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, free_port, wait_for
+from conftest import free_port, wait_for
 from kafka_io import produce, read_until
 from prometheus_client.parser import text_string_to_metric_families
+
+from alertcast import examples
 
 pytestmark = pytest.mark.kafka
 
@@ -105,7 +107,7 @@ def submit(env: dict[str, str], *paths: Path) -> None:
 
 
 def test_metrics_and_health_of_a_worker_that_delivered_an_incident(
-    broker: str, prefix: str, start_worker: Any, worker_env: dict[str, str]
+    broker: str, prefix: str, start_worker: Any, worker_env: dict[str, str], current_examples: Path
 ) -> None:
     port = worker_env["ALERTCAST_WORKER_WEB_PORT"]
     worker = start_worker()
@@ -113,7 +115,7 @@ def test_metrics_and_health_of_a_worker_that_delivered_an_incident(
     live = get(port, "/healthz/live")
     assert live is not None and live[0] == 200 and json.loads(live[1])["live"] is True
 
-    submit(worker_env, EXAMPLES / "01-road-closure-d934.json")
+    submit(worker_env, current_examples / "01-road-closure-d934.json")
     produce(broker, prefix + "incidents.submitted", b"this is no known format")
     read_until(broker, prefix + "deliveries.receipts", 1)
     read_until(broker, prefix + "incidents.rejected", 1)
@@ -187,7 +189,7 @@ def down_hook() -> Iterator[HookServer]:
 
 def incidents(tmp_path: Path, count: int) -> list[Path]:
     """`count` distinct incidents (own identifiers, so own keys and partitions)."""
-    alert = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+    alert = examples.document("01-road-closure-d934.json")
     paths = []
     for n in range(count):
         path = tmp_path / f"incident-{n}.json"
@@ -227,7 +229,12 @@ def test_lag_counts_requests_fetched_but_not_yet_delivered(
 
 
 def test_a_down_network_opens_its_circuit_and_the_delivery_is_counted_dead(
-    start_worker: Any, worker_env: dict[str, str], down_hook: HookServer, broker: str, prefix: str
+    start_worker: Any,
+    worker_env: dict[str, str],
+    down_hook: HookServer,
+    broker: str,
+    prefix: str,
+    current_examples: Path,
 ) -> None:
     env = {
         **worker_env,
@@ -237,7 +244,7 @@ def test_a_down_network_opens_its_circuit_and_the_delivery_is_counted_dead(
     port = env["ALERTCAST_WORKER_WEB_PORT"]
     worker = start_worker(**env)
     wait_ready(port, worker)
-    submit(env, EXAMPLES / "01-road-closure-d934.json")
+    submit(env, current_examples / "01-road-closure-d934.json")
     dead = read_until(broker, prefix + "deliveries.dead", 1, what=worker.log_tail())
     assert dead[0]["channel"] == "webhook" and "503" in dead[0]["error"]
 

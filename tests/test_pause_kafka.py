@@ -4,16 +4,17 @@ once; a person may drop one; the switch and its author are in the audit log."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Receiver
+from conftest import Receiver
 from kafka_io import read_until_found
 from test_pipeline_kafka import cli
 
 pytestmark = pytest.mark.kafka
 
-ROAD = str(EXAMPLES / "01-road-closure-d934.json")
+ROAD = "01-road-closure-d934.json"
 
 
 def statuses(receipts: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -31,7 +32,12 @@ def run(env: dict[str, str], *args: str) -> str:
 
 
 def test_a_paused_channel_waits_counted_and_goes_out_once_on_resume(
-    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver
+    broker: str,
+    prefix: str,
+    start_worker,
+    worker_env: dict[str, str],
+    receiver: Receiver,
+    current_examples: Path,
 ) -> None:
     env = {
         **worker_env,
@@ -41,7 +47,7 @@ def test_a_paused_channel_waits_counted_and_goes_out_once_on_resume(
     said = run(env, "deliveries", "pause", "--channel", "webhook", "--by", "duty", "--reason", "token leak")
     assert "paused webhook by duty" in said
     start_worker(**env)  # started after the pause: it must know of it before its first delivery
-    run(env, "submit", ROAD)
+    run(env, "submit", str(current_examples / ROAD))
     topic = prefix + "deliveries.receipts"
     read_until_found(
         broker, topic, lambda r: statuses(r) == {"website": ["sent"], "webhook": ["paused"]}, what="held"
@@ -68,7 +74,12 @@ def test_a_paused_channel_waits_counted_and_goes_out_once_on_resume(
 
 
 def test_a_held_delivery_a_person_drops_never_goes_out(
-    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver
+    broker: str,
+    prefix: str,
+    start_worker,
+    worker_env: dict[str, str],
+    receiver: Receiver,
+    current_examples: Path,
 ) -> None:
     env = {
         **worker_env,
@@ -77,7 +88,7 @@ def test_a_held_delivery_a_person_drops_never_goes_out(
     }
     start_worker(**env)
     run(env, "deliveries", "pause", "--by", "duty")  # everything
-    run(env, "submit", ROAD)
+    run(env, "submit", str(current_examples / ROAD))
     topic = prefix + "deliveries.receipts"
     receipts = read_until_found(
         broker, topic, lambda r: statuses(r) == {"website": ["paused"], "webhook": ["paused"]}, what="held"

@@ -6,13 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, Receiver, wait_for
+from conftest import Receiver, wait_for
 from kafka_io import produce, read_until
 
-from alertcast import topics
+from alertcast import examples, topics
+from alertcast.clock import clock
 
 pytestmark = pytest.mark.kafka
 
@@ -44,7 +46,12 @@ def test_topics_apply_reports_a_differing_topic(broker: str, prefix: str) -> Non
 
 
 def test_incident_reaches_website_and_webhook(
-    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver
+    broker: str,
+    prefix: str,
+    start_worker,
+    worker_env: dict[str, str],
+    receiver: Receiver,
+    current_examples: Path,
 ) -> None:
     env = {
         **worker_env,
@@ -52,7 +59,7 @@ def test_incident_reaches_website_and_webhook(
         "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url]),
     }
     worker = start_worker(**env)
-    submitted = cli("submit", str(EXAMPLES / "01-road-closure-d934.json"), env=env)
+    submitted = cli("submit", str(current_examples / "01-road-closure-d934.json"), env=env)
     assert submitted.returncode == 0, submitted.stderr
     assert submitted.stdout.strip() == "routes@departement-exemple.fr/dir-nord-2026-1203-d934"
 
@@ -79,10 +86,11 @@ def test_malformed_incidents_land_in_rejected_with_reasons(
     start_worker()
     produce(broker, prefix + "incidents.submitted", b"this is no known format")
     produce(broker, prefix + "incidents.submitted", b'{"identifier": "x", ')
-    invalid = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+    invalid = examples.document("01-road-closure-d934.json")
     del invalid["sender"]
     invalid["info"][0]["category"] = "volcano"
-    invalid["info"][0]["expires"] = "2026-12-03T05:00:00+01:00"
+    before_onset = (datetime.fromisoformat(invalid["info"][0]["onset"]) - timedelta(hours=1)).isoformat()
+    invalid["info"][0]["expires"] = before_onset
     produce(broker, prefix + "incidents.submitted", json.dumps(invalid).encode())
     rejections = read_until(broker, prefix + "incidents.rejected", 3)
     by_raw = {r["raw"]: r for r in rejections}  # unkeyed: they may come in any order
@@ -94,18 +102,20 @@ def test_malformed_incidents_land_in_rejected_with_reasons(
     found = {(p["path"], p["rule"], str(p["value"])) for p in bad["problems"]}
     assert ("sender", "missing", "None") in found
     assert ("info.0.category", "enum", "volcano") in found
-    assert ("info.0.expires", "expires_before_onset", "2026-12-03T05:00:00+01:00") in found
+    assert ("info.0.expires", "expires_before_onset", before_onset) in found
 
 
 def test_update_joins_incident_and_duplicate_is_processed_once(
-    broker: str, prefix: str, start_worker, worker_env: dict[str, str], tmp_path: Path
+    broker: str, prefix: str, start_worker, worker_env: dict[str, str], tmp_path: Path, current_examples: Path
 ) -> None:
     start_worker()
-    alert, update = (EXAMPLES / n for n in ("01-road-closure-d934.json", "04-road-closure-d934-update.json"))
+    alert, update = (
+        current_examples / n for n in ("01-road-closure-d934.json", "04-road-closure-d934-update.json")
+    )
     cancel = json.loads(alert.read_text())
     cancel.update(
         identifier="dir-nord-2026-1203-d934-3",
-        sent="2026-12-03T11:05:00+01:00",
+        sent=clock.now().isoformat(),
         msg_type="Cancel",
         references=[{"sender": cancel["sender"], "identifier": cancel["identifier"]}],
     )
@@ -150,7 +160,13 @@ def test_kafka_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
 
 
 def test_update_and_cancel_follow_the_alert_on_every_channel(
-    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver, tmp_path: Path
+    broker: str,
+    prefix: str,
+    start_worker,
+    worker_env: dict[str, str],
+    receiver: Receiver,
+    tmp_path: Path,
+    current_examples: Path,
 ) -> None:
     env = {
         **worker_env,
@@ -158,16 +174,19 @@ def test_update_and_cancel_follow_the_alert_on_every_channel(
         "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url]),
     }
     start_worker(**env)
-    alert = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+    alert = examples.document("01-road-closure-d934.json")
     cancel = {  # like real CAP Cancels, no <info>: it ends what the last version said
         **{key: value for key, value in alert.items() if key != "info"},
         "identifier": "dir-nord-2026-1203-d934-fin",
-        "sent": "2026-12-03T11:05:00+01:00",
+        "sent": clock.now().isoformat(),
         "msg_type": "Cancel",
         "references": [{"sender": alert["sender"], "identifier": alert["identifier"]}],
     }
     (tmp_path / "cancel.json").write_text(json.dumps(cancel))
-    for path in (EXAMPLES / "01-road-closure-d934.json", EXAMPLES / "04-road-closure-d934-update.json"):
+    for path in (
+        current_examples / "01-road-closure-d934.json",
+        current_examples / "04-road-closure-d934-update.json",
+    ):
         assert cli("submit", str(path), env=env).returncode == 0
     receipts = read_until(broker, prefix + "deliveries.receipts", 4)
     assert cli("submit", str(tmp_path / "cancel.json"), env=env).returncode == 0
@@ -202,9 +221,9 @@ def test_an_exercise_reaches_only_exercise_accounts_labelled(
             "ALERTCAST_ROUTES": json.dumps([{"channel": "webhook", "account": "1", "exercise": True}]),
         }
         start_worker(**env)
-        exercise = json.loads((EXAMPLES / "02-school-bus-cancelled.json").read_text())
+        exercise = examples.document("02-school-bus-cancelled.json")
         exercise["status"] = "Exercise"
-        actual = json.loads((EXAMPLES / "01-road-closure-d934.json").read_text())
+        actual = examples.document("01-road-closure-d934.json")
         for name, document in (("exercise.json", exercise), ("actual.json", actual)):
             (tmp_path / name).write_text(json.dumps(document))
             assert cli("submit", str(tmp_path / name), env=env).returncode == 0
@@ -221,7 +240,12 @@ def test_an_exercise_reaches_only_exercise_accounts_labelled(
 
 
 def test_a_dead_delivery_is_settled_by_a_person_posted_again_or_recorded_as_posted(
-    broker: str, prefix: str, start_worker, worker_env: dict[str, str], receiver: Receiver
+    broker: str,
+    prefix: str,
+    start_worker,
+    worker_env: dict[str, str],
+    receiver: Receiver,
+    current_examples: Path,
 ) -> None:
     env = {
         **worker_env,
@@ -232,7 +256,7 @@ def test_a_dead_delivery_is_settled_by_a_person_posted_again_or_recorded_as_post
     start_worker(**env)
     receiver.status = 500  # the network is down: every attempt fails, the delivery ends dead
     for name in ("01-road-closure-d934.json", "02-school-bus-cancelled.json"):
-        assert cli("submit", str(EXAMPLES / name), env=env).returncode == 0
+        assert cli("submit", str(current_examples / name), env=env).returncode == 0
     dead = read_until(broker, prefix + "deliveries.dead", 2)
     # The first dies of the 500s; its failures open the channel's circuit, so the second may die
     # of that without calling the network again.

@@ -21,8 +21,8 @@ from browser_support import AxeReport, LazyChromium, blocking, describe, run_axe
 from conftest import Worker, wait_for
 from playwright.sync_api import Page, expect
 
+from alertcast import examples as example_files
 from alertcast import topics
-from alertcast.demo import examples_for_today
 from alertcast.models.alert import alert_id_for
 from alertcast.models.incident import Incident, MsgType, Reference
 from alertcast.settings import Settings
@@ -121,7 +121,7 @@ def browser(tmp_path: Path) -> Iterator[LazyChromium]:
 def examples() -> dict[str, list[Incident]]:
     """deploy/examples/ moved to today (the last one sent 5 minutes ago), by incident key."""
     found: dict[str, list[Incident]] = {}
-    for incident in examples_for_today(unique=False):  # each test has its own topics and tables
+    for incident in example_files.incidents():  # each test has its own topics and tables
         found.setdefault(incident.key, []).append(incident)
     return found
 

@@ -11,16 +11,18 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 import uvicorn
-from conftest import EXAMPLES, SAMPLES, free_port, wait_for
+from conftest import SAMPLES, free_port, wait_for
 from kafka import KafkaConsumer
 
-from alertcast import topics
+from alertcast import examples, topics
+from alertcast.clock import clock
 from alertcast.models.alert import alert_id_for
 from alertcast.web.app import WebConfig, create_app
 from alertcast.web.keys import NewKey, SourceKey, SourcesConfig, new_key
@@ -28,8 +30,8 @@ from alertcast.web.keys import NewKey, SourceKey, SourcesConfig, new_key
 pytestmark = pytest.mark.kafka
 
 T = TypeVar("T")
-ALERT = (EXAMPLES / "01-road-closure-d934.json").read_bytes()
-UPDATE = (EXAMPLES / "04-road-closure-d934-update.json").read_bytes()
+ALERT = json.dumps(examples.document("01-road-closure-d934.json")).encode()
+UPDATE = json.dumps(examples.document("04-road-closure-d934-update.json")).encode()
 KEY = "routes@departement-exemple.fr/dir-nord-2026-1203-d934"
 
 
@@ -148,13 +150,14 @@ async def test_every_refusal_status_from_real_requests(web: Web, broker: str, pr
         invalid = json.loads(ALERT)
         del invalid["sender"]
         invalid["info"][0]["category"] = "volcano"
-        invalid["info"][0]["expires"] = "2026-12-03T05:00:00+01:00"
+        before_onset = (datetime.fromisoformat(invalid["info"][0]["onset"]) - timedelta(hours=1)).isoformat()
+        invalid["info"][0]["expires"] = before_onset
         answer = await client.post(url, json=invalid, headers=web.auth("dir-nord"))
         assert answer.status_code == 422
         found = {(p["path"], p["rule"], str(p["value"])) for p in answer.json()["problems"]}
         assert ("sender", "missing", "None") in found
         assert ("info.0.category", "enum", "volcano") in found
-        assert ("info.0.expires", "expires_before_onset", "2026-12-03T05:00:00+01:00") in found
+        assert ("info.0.expires", "expires_before_onset", before_onset) in found
         assert all(set(p) == {"path", "value", "rule", "message", "hint"} for p in answer.json()["problems"])
 
         answers = [
@@ -226,7 +229,7 @@ async def test_alert_update_cancel_through_the_api_become_one_incident_with_thre
     cancel = json.loads(ALERT)
     cancel.update(
         identifier="dir-nord-2026-1203-d934-3",
-        sent="2026-12-03T11:05:00+01:00",
+        sent=clock.now().isoformat(),
         msg_type="Cancel",
         references=[{"sender": cancel["sender"], "identifier": cancel["identifier"]}],
     )
