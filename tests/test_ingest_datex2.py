@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from alertcast.clock import clock
 from alertcast.ingest.datex2 import parse_datex2
 from alertcast.ingest.result import ParseResult
 from alertcast.models.incident import Category, Certainty, MsgType, Scope, Severity, Urgency
@@ -158,14 +159,121 @@ def test_bare_v2_situation_publication() -> None:
     assert result.incidents[0].sender == "fr:Tipi"
 
 
-def test_invalid_date_refuses_that_situation() -> None:
+FERRY = (DATEX / "fi-fintraffic-v3.5-payload-ferry-interruption.xml").read_text(encoding="utf-8")
+FERRY_END = "<com:overallEndTime>2025-11-27T07:50:00.000Z</com:overallEndTime>"
+RECORD = "situation[0].situationRecord[0]"
+
+
+def test_template_placeholder_end_time_is_a_warning_and_the_alert_is_open_ended() -> None:
+    """Issue #16: publications in the wild carry a placeholder where an optional end time goes."""
+    assert FERRY_END in FERRY
+    result = parse_datex2(
+        FERRY.replace(FERRY_END, "<com:overallEndTime>${overallEndTime}</com:overallEndTime>")
+    )
+    assert result.problems == []
+    (incident,) = result.incidents
+    assert incident.identifier == "GUID50456943"
+    assert incident.info[0].expires is None  # the field is left out: no end
+    assert incident.info[0].onset == datetime(2025, 11, 27, 7, 20, tzinfo=UTC)
+    (warning,) = result.warnings
+    assert (warning.path, warning.value, warning.rule) == (
+        f"{RECORD}.validity.overallEndTime",
+        "${overallEndTime}",
+        "datetime",
+    )
+    assert "left out" in warning.message and warning.hint
+
+
+def test_unreadable_start_time_is_a_warning_and_urgency_unknown() -> None:
     result = parse_datex2(
         BISON.replace("<overallStartTime>2026-07-24T08:04:50.000+02:00", "<overallStartTime>demain")
     )
-    assert result.incidents == []
-    assert rules(result.problems) == {
-        ("situation[0].situationRecord[0].validity.overallStartTime", "datetime")
+    assert result.problems == []
+    assert rules(result.warnings) == {(f"{RECORD}.validity.overallStartTime", "datetime")}
+    (info,) = result.incidents[0].info
+    assert info.onset is None
+    assert info.urgency == Urgency.UNKNOWN  # neither "now" nor "later" can be claimed
+
+
+def test_unreadable_version_times_fall_back_with_warnings() -> None:
+    broken = BISON.replace(
+        "<situationVersionTime>2026-07-24T08:06:04.287+02:00", "<situationVersionTime>{{version}}"
+    ).replace(
+        "<situationRecordVersionTime>2026-07-24T08:06:04.287+02:00",
+        "<situationRecordVersionTime>2026-07-24 08h06",
+    )
+    result = parse_datex2(broken)
+    assert result.problems == []
+    assert rules(result.warnings) == {
+        ("situation[0].situationVersionTime", "datetime"),
+        (f"{RECORD}.situationRecordVersionTime", "datetime"),
     }
+    # sent falls back on the publication time, which is still readable
+    assert result.incidents[0].sent == datetime(2026, 7, 24, 6, 6, 4, 879000, tzinfo=UTC)
+
+
+def test_every_time_unreadable_still_gives_the_situation_at_intake_time() -> None:
+    fixed = datetime(2026, 7, 24, 7, 0, tzinfo=UTC)
+    broken = re.sub(r"(Time>)2026-07-24T[0-9:.+]+<", r"\1N/A<", BISON)
+    clock.set(lambda: fixed)
+    try:
+        result = parse_datex2(broken)
+    finally:
+        clock.set(None)
+    assert result.problems == []
+    assert result.incidents[0].sent == fixed
+    paths = {p.path for p in result.warnings if p.rule == "datetime"}
+    assert {"publicationTime", "situation[0].situationVersionTime"} <= paths
+    assert ("situation[0].situationVersionTime", "sent_defaulted") in rules(result.warnings)
+
+
+def test_unknown_coded_values_are_warnings() -> None:
+    broken = BISON.replace("<overallSeverity>medium", "<overallSeverity>extreme").replace(
+        "<probabilityOfOccurrence>certain", "<probabilityOfOccurrence>sure"
+    )
+    result = parse_datex2(broken)
+    assert result.problems == []
+    assert rules(result.warnings) == {
+        ("situation[0].overallSeverity", "enum"),
+        (f"{RECORD}.probabilityOfOccurrence", "enum"),
+    }
+    info = result.incidents[0].info[0]
+    assert (info.severity, info.certainty) == (Severity.UNKNOWN, Certainty.UNKNOWN)
+
+
+def test_unreadable_coordinates_are_warnings_and_left_out() -> None:
+    broken = BISON.replace("<latitude>48.821583</latitude>", "<latitude>48,821583</latitude>")
+    result = parse_datex2(broken)
+    assert result.problems == []
+    (warning,) = result.warnings
+    assert warning.rule == "coordinates" and warning.value == "48,821583 2.3988867"
+    assert warning.path.startswith(f"{RECORD}.groupOfLocations.") and warning.path.endswith(
+        ".pointCoordinates"
+    )
+    (area,) = result.incidents[0].info[0].areas
+    assert area.circles == [] and area.geocodes  # the point is left out, the ALERT-C code stays
+
+
+def test_bad_language_attributes_are_warnings() -> None:
+    one_letter = BISON.replace('<value lang="fr">Sur 500 m', '<value lang="f">Sur 500 m', 1)
+    result = parse_datex2(one_letter)
+    assert result.problems == []
+    (warning,) = result.warnings
+    assert (warning.rule, warning.value) == ("language", "f")
+    assert warning.path == f"{RECORD}.generalPublicComment[0].comment.values.value[0]@lang"
+    assert [info.language for info in result.incidents[0].info] == ["fr"]
+
+    mixed_case = parse_datex2(BISON.replace('<value lang="fr">Sur 500 m', '<value lang="FR">Sur 500 m', 1))
+    assert mixed_case.problems == [] and mixed_case.warnings == []
+    assert [info.language.lower() for info in mixed_case.incidents[0].info] == ["fr"]  # one info, not two
+    assert "Sur 500 m" in mixed_case.incidents[0].info[0].description
+
+
+def test_what_a_situation_cannot_exist_without_still_refuses_it() -> None:
+    no_record = re.sub(r"<situationRecord .*</situationRecord>", "", BISON, flags=re.S)
+    assert rules(parse_datex2(no_record).problems) == {("situation[0].situationRecord", "required")}
+    no_id = BISON.replace('<situation id="260724-000456" version="1">', "<situation>")
+    assert parse_datex2(no_id).incidents == []
 
 
 def test_lifecycle_end_becomes_a_cancel() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,3 +204,115 @@ def test_unknown_json_fields_are_a_warning() -> None:
     result = parse_gtfs_rt_json(text)
     assert len(result.incidents) == 1
     assert {p.rule for p in result.warnings} == {"unknown_fields"}
+
+
+# --- issue #16: open bounds written as 0 or as the largest 64-bit value -------------------------
+
+MAX_UINT64 = 2**64 - 1
+PERIOD = "entity[0].alert.active_period[0]"
+
+
+def period_entity(**bounds: int) -> gtfs.FeedEntity:
+    entity = alert_entity()
+    entity.alert.active_period.add(**bounds)
+    return entity
+
+
+def test_end_at_the_largest_64_bit_value_is_no_end_with_a_warning() -> None:
+    result = parse_gtfs_rt(feed(period_entity(start=1_767_200_000, end=MAX_UINT64)))
+    assert result.problems == []
+    (warning,) = result.warnings
+    assert (warning.path, warning.value, warning.rule) == (f"{PERIOD}.end", MAX_UINT64, "timestamp_range")
+    assert "no end" in warning.message
+    (info,) = result.incidents[0].info
+    assert info.expires is None
+    assert info.onset == datetime.fromtimestamp(1_767_200_000, tz=UTC)
+    assert info.urgency == Urgency.IMMEDIATE
+
+
+def test_the_same_in_proto3_json_where_uint64_is_a_string() -> None:
+    text = (
+        '{"header": {"gtfsRealtimeVersion": "2.0", "timestamp": "1767225600"}, "entity": [{"id": "a1", '
+        '"alert": {"activePeriod": [{"start": "1767200000", "end": "18446744073709551615"}], '
+        '"informedEntity": [{"routeId": "3"}], '
+        '"headerText": {"translation": [{"text": "Ligne 3 : travaux"}]}}}]}'
+    )
+    result = parse_gtfs_rt_json(text)
+    assert result.problems == []
+    assert {(p.path, p.rule) for p in result.warnings} == {(f"{PERIOD}.end", "timestamp_range")}
+    assert result.incidents[0].info[0].expires is None
+
+
+def test_zero_end_and_zero_start_are_open_bounds_with_warnings() -> None:
+    result = parse_gtfs_rt(feed(period_entity(start=0, end=0)))
+    assert result.problems == []
+    assert {(p.path, p.value, p.rule) for p in result.warnings} == {
+        (f"{PERIOD}.start", 0, "timestamp_zero"),
+        (f"{PERIOD}.end", 0, "timestamp_zero"),
+    }
+    (info,) = result.incidents[0].info
+    assert (info.onset, info.expires, info.urgency) == (None, None, Urgency.IMMEDIATE)
+
+
+def test_a_start_no_date_can_hold_is_left_out_and_urgency_unknown() -> None:
+    for start in (MAX_UINT64, 10**15):
+        result = parse_gtfs_rt(feed(period_entity(start=start, end=1_767_400_000)))
+        assert result.problems == []
+        assert {(p.path, p.value, p.rule) for p in result.warnings} == {
+            (f"{PERIOD}.start", start, "timestamp_range")
+        }
+        (info,) = result.incidents[0].info
+        assert info.onset is None and info.expires == datetime.fromtimestamp(1_767_400_000, tz=UTC)
+        assert info.urgency == Urgency.UNKNOWN
+
+
+def test_one_open_ended_period_among_others_makes_the_alert_open_ended() -> None:
+    entity = period_entity(start=1_767_200_000, end=1_767_300_000)
+    entity.alert.active_period.add(start=1_767_300_000, end=MAX_UINT64)
+    result = parse_gtfs_rt(feed(entity))
+    assert {p.path for p in result.warnings} == {"entity[0].alert.active_period[1].end"}
+    assert result.incidents[0].info[0].expires is None
+
+
+def test_an_end_before_the_start_is_still_refused() -> None:
+    result = parse_gtfs_rt(feed(period_entity(start=1_767_400_000, end=1_767_300_000)))
+    assert result.incidents == []
+    assert {p.rule for p in result.problems} == {"expires_before_onset"}
+
+
+# --- issue #16: text that is not text --------------------------------------------------------
+
+
+def test_invalid_utf8_in_a_protobuf_string_refuses_that_entity_by_its_path() -> None:
+    good = alert_entity("ok")
+    bad = alert_entity("XX")
+    bad.alert.header_text.translation.add(text="YY", language="en")
+    data = feed(good, bad).replace(b"XX", b"\xc0\xaf").replace(b"YY", b"\xed\xa0")
+    result = parse_gtfs_rt(data)
+    assert [i.identifier for i in result.incidents] == ["ok"]
+    assert {(p.path, p.value, p.rule) for p in result.problems} == {
+        ("entity[1].id", "\\xc0\\xaf", "invalid_utf8"),
+        ("entity[1].alert.header_text.translation[1].text", "\\xed\\xa0", "invalid_utf8"),
+    }
+    result.model_dump_json()
+
+
+def test_a_lone_surrogate_in_json_refuses_that_entity_and_keeps_the_others() -> None:
+    document = json.loads((GTFS / "bibus-brest-alerts.converted.json").read_text())
+    document["entity"][1]["alert"]["headerText"]["translation"][0]["text"] = "\ud800 travaux"
+    result = parse_gtfs_rt_json(json.dumps(document))
+    assert len(result.incidents) == 11
+    (problem,) = result.problems
+    assert (problem.path, problem.rule) == (
+        "entity[1].alert.headerText.translation[0].text",
+        "unpaired_surrogate",
+    )
+    assert problem.value == "\\ud800 travaux"
+    result.model_dump_json()
+
+    document["header"]["gtfsRealtimeVersion"] = "2.\udfff"
+    refused = parse_gtfs_rt_json(json.dumps(document))
+    assert refused.incidents == []
+    assert ("header.gtfsRealtimeVersion", "unpaired_surrogate") in {
+        (p.path, p.rule) for p in refused.problems
+    }

@@ -24,7 +24,9 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
+from test_ingest_fuzz import HOSTILE_DOCUMENTS, HOSTILE_TEXT, lone_surrogate_inside
 
+from alertcast.models.alert import Rejection
 from alertcast.models.incident import Incident
 from alertcast.web.app import WebConfig, create_app, openapi_document, write_openapi
 from alertcast.web.keys import SourceKey, SourcesConfig, new_key
@@ -152,6 +154,9 @@ def check(response: httpx.Response, produced: list[Message]) -> None:
     rejections = [m for m in produced if m.topic == "incidents.rejected"]
     assert len(rejections) == (1 if response.status_code in (400, 422) else 0)
     assert len(produced) == len(rejections)
+    for message in rejections:  # the topic holds the same reasons, and the payload, readable
+        rejection = Rejection.model_validate_json(message.value)
+        assert [p.model_dump(mode="json") for p in rejection.problems] == body["problems"]
 
 
 @FUZZ
@@ -299,3 +304,89 @@ def test_shipped_openapi_is_current_and_its_references_resolve() -> None:
     document = openapi_document()
     references = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))
     assert references and references <= set(document["components"]["schemas"])
+
+
+# --- issue #16: lone surrogates, overlong UTF-8, NUL bytes, mixed encodings ----------------------
+
+SURROGATE_BODY = b'{"identifier": "\\ud800"}'
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/xml", "application/x-protobuf"])
+def test_a_lone_surrogate_escape_is_refused_with_the_error_shape(api: Api, content_type: str) -> None:
+    """`{"identifier": "\\ud800"}` answered 500: the refusal could not be encoded back to UTF-8."""
+    before = len(api.producer.messages)
+    response = post(api, SURROGATE_BODY, content_type)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_document"
+    assert body["problems"] == [
+        {
+            "path": "identifier",
+            "value": "\\ud800",
+            "rule": "unpaired_surrogate",
+            "message": body["problems"][0]["message"],
+            "hint": body["problems"][0]["hint"],
+        }
+    ]
+    assert "surrogate" in body["problems"][0]["message"] and body["problems"][0]["hint"]
+    [message] = api.producer.messages[before:]
+    assert message.topic == "incidents.rejected"
+    rejection = Rejection.model_validate_json(message.value)
+    assert rejection.raw == SURROGATE_BODY.decode()  # the raw bytes are kept, byte for byte here
+    assert rejection.source == "fuzz" and rejection.problems[0].rule == "unpaired_surrogate"
+
+
+def test_surrogates_as_bytes_keys_and_deep_in_a_document(api: Api) -> None:
+    document = json.loads(json.dumps(EXAMPLE))
+    document["info"][0]["headline"] = "Route fermée \udc00"
+    document["info"][0]["areas"][0]["\ud83d"] = 1
+    raw = json.dumps(document, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    response = post(api, raw, "application/json")
+    assert response.status_code == 422
+    assert {(p["path"], p["rule"]) for p in response.json()["problems"]} == {
+        ("info.0.headline", "unpaired_surrogate"),
+        ("info.0.areas.0.\\ud83d", "unpaired_surrogate"),
+    }
+    rejection = Rejection.model_validate_json(api.producer.messages[-1].value)
+    assert rejection.raw == raw.decode("utf-8", "replace")  # what UTF-8 cannot hold is replaced, never raised
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "rule"),
+    [
+        (b'{"identifier": "\xc0\xaf"}', 400, "json_syntax"),  # overlong UTF-8
+        (b'{"identifier": "caf\xe9"}', 400, "json_syntax"),  # latin-1 in UTF-8
+        (b'{"identifier": "a\x00b"}', 400, "json_syntax"),  # a raw NUL is no JSON
+        (b"\xff\xfe" + b'{"identifier": "x"}', 400, "json_syntax"),  # a BOM that lies
+        (b"[" * 5000, 400, "json_syntax"),  # nested deeper than Python recurses
+    ],
+)
+def test_broken_encodings_are_refused_unread(api: Api, body: bytes, status: int, rule: str) -> None:
+    response = post(api, body, "application/json")
+    assert response.status_code == status
+    assert {p["rule"] for p in response.json()["problems"]} == {rule}
+
+
+def test_a_utf16_document_with_its_bom_is_read(api: Api) -> None:
+    response = post(api, json.dumps(EXAMPLE).encode("utf-16"), "application/json")
+    assert response.status_code == 202, response.text
+
+
+@FUZZ
+@given(HOSTILE_DOCUMENTS, st.sampled_from(CONTENT_TYPES))
+def test_hostile_text_under_each_content_type(api: Api, data: bytes, content_type: str) -> None:
+    response = post(api, data, content_type)
+    if lone_surrogate_inside(data):
+        assert response.status_code == 422
+        assert "unpaired_surrogate" in {p["rule"] for p in response.json()["problems"]}
+
+
+@FUZZ
+@given(st.sampled_from(FIELDS), HOSTILE_TEXT, st.sampled_from(["key", "value"]))
+def test_hostile_text_in_every_field(api: Api, field: str, text: str, where: str) -> None:
+    document = json.loads(json.dumps(EXAMPLE))
+    if where == "key":
+        document[text] = document.pop(field, "x")
+    else:
+        document[field] = text
+    post(api, json.dumps(document).encode(), "application/json")

@@ -127,7 +127,9 @@ def _reencode(text: str) -> bytes:
     if match:
         declaration = re.sub(r"""\s+encoding\s*=\s*(["'])[^"']*\1""", "", match.group(0))
         text = declaration + text[match.end() :]
-    return text.encode("utf-8")
+    # A lone surrogate (from a JSON-decoded str) is kept as its bytes: the XML parser then
+    # refuses them as it refuses any byte sequence that is no character, instead of crashing.
+    return text.encode("utf-8", "surrogatepass")
 
 
 def split_tag(tag: object) -> tuple[str, str]:

@@ -8,12 +8,18 @@ name within the DATEX II namespaces, which keeps v2, v3 and v3.5 on one code pat
 
 `sent` is the situation's own version time, not the publication time: a snapshot feed is
 republished every minute, and the same unchanged situation must look the same each time.
+
+Only what a situation cannot exist without refuses it: its id, a situationRecord (what),
+and a readable document. Publications in the wild carry unreadable optional values (a
+template placeholder for an end time, a coordinate that is no number, a one-letter
+language): each is a warning naming its path, value and rule, and is left out.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,6 +128,7 @@ _LABELS: dict[str, dict[str, str]] = {
     },
 }
 _EVENT_FALLBACK = {"fr": "Événement routier", "en": "Road event"}
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8}){0,8}")
 
 
 @dataclass
@@ -139,6 +146,7 @@ class _Record:
     kind: str = ""
     version_time: datetime | None = None
     start: datetime | None = None
+    start_unreadable: bool = False
     end: datetime | None = None
     open_ended: bool = True
     severity: str | None = None
@@ -218,7 +226,7 @@ def _publication(
     sender: str | None,
     default_language: str,
 ) -> None:
-    language = publication.get("lang") or default_language
+    language = _language(publication.get("lang"), default_language, f"{_local(publication)}@lang", result)
     published = _time(_child(publication, "publicationTime"), "publicationTime", result)
     if sender is None:
         sender = _sender(root, publication)
@@ -282,7 +290,6 @@ def _situation(
                 hint="",
             )
         )
-    before = len(result.problems)
     records = [
         _record(element, f"{path}.situationRecord[{index}]", language, result)
         for index, element in enumerate(_children(situation, "situationRecord"))
@@ -312,8 +319,6 @@ def _situation(
                 hint="",
             )
         )
-    if len(result.problems) > before:
-        return  # a situation with a wrong date is refused rather than shown at the wrong time
     header = _child(situation, "headerInformation")
     confidentiality = _text(_child(header, "confidentiality"))
     information_status = _text(_child(header, "informationStatus"))
@@ -368,25 +373,31 @@ def _record(element: ET.Element, path: str, language: str, result: ParseResult) 
     record.version_time = _time(
         _child(element, "situationRecordVersionTime"), f"{path}.situationRecordVersionTime", result
     )
-    record.severity = _text(_child(element, "severity")) or None
-    record.probability = _text(_child(element, "probabilityOfOccurrence")) or None
+    record.severity = _coded(element, "severity", _SEVERITY, path, result)
+    record.probability = _coded(element, "probabilityOfOccurrence", _CERTAINTY, path, result)
     spec = _child(_child(element, "validity"), "validityTimeSpecification")
-    record.start = _time(_child(spec, "overallStartTime"), f"{path}.validity.overallStartTime", result)
+    start = _child(spec, "overallStartTime")
+    record.start = _time(start, f"{path}.validity.overallStartTime", result)
+    record.start_unreadable = record.start is None and bool(_text(start))
     record.end = _time(_child(spec, "overallEndTime"), f"{path}.validity.overallEndTime", result)
     record.open_ended = record.end is None
     source = _child(element, "source")
     if source is not None:
         identification = _text(_child(source, "sourceIdentification"))
         record.source = identification or _value_in(_child(source, "sourceName"), language) or None
-    for comment in _children(element, "generalPublicComment"):
+    for number, comment in enumerate(_children(element, "generalPublicComment")):
         kind = _text(_child(comment, "commentType")) or "description"
-        for value in _values(_child(comment, "comment")):
+        for position, value in enumerate(_values(_child(comment, "comment"))):
             text = _text(value)
             if text:
-                record.comments.append(_Comment(value.get("lang") or language, _tidy(text), kind))
+                where = f"{path}.generalPublicComment[{number}].comment.values.value[{position}]@lang"
+                comment_language = _language(value.get("lang"), language, where, result)
+                record.comments.append(_Comment(comment_language, _tidy(text), kind))
     record.location = _child(element, "groupOfLocations")
     if record.location is None:
         record.location = _child(element, "locationReference")
+    if record.location is not None:
+        _check_points(record.location, f"{path}.{_local(record.location)}", result)
     for lifecycle in (e for e in element.iter() if _local(e) == "lifeCycleManagement"):
         if any(_local(flag) in ("cancel", "end") and _text(flag) == "true" for flag in lifecycle):
             record.ended = True
@@ -404,7 +415,10 @@ def _infos(
     """One info per comment language; texts from the coded values when there is no comment."""
     category, main = _category(records)
     comment_languages = [c.language for r in records for c in r.comments]
-    languages = list(dict.fromkeys(sorted(comment_languages, key=lambda lang: lang != language)))
+    spellings: dict[str, str] = {}  # "fi" and "FI" are one language: one info, first spelling
+    for comment_language in sorted(comment_languages, key=lambda lang: lang.lower() != language.lower()):
+        spellings.setdefault(comment_language.lower(), comment_language)
+    languages = list(spellings.values())
     if not languages:
         languages = list(GENERATED_LANGUAGES)
     starts = [r.start for r in records]
@@ -422,10 +436,12 @@ def _infos(
             )
         )
         expires = None
-    overall = _text(_child(situation, "overallSeverity")) or _max_severity(records)
+    overall = _coded(situation, "overallSeverity", _SEVERITY, path, result) or _max_severity(records)
     probability = next((r.probability for r in records if r.probability), None)
     if expires is not None and expires <= sent:
         urgency = Urgency.PAST
+    elif any(r.start_unreadable for r in records):
+        urgency = Urgency.UNKNOWN  # its start was unreadable: neither "now" nor "later" is known
     elif onset is None or onset <= sent:
         urgency = Urgency.IMMEDIATE
     else:
@@ -435,7 +451,7 @@ def _infos(
     for info_language in languages:
         area = _area(records, info_language)
         event = _label(main.kind or main.type, info_language, main.type)
-        comments = [c for r in records for c in r.comments if c.language == info_language]
+        comments = [c for r in records for c in r.comments if c.language.lower() == info_language.lower()]
         comments.sort(key=lambda c: c.kind != "description")
         texts = list(dict.fromkeys(c.text for c in comments))
         labelled = info_language.split("-")[0].lower() in _LABELS
@@ -646,18 +662,102 @@ def _tidy(text: str) -> str:
 
 
 def _time(element: ET.Element | None, path: str, result: ParseResult) -> datetime | None:
+    """The time, or None when absent or unreadable (a warning: a situation exists without it)."""
     if element is None or not _text(element):
         return None
     try:
         return parse_xml_datetime(_text(element))
     except ValueError as error:
-        result.problems.append(
+        result.warnings.append(
             Problem(
                 path=path,
                 value=_text(element)[:200],
                 rule="datetime",
-                message=f"not a date-time with offset ({error})",
+                message=f"not a date-time with offset ({error}); this time is left out",
                 hint="write an ISO 8601 date-time with offset, e.g. 2026-07-24T08:06:04+02:00",
             )
         )
         return None
+
+
+def _coded(
+    element: ET.Element | None, name: str, known: Mapping[str, Any], path: str, result: ParseResult
+) -> str | None:
+    """An optional coded value (severity, probability): unknown codes are a warning, left out."""
+    value = _text(_child(element, name))
+    if not value:
+        return None
+    if value not in known:
+        result.warnings.append(
+            Problem(
+                path=f"{path}.{name}",
+                value=value[:200],
+                rule="enum",
+                message=f"'{value[:50]}' is not a DATEX II {name} value; it is left out",
+                hint="use one of: " + ", ".join(known),
+            )
+        )
+        return None
+    return value
+
+
+def _language(raw: str | None, fallback: str, path: str, result: ParseResult) -> str:
+    """A `lang` attribute, or `fallback` when absent or no language tag (a warning, then)."""
+    value = (raw or "").strip()
+    if not value:
+        return fallback
+    if len(value) > 35 or not _LANGUAGE_TAG.fullmatch(value):
+        result.warnings.append(
+            Problem(
+                path=path,
+                value=value[:200],
+                rule="language",
+                message=f"not a language tag; the texts are taken as '{fallback}'",
+                hint="write a BCP 47 language tag, e.g. fr, nl or en-GB",
+            )
+        )
+        return fallback
+    return value
+
+
+def _check_points(location: ET.Element, path: str, result: ParseResult) -> None:
+    """Warn about each coordinate that is no number or out of range (`_area` leaves it out)."""
+    for where, element in _walk(location, path):
+        name = _local(element)
+        if name in ("pointCoordinates", "locationForDisplay"):
+            lat, lon = _text(_child(element, "latitude")), _text(_child(element, "longitude"))
+            if _point(lat, lon) is None:
+                _bad_point(where, f"{lat} {lon}"[:200], result)
+        elif name == "posList":
+            numbers = _text(element).split()  # `_area` reads its first and last points
+            ends = (numbers[0:2], numbers[-2:]) if len(numbers) >= 2 else ([], [])
+            if any(len(pair) != 2 or _point(*pair) is None for pair in ends):
+                _bad_point(where, _text(element)[:200], result)
+
+
+def _bad_point(path: str, value: str, result: ParseResult) -> None:
+    result.warnings.append(
+        Problem(
+            path=path,
+            value=value,
+            rule="coordinates",
+            message="not latitude and longitude numbers within range; these points are left out",
+            hint="write WGS 84 decimal degrees: latitude -90..90, longitude -180..180",
+        )
+    )
+
+
+def _walk(element: ET.Element, path: str) -> Iterator[tuple[str, ET.Element]]:
+    """Every element under `element` with its path (name[i] where a name repeats)."""
+    stack = [(path, element)]
+    while stack:
+        where, current = stack.pop()
+        yield where, current
+        children = [(_local(child), child) for child in current]
+        counts = Counter(name for name, _ in children)
+        seen: Counter[str] = Counter()
+        steps = []
+        for name, child in children:
+            steps.append((f"{where}.{name}[{seen[name]}]" if counts[name] > 1 else f"{where}.{name}", child))
+            seen[name] += 1
+        stack += reversed(steps)

@@ -2,24 +2,29 @@
 
 A feed is a snapshot of every current alert, so each entity stands on its own: a broken
 entity is reported as a problem at `entity[i]` while the others still become incidents.
+Only what an alert cannot exist without (its id, readable text) refuses it; a time no date
+can hold (producers write 2^64-1 for "no end") or a 0 is an open bound, with a warning.
 Identity is the entity id under one sender (the feed), so the same alert fetched twice
 gives the same incident key and the ingest agent can deduplicate or version it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 from google.transit import gtfs_realtime_pb2 as gtfs
 from pydantic import ValidationError
 
 from alertcast.clock import clock
 from alertcast.ingest.cap import load_category_table
+from alertcast.ingest.json_ import lone_surrogates
 from alertcast.ingest.result import ParseResult
 from alertcast.models.incident import (
     Area,
@@ -38,6 +43,7 @@ FORMAT = "gtfs-rt"
 FORMAT_JSON = "gtfs-rt-json"
 DEFAULT_SENDER = "gtfs-rt"
 MAX_HEADLINE = 500
+MAX_UINT64 = 2**64 - 1  # what producers in the wild write as the end of an open-ended period
 
 _SEVERITY_LEVELS = {"INFO": Severity.MINOR, "WARNING": Severity.MODERATE, "SEVERE": Severity.SEVERE}
 _SEVERE_EFFECTS = {"NO_SERVICE", "SIGNIFICANT_DELAYS"}
@@ -90,6 +96,10 @@ def parse_gtfs_rt_json(
 ) -> ParseResult:
     """Read the proto3 JSON form (camelCase or snake_case names, enum names) and map its alerts."""
     result = ParseResult(format=FORMAT_JSON)
+    checked = _without_lone_surrogates(data, result)
+    if checked is None:
+        return result
+    data, refused = checked
     message = gtfs.FeedMessage()
     try:
         json_format.Parse(data, message)
@@ -123,13 +133,59 @@ def parse_gtfs_rt_json(
                 hint="check field names against gtfs-realtime.proto",
             )
         )
-    _map_feed(message, result, source, sender, default_language)
+    _map_feed(message, result, source, sender, default_language, refused)
     return result
 
 
+def _without_lone_surrogates(data: bytes | str, result: ParseResult) -> tuple[bytes | str, set[int]] | None:
+    """The document with each entity holding an unpaired surrogate emptied (and refused by its
+    path), and those entities' indexes; None when the feed itself holds one (it is refused)."""
+    try:
+        document: Any = json.loads(data)
+    except (ValueError, RecursionError):
+        return data, set()  # json_format reports what is wrong with it
+    entities = document.get("entity") if isinstance(document, dict) else None
+    if not isinstance(entities, list):
+        entities = []  # json_format says what else is wrong; the whole document is walked below
+        rest = document
+    else:
+        rest = {key: value for key, value in document.items() if key != "entity"}
+    problems = lone_surrogates(rest, "", join=_json_path)
+    if problems:
+        result.problems += problems
+        return None
+    refused: set[int] = set()
+    for index, entity in enumerate(entities):
+        found = lone_surrogates(entity, f"entity[{index}]", join=_json_path)
+        if found:
+            result.problems += found
+            refused.add(index)
+    if not refused:
+        return data, refused
+    document["entity"] = [{} if index in refused else entity for index, entity in enumerate(entities)]
+    return json.dumps(document), refused
+
+
+def _json_path(path: str, step: str | int) -> str:
+    """GTFS-RT paths: entity[0].alert.headerText."""
+    if isinstance(step, int):
+        return f"{path}[{step}]"
+    return f"{path}.{step}" if path else step
+
+
 def _map_feed(
-    message: gtfs.FeedMessage, result: ParseResult, source: str, sender: str, default_language: str
+    message: gtfs.FeedMessage,
+    result: ParseResult,
+    source: str,
+    sender: str,
+    default_language: str,
+    refused: set[int] | None = None,
 ) -> None:
+    if message.HasField("header"):
+        broken = _invalid_utf8(message.header, "header")
+        if broken:
+            result.problems += broken
+            return
     if not message.HasField("header") or not message.header.gtfs_realtime_version:
         result.problems.append(
             Problem(
@@ -155,6 +211,12 @@ def _map_feed(
         )
     skipped = 0
     for index, entity in enumerate(message.entity):
+        if refused and index in refused:
+            continue  # already refused, by the path of its unpaired surrogate
+        broken = _invalid_utf8(entity, f"entity[{index}]")
+        if broken:
+            result.problems += broken
+            continue
         if entity.is_deleted:
             _deleted(entity, index, sent, source, sender, result)
         elif entity.HasField("alert"):
@@ -181,6 +243,35 @@ def _map_feed(
                 hint="a GTFS-RT Service Alerts feed lists alert entities",
             )
         )
+
+
+def _invalid_utf8(message: Message, path: str) -> list[Problem]:
+    """Every string field that is not UTF-8 (upb hands those back as bytes), by its path.
+
+    GTFS-RT strings are UTF-8 by definition: one that is not is refused, never guessed at."""
+    problems: list[Problem] = []
+    stack: list[tuple[str, Message]] = [(path, message)]
+    while stack:
+        where, current = stack.pop()
+        for field, value in current.ListFields():
+            name = f"{where}.{field.name}"
+            items = list(value) if field.is_repeated else [value]
+            for position, item in enumerate(items):
+                here = f"{name}[{position}]" if field.is_repeated else name
+                if field.type == FieldDescriptor.TYPE_STRING and isinstance(item, bytes):
+                    problems.append(
+                        Problem(
+                            path=here,
+                            value=item[:200].decode("utf-8", "backslashreplace"),
+                            rule="invalid_utf8",
+                            message="this string is not valid UTF-8 (a byte sequence no character "
+                            "encodes: a lone surrogate, an overlong form, another encoding)",
+                            hint="encode every GTFS-Realtime string as UTF-8",
+                        )
+                    )
+                elif field.type == FieldDescriptor.TYPE_MESSAGE:
+                    stack.append((here, item))
+    return sorted(problems, key=lambda problem: problem.path)
 
 
 def _identifier(entity: gtfs.FeedEntity, index: int, result: ParseResult) -> str | None:
@@ -240,7 +331,7 @@ def _alert(
     path = f"entity[{index}]"
     identifier = _identifier(entity, index, result)
     alert = entity.alert
-    onset, expires = _period_bounds(alert, path, result)
+    onset, expires, start_unknown = _period_bounds(alert, path, result)
     if identifier is None:
         return
     headers = _translations(alert.header_text, default_language)
@@ -258,6 +349,12 @@ def _alert(
         else "UNKNOWN_EFFECT"
     )
     started = onset is None or onset <= sent
+    if start_unknown:  # a start no date can hold: neither "now" nor "later" can be claimed
+        urgency, certainty = Urgency.UNKNOWN, Certainty.LIKELY
+    elif started:
+        urgency, certainty = Urgency.IMMEDIATE, Certainty.OBSERVED
+    else:
+        urgency, certainty = Urgency.EXPECTED, Certainty.LIKELY
     infos = []
     for language in languages:
         event = _event(cause, effect, language)
@@ -269,9 +366,9 @@ def _alert(
                 "category": _category(cause, effect),
                 "cap_categories": [CapCategory.TRANSPORT],
                 "event": event,
-                "urgency": Urgency.IMMEDIATE if started else Urgency.EXPECTED,
+                "urgency": urgency,
                 "severity": _severity(alert, effect),
-                "certainty": Certainty.OBSERVED if started else Certainty.LIKELY,
+                "certainty": certainty,
                 "headline": headline,
                 "description": "\n\n".join([description, *extra]).strip(),
                 "web": _pick(urls, language) or None,
@@ -375,30 +472,52 @@ def _timestamp(seconds: int) -> datetime | None:
 
 def _period_bounds(
     alert: gtfs.Alert, path: str, result: ParseResult
-) -> tuple[datetime | None, datetime | None]:
-    """The envelope of the active periods: earliest start, latest end (None when open)."""
+) -> tuple[datetime | None, datetime | None, bool]:
+    """The envelope of the active periods: earliest start, latest end (None when open), and
+    whether a start could not be read (then nobody can say whether the alert has begun).
+
+    0 and times no date can hold (2^64-1 is the usual "no end" of producers in the wild) are
+    open bounds, each with a warning: they never refuse the alert."""
     starts: list[datetime | None] = []
     ends: list[datetime | None] = []
+    start_unknown = False
     for index, period in enumerate(alert.active_period):
         for name, target in (("start", starts), ("end", ends)):
-            if period.HasField(name) and getattr(period, name):
-                moment = _timestamp(getattr(period, name))
-                if moment is None:
-                    result.problems.append(
-                        Problem(
-                            path=f"{path}.alert.active_period[{index}].{name}",
-                            value=getattr(period, name),
-                            rule="timestamp_range",
-                            message="this POSIX time is outside the representable range",
-                            hint="write POSIX seconds, e.g. 1767225600",
-                        )
-                    )
-                target.append(moment)
-            else:
+            if not period.HasField(name):
                 target.append(None)
+                continue
+            seconds: int = getattr(period, name)
+            moment = _timestamp(seconds) if seconds else None
+            if moment is None:
+                result.warnings.append(
+                    _open_bound(f"{path}.alert.active_period[{index}].{name}", name, seconds)
+                )
+                start_unknown = start_unknown or (name == "start" and seconds != 0)
+            target.append(moment)
     onset = None if not starts or None in starts else min(s for s in starts if s is not None)
     expires = None if not ends or None in ends else max(e for e in ends if e is not None)
-    return onset, expires
+    return onset, expires, start_unknown
+
+
+def _open_bound(path: str, name: str, seconds: int) -> Problem:
+    """The warning for a period bound read as open: 0, or a time beyond any date."""
+    bound = "no end" if name == "end" else "no start"
+    if seconds == 0:
+        rule, why = "timestamp_zero", "0 (1970-01-01) is not a real bound"
+    elif seconds == MAX_UINT64:
+        rule, why = "timestamp_range", "the largest 64-bit value is a marker, not a time"
+    else:
+        rule, why = "timestamp_range", "this POSIX time is beyond any representable date"
+    left_out = "the period is open-ended" if name == "end" else "when the alert begins is unknown"
+    if name == "start" and seconds == 0:
+        left_out = "the period is open from the start"
+    return Problem(
+        path=path,
+        value=seconds,
+        rule=rule,
+        message=f"{why}: read as {bound} ({left_out})",
+        hint=f"leave `{name}` out when the period has {bound}",
+    )
 
 
 def _areas(selectors: Sequence[gtfs.EntitySelector], language: str) -> list[Area]:

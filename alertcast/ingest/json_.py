@@ -1,17 +1,29 @@
-"""alertcast's own JSON: the Incident model as JSON (one object, or a list of them)."""
+"""alertcast's own JSON: the Incident model as JSON (one object, or a list of them).
+
+`lone_surrogates` is shared with the GTFS-Realtime JSON reader: JSON may escape half of a
+UTF-16 pair ("\\ud800") that Python decodes into a str no UTF-8 encoder accepts, so every JSON
+intake refuses such strings by their path before anything else looks at them.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
 from alertcast.ingest.result import ParseResult
 from alertcast.models.incident import Incident
-from alertcast.models.problem import Problem, problems_from_validation
+from alertcast.models.problem import Problem, problems_from_validation, safe_text
 
 FORMAT = "json"
+UNPAIRED_SURROGATE = "unpaired_surrogate"
+MAX_SURROGATE_PROBLEMS = 20  # a document full of them is named by its first few, then counted
+_SURROGATE_HINT = (
+    "encode the text as UTF-8; in JSON, a character beyond U+FFFF is escaped as a pair "
+    "(e.g. \\ud83d\\ude80), never as one half alone"
+)
 
 
 def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
@@ -19,13 +31,14 @@ def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
     result = ParseResult(format=FORMAT)
     try:
         document: Any = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
         result.problems.append(
             Problem(
                 path="",
                 value=_excerpt(data),
                 rule="json_syntax",
-                message=f"not valid JSON: {error}",
+                message=f"not valid JSON: {reason}",
                 hint="send one JSON object (or a list of them) encoded in UTF-8",
             )
         )
@@ -33,6 +46,10 @@ def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
     items = document if isinstance(document, list) else [document]
     for index, item in enumerate(items):
         prefix = f"{index}." if isinstance(document, list) else ""
+        surrogates = lone_surrogates(item, prefix.rstrip("."))
+        if surrogates:
+            result.problems += surrogates  # refused before validation: nothing may quote them raw
+            continue
         if not isinstance(item, dict):
             result.problems.append(
                 Problem(
@@ -57,6 +74,72 @@ def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
     return result
 
 
+def dotted(path: str, step: str | int) -> str:
+    """alertcast JSON paths, as pydantic names them: info.0.headline."""
+    return f"{path}.{step}" if path else str(step)
+
+
+def lone_surrogates(
+    value: Any, path: str = "", join: Callable[[str, str | int], str] = dotted
+) -> list[Problem]:
+    """One Problem per string (or key) of a decoded JSON value holding an unpaired surrogate.
+
+    Walked with a stack, not recursion: `json.loads` accepts nesting deeper than Python's own
+    recursion limit allows a recursive walk.
+    """
+    problems: list[Problem] = []
+    found = 0
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if _has_surrogate(item):
+                found += 1
+                if found <= MAX_SURROGATE_PROBLEMS:
+                    problems.append(_surrogate_problem(where, item))
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                step = safe_text(key)
+                if _has_surrogate(key):
+                    found += 1
+                    if found <= MAX_SURROGATE_PROBLEMS:
+                        problems.append(_surrogate_problem(join(where, step), key, "name"))
+                stack.append((join(where, step), child))
+        elif isinstance(item, list):
+            stack += [(join(where, index), child) for index, child in reversed(list(enumerate(item)))]
+    if found > MAX_SURROGATE_PROBLEMS:
+        problems.append(
+            Problem(
+                path=path,
+                value=found,
+                rule=UNPAIRED_SURROGATE,
+                message=f"{found} strings hold unpaired surrogates; the first "
+                f"{MAX_SURROGATE_PROBLEMS} are listed",
+                hint=_SURROGATE_HINT,
+            )
+        )
+    return problems
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate_problem(path: str, text: str, what: str = "string") -> Problem:
+    return Problem(
+        path=path,
+        value=safe_text(text[:200]),
+        rule=UNPAIRED_SURROGATE,
+        message=f"this {what} holds an unpaired UTF-16 surrogate (U+D800 to U+DFFF, escaped alone "
+        "or sent as its bytes): it is no character and cannot be stored as UTF-8",
+        hint=_SURROGATE_HINT,
+    )
+
+
 def _excerpt(data: bytes | str) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return text[:200]
+    return safe_text(text[:200])

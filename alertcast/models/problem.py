@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
+
+
+def safe_text(text: str) -> str:
+    """The text with any lone surrogate written as its escape (\\ud800): always encodable as UTF-8.
+
+    A JSON document may hold "\\ud800", which Python decodes into a str that UTF-8 cannot
+    encode; a Problem quoting it must still serialise, for the API answer and for topics.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def safe_value(value: Any) -> Any:
+    """`value` with every string in it (keys included) made safe by `safe_text`."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_value(key): safe_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_value(item) for item in value]
+    return value
 
 
 class Problem(BaseModel):
@@ -15,6 +40,21 @@ class Problem(BaseModel):
     rule: str
     message: str
     hint: str = ""
+
+    @field_validator("path", "rule", "message", "hint", mode="after")
+    @classmethod
+    def _safe_text(cls, text: str) -> str:
+        return safe_text(text)
+
+    @field_validator("value", mode="after")
+    @classmethod
+    def _safe_value(cls, value: Any) -> Any:
+        return safe_value(value)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy (paths are often prefixed this way): updates are made safe, as validation would."""
+        safe = {name: safe_value(value) for name, value in (update or {}).items()}
+        return super().model_copy(update=safe, deep=deep)
 
     def line(self) -> str:
         """One human line, as the CLI prints it."""
