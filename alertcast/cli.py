@@ -200,8 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line)
         return EXIT_OK
     if args.command == "worker":
-        from alertcast.stream.worker import run
+        from alertcast.channels.webhook import WebhookConfigError
 
+        try:
+            from alertcast.stream.worker import run  # builds the channels: their settings are checked
+        except WebhookConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
         run()
         return EXIT_OK
     if args.command == "channels":
@@ -209,8 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from alertcast.channels.checkup import table
         from alertcast.channels.registry import build_channels
+        from alertcast.channels.webhook import WebhookConfigError
 
-        results = asyncio.run(_check_and_close(build_channels(settings)))
+        try:
+            built = build_channels(settings)
+        except WebhookConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        results = asyncio.run(_check_and_close(built))
         print(table(results))
         return EXIT_OK if all(r.ok for r in results) else EXIT_REFUSED
     if args.command == "deliveries":

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +59,18 @@ class Settings(BaseSettings):
         description="the worker checks every account this often (0: never); a failing one gets a "
         "warning receipt, and the limits accounts report feed compose",
     )
-    webhook_urls: list[str] = Field(default=[], description="URLs the webhook channel POSTs each alert to")
-    webhook_secret: str = Field(default="", description="HMAC key for webhook signatures (empty: unsigned)")
+    webhook_urls: list[str | dict[str, Any]] = Field(
+        default=[],
+        description="webhook accounts: JSON list of URLs (account id: the first 12 hex digits of the URL's "
+        "SHA-256) or of {name, url} objects; the URLs are credentials, never shown whole",
+        repr=False,
+    )
+    webhook_secret: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key of webhook signatures (required, unless unsigned)"
+    )
+    webhook_unsigned: bool = Field(
+        default=False, description="send webhooks unsigned: an explicit choice, when there is no secret"
+    )
     matrix_accounts: list[dict[str, Any]] = Field(
         default=[], description="Matrix accounts (JSON list of MatrixAccount)"
     )
@@ -96,7 +106,9 @@ class Settings(BaseSettings):
     )
     users_file: Path | None = Field(default=None, description="YAML: console users and roles")
     users: str = Field(default="", description="same YAML/JSON inline; replaces the file's users by name")
-    session_key: str = Field(default="", description="secret for session cookies and CSRF tokens")
+    session_key: SecretStr = Field(
+        default=SecretStr(""), description="secret for session cookies and CSRF tokens"
+    )
     session_key_file: Path | None = Field(default=None, description="a file holding that secret")
     session_ttl_s: int = Field(default=8 * 3600, description="a console session lasts this long")
     cookie_secure: bool = Field(default=False, description="Secure cookies (set behind HTTPS)")

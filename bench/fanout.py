@@ -49,6 +49,7 @@ import importlib.util
 import json
 import logging
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -228,6 +229,7 @@ def start_worker(
         "ALERTCAST_SITE_DIR": str(folder / "site"),
         "ALERTCAST_CHANNELS": json.dumps(["webhook"]),
         "ALERTCAST_WEBHOOK_URLS": json.dumps(urls),
+        "ALERTCAST_WEBHOOK_SECRET": secrets.token_urlsafe(32),  # signed, like a real deployment
         "ALERTCAST_WORKER_CONCURRENCY": str(concurrency),
         "ALERTCAST_LOG_LEVEL": "warn",
     }

@@ -46,6 +46,7 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -332,6 +333,7 @@ def start_worker(
         "ALERTCAST_WORKER_DATA_DIR": str(folder / "data"),
         "ALERTCAST_CHANNELS": json.dumps(["webhook"]),
         "ALERTCAST_WEBHOOK_URLS": json.dumps([f"http://127.0.0.1:{sink_port}/hook"]),
+        "ALERTCAST_WEBHOOK_SECRET": secrets.token_urlsafe(32),  # signed, like a real deployment
         "ALERTCAST_LOG_LEVEL": "warn",
     }
     with open(folder / "worker.log", "wb") as out:

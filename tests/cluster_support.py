@@ -193,7 +193,7 @@ class Burst:
     website_ids: list[str]
 
     def webhook_keys(self) -> set[str]:
-        return {f"{alert_id}:1:webhook:0" for alert_id in self.alert_ids}
+        return {f"{alert_id}:1:webhook:hook" for alert_id in self.alert_ids}
 
 
 def submit_burst(bootstrap: str, prefix: str, run: str, count: int) -> Burst:
@@ -238,7 +238,8 @@ def worker_env(cluster: Cluster, prefix: str, site: Path, receiver: CountingRece
         "ALERTCAST_APP_ID": f"alertcast-{prefix.rstrip('.')}",
         "ALERTCAST_SITE_DIR": str(site),
         "ALERTCAST_CHANNELS": json.dumps(["website", "webhook"]),
-        "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url]),
+        "ALERTCAST_WEBHOOK_URLS": json.dumps([{"name": "hook", "url": receiver.url}]),
+        "ALERTCAST_WEBHOOK_SECRET": "test-webhook-secret",
         "ALERTCAST_ROUTES": json.dumps(
             [{"channel": "website", "account": "default", "areas": [WEBSITE_AREA]}]
         ),

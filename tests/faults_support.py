@@ -35,6 +35,7 @@ from servers.telegram_contract import TelegramServer
 from servers.x_contract import XServer
 
 from alertcast import examples
+from alertcast.channels.webhook import account_id as webhook_account_id
 from alertcast.clock import clock
 
 if TYPE_CHECKING:  # aiosmtpd is imported when the fixture runs: other tiers collect this file
@@ -132,7 +133,7 @@ class Networks:
         if channel == "webhook":
             ref = Receiver()
             self.receivers.append(ref)
-            name = str(len(self.receivers) - 1)  # webhook accounts are the URLs' positions
+            name = webhook_account_id(ref.url)  # a plain webhook URL's account id: its hash
             config = {}
         elif channel == "email":
             ref = f"liste-{unique}@listes.prefecture.test"
@@ -203,6 +204,7 @@ class Networks:
         channels = [c for c in ALL_CHANNELS if any(i.channel == c for i in self.identities)]
         env = {**base, **self.secrets, "ALERTCAST_CHANNELS": json.dumps(channels)}
         env["ALERTCAST_WEBHOOK_URLS"] = json.dumps([receiver.url for receiver in self.receivers])
+        env["ALERTCAST_WEBHOOK_SECRET"] = "test-webhook-secret"
         for channel in channels:
             configs = [i.config for i in self.identities if i.channel == channel and i.config]
             if configs:

@@ -10,12 +10,16 @@ from pathlib import Path
 
 from conftest import Receiver, free_port
 
+from alertcast.channels.account import shown_url
+from alertcast.channels.webhook import account_id
+
 
 def check(tmp_path: Path, urls: list[str]) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "ALERTCAST_CHANNELS": json.dumps(["website", "webhook"]),
         "ALERTCAST_WEBHOOK_URLS": json.dumps(urls),
+        "ALERTCAST_WEBHOOK_SECRET": "test-webhook-secret",
         "ALERTCAST_SITE_DIR": str(tmp_path / "site"),
     }
     return subprocess.run(
@@ -33,7 +37,7 @@ def test_every_account_reachable(tmp_path: Path, receiver: Receiver) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["channel", "account", "state"]
     assert lines[1].split()[:3] == ["website", "default", "ok"]
-    assert lines[2].split()[:3] == ["webhook", "0", "ok"]
+    assert lines[2].split()[:3] == ["webhook", account_id(receiver.url), "ok"]
     assert receiver.requests == []  # nothing was posted
 
 
@@ -43,5 +47,5 @@ def test_an_unreachable_account_fails_the_check_with_its_reason(tmp_path: Path, 
     assert result.returncode == 2
     failing = [line for line in result.stdout.splitlines() if "FAILING" in line]
     assert len(failing) == 1
-    assert failing[0].split()[:2] == ["webhook", "1"]
-    assert dead in failing[0]
+    assert failing[0].split()[:2] == ["webhook", account_id(dead)]
+    assert shown_url(dead) in failing[0] and dead not in failing[0]  # a URL is a credential

@@ -88,6 +88,7 @@ def stack(
         ALERTCAST_POLICY_FILE=str(policy),
         ALERTCAST_CHANNELS=json.dumps(["website", "webhook"]),
         ALERTCAST_WEBHOOK_URLS=json.dumps([receiver.url]),
+        ALERTCAST_WEBHOOK_SECRET="test-webhook-secret",
         ALERTCAST_SITE_BASE_URL=site_url,
     )
     password = hash_password(PASSWORD)

@@ -66,7 +66,11 @@ def stack(
 ) -> Iterator[PauseStack]:
     topics.apply(broker, prefix)
     Path(worker_env["ALERTCAST_SITE_DIR"]).mkdir(parents=True, exist_ok=True)
-    start_worker(ALERTCAST_CHANNELS=json.dumps(CHANNELS), ALERTCAST_WEBHOOK_URLS=json.dumps([receiver.url]))
+    start_worker(
+        ALERTCAST_CHANNELS=json.dumps(CHANNELS),
+        ALERTCAST_WEBHOOK_URLS=json.dumps([receiver.url]),
+        ALERTCAST_WEBHOOK_SECRET="test-webhook-secret",
+    )
     password = hash_password(PASSWORD)
     users = [
         User(name="alice", roles=[Role.COMMUNICATOR], password_argon2=password, display_name="Alice"),

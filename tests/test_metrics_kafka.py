@@ -207,6 +207,7 @@ def test_lag_counts_requests_fetched_but_not_yet_delivered(
         **worker_env,
         "ALERTCAST_CHANNELS": json.dumps(["webhook"]),
         "ALERTCAST_WEBHOOK_URLS": json.dumps([held_hook.url]),
+        "ALERTCAST_WEBHOOK_SECRET": "test-webhook-secret",
         "ALERTCAST_WORKER_CONCURRENCY": "1",
         "ALERTCAST_HTTP_TIMEOUT_S": "120",
     }
@@ -240,6 +241,7 @@ def test_a_down_network_opens_its_circuit_and_the_delivery_is_counted_dead(
         **worker_env,
         "ALERTCAST_CHANNELS": json.dumps(["website", "webhook"]),
         "ALERTCAST_WEBHOOK_URLS": json.dumps([down_hook.url]),
+        "ALERTCAST_WEBHOOK_SECRET": "test-webhook-secret",
     }
     port = env["ALERTCAST_WORKER_WEB_PORT"]
     worker = start_worker(**env)
@@ -273,19 +275,27 @@ def test_the_worker_checks_its_accounts_and_says_which_one_fails(
         threading.Thread(target=live.serve_forever, daemon=True).start()
         env = {
             "ALERTCAST_CHANNELS": json.dumps(["webhook"]),
-            "ALERTCAST_WEBHOOK_URLS": json.dumps([f"http://127.0.0.1:{live.server_address[1]}/hook", gone]),
+            "ALERTCAST_WEBHOOK_URLS": json.dumps(
+                [
+                    {"name": "live", "url": f"http://127.0.0.1:{live.server_address[1]}/hook"},
+                    {"name": "gone", "url": gone},
+                ]
+            ),
+            "ALERTCAST_WEBHOOK_SECRET": "test-webhook-secret",
             "ALERTCAST_ACCOUNT_CHECK_INTERVAL_S": "2",
         }
         port = worker_env["ALERTCAST_WORKER_WEB_PORT"]
         start_worker(**env)
         warning = read_until(broker, prefix + "deliveries.receipts", 1, what="a warning receipt")[0]
-        assert (warning["status"], warning["channel"], warning["account"]) == ("warning", "webhook", "1")
-        assert warning["delivery_key"] == "check:webhook:1" and gone in warning["error"]
+        assert (warning["status"], warning["channel"], warning["account"]) == ("warning", "webhook", "gone")
+        assert warning["delivery_key"] == "check:webhook:gone"
+        assert gone not in warning["error"]  # the URL is a credential: shown as its origin only
+        assert f"webhook account gone ({gone.removesuffix('/hook')}/<redacted>)" in warning["error"]
 
         def checked() -> Scrape | None:
             now = scrape(port)
-            return now if now.value("alertcast_account_healthy", channel="webhook", account="0") else None
+            return now if now.value("alertcast_account_healthy", channel="webhook", account="live") else None
 
         metrics = wait_for(checked, 60, "the live account checked")
-        assert metrics.value("alertcast_account_healthy", channel="webhook", account="1") == 0
+        assert metrics.value("alertcast_account_healthy", channel="webhook", account="gone") == 0
         live.shutdown()

@@ -43,6 +43,7 @@ def test_a_paused_channel_waits_counted_and_goes_out_once_on_resume(
         **worker_env,
         "ALERTCAST_CHANNELS": json.dumps(["website", "webhook"]),
         "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url]),
+        "ALERTCAST_WEBHOOK_SECRET": "test-webhook-secret",
     }
     said = run(env, "deliveries", "pause", "--channel", "webhook", "--by", "duty", "--reason", "token leak")
     assert "paused webhook by duty" in said
@@ -85,6 +86,7 @@ def test_a_held_delivery_a_person_drops_never_goes_out(
         **worker_env,
         "ALERTCAST_CHANNELS": json.dumps(["website", "webhook"]),
         "ALERTCAST_WEBHOOK_URLS": json.dumps([receiver.url]),
+        "ALERTCAST_WEBHOOK_SECRET": "test-webhook-secret",
     }
     start_worker(**env)
     run(env, "deliveries", "pause", "--by", "duty")  # everything

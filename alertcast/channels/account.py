@@ -14,10 +14,13 @@
   reply, then a deletion) does not repeat the step that succeeded.
 - `redact_http_logs`: httpx logs every request URL at INFO; Telegram puts the bot token in the
   path and the Graph API takes `access_token` in the query, so those logs are redacted.
+- `hide_url`, `shown_url`: a URL that is itself a credential (a webhook's) is shown as its
+  origin only, in messages, logs and receipts alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -30,7 +33,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -350,13 +353,84 @@ class Steps:
 
 # --- logs --------------------------------------------------------------------------------------
 
-#: Secrets that can appear in a URL: Telegram's `/bot<token>/`, the Graph API's `access_token=`.
-_SECRETS_IN_URLS = re.compile(r"(/bot)[^/\s\"']+|(access_token=)[^&\s\"']+")
+#: Secrets that can appear in a URL: Telegram's `/bot<token>/`; a token, key, secret, password or
+#: signature in the query (the Graph API's `access_token=`); a password before the host's `@`.
+_SECRETS_IN_URLS = re.compile(
+    r"(/bot)[^/\s\"']+"
+    r"|((?:access_token|[?&](?i:token|api_?key|key|secret|password|sig|signature))=)[^&\s\"'#]+"
+    r"|(://[^/\s:@\"']*:)[^/\s@\"']+(?=@)"
+)
+#: URLs that are themselves credentials (`hide_url`) and the token-like parts they carry, with
+#: what `redact` shows instead; one pattern of them all, the longest first.
+_HIDDEN: dict[str, str] = {}
+_hidden_pattern: re.Pattern[str] | None = None
 
 
 def redact(text: str) -> str:
-    """`text` with any token a URL can carry replaced by `<redacted>`."""
-    return _SECRETS_IN_URLS.sub(lambda m: (m.group(1) or m.group(2)) + "<redacted>", text)
+    """`text` with any token a URL can carry replaced by `<redacted>`, and every URL given to
+    `hide_url` shown as its origin only."""
+    if _hidden_pattern is not None:
+        text = _hidden_pattern.sub(lambda m: _HIDDEN[m.group(0)], text)
+    return _SECRETS_IN_URLS.sub(lambda m: next(g for g in m.groups() if g is not None) + "<redacted>", text)
+
+
+def shown_url(url: str) -> str:
+    """A URL as messages, logs and receipts may show it: scheme, host and port; whatever
+    follows (a path or a query may hold a token) is `/<redacted>`."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "<redacted URL>"
+    if not parts.scheme or not host:
+        return "<redacted URL>"
+    where = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
+    rest = "/<redacted>" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{where}{rest}"
+
+
+def hide_url(url: str) -> str:
+    """Say that `url` is a credential (a webhook's URL: its token in the path or the query).
+    From now on `redact` (so httpx's request log once `redact_http_logs` is on, and
+    `error_text`) shows it as `shown_url`, and hides the token-like parts it carries wherever
+    they appear alone (a receiver's error answer echoing them). Returns `shown_url(url)`."""
+    global _hidden_pattern
+    shown = shown_url(url)
+    forms = {url, url.strip()}
+    with contextlib.suppress(httpx.InvalidURL):
+        forms.add(str(httpx.URL(url.strip())))  # as httpx logs it
+    for form in forms:
+        if form:
+            _HIDDEN[form] = shown
+    for part in _token_parts(url):
+        _HIDDEN.setdefault(part, "<redacted>")
+    keys = sorted(_HIDDEN, key=len, reverse=True)
+    _hidden_pattern = re.compile("|".join(map(re.escape, keys)))
+    return shown
+
+
+def _token_parts(url: str) -> set[str]:
+    """What in `url` may be a token: its user and password, and the path segments and query
+    values that look like one (8 characters or more with a digit or both cases, or 20 or more)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return set()
+    found = {value for value in (parts.username, parts.password) if value}
+    pieces = parts.path.split("/") + [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
+    pieces += [piece.partition("=")[2] for piece in parts.query.split("&")]
+    for piece in pieces:
+        for form in (piece, unquote(piece)):
+            if _looks_like_a_token(form):
+                found.add(form)
+    return found
+
+
+def _looks_like_a_token(text: str) -> bool:
+    if len(text) >= 20:
+        return True
+    cases = any(c.isupper() for c in text) and any(c.islower() for c in text)
+    return len(text) >= 8 and (cases or any(c.isdigit() for c in text))
 
 
 class _RedactUrls(logging.Filter):

@@ -21,10 +21,13 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
 
             channels[name] = WebsiteChannel(settings.site_dir, clock.now, settings.site_base_url)
         elif name == "webhook":
-            from alertcast.channels.webhook import WebhookChannel
+            from alertcast.channels.webhook import WebhookChannel, accounts_from
 
             channels[name] = WebhookChannel(
-                settings.webhook_urls, make_client(settings.http_timeout_s), settings.webhook_secret
+                accounts_from(settings.webhook_urls),
+                make_client(settings.http_timeout_s),
+                settings.webhook_secret,
+                unsigned=settings.webhook_unsigned,
             )
         elif name == "matrix":
             from alertcast.channels.matrix import MatrixAccount, MatrixChannel

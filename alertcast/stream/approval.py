@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from alertcast.approval.policy import PolicyFile
 from alertcast.approval.workflow import DEADLINE_ACTOR, ApprovalState, Step, decide, receive_draft
+from alertcast.channels.account import error_text, hide_url, redact_http_logs
 from alertcast.clock import clock
 from alertcast.http import make_client
 from alertcast.models.alert import ChannelText, Draft
@@ -199,11 +200,13 @@ async def _escalate(state: ApprovalState, event: AuditEvent) -> None:
         "rule": state.requirement.rule,
         "message": event.message,
     }
+    redact_http_logs()  # httpx logs each URL: a supervisor's webhook may carry its token
     async with make_client(settings.http_timeout_s) as client:
         for url in urls:
+            shown = hide_url(url)
             try:
                 answer = await client.post(url, json=body)
                 if answer.status_code >= 300:
-                    log.error("escalation webhook %s answered %d", url, answer.status_code)
+                    log.error("escalation webhook %s answered %d", shown, answer.status_code)
             except Exception as error:  # a supervisor's endpoint down must not stop the agent
-                log.error("escalation webhook %s failed: %r", url, error)
+                log.error("escalation webhook %s failed: %s", shown, error_text(error))

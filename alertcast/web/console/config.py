@@ -54,7 +54,7 @@ class ConsoleConfig(BaseModel):
 
 def session_key(settings: Settings) -> bytes:
     if settings.session_key:
-        return settings.session_key.encode()
+        return settings.session_key.get_secret_value().encode()
     if settings.session_key_file is not None:
         return settings.session_key_file.read_bytes().strip()
     log.warning(
