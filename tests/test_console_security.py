@@ -1,18 +1,25 @@
 """The console's security, against the real Starlette app (httpx ASGITransport, no broker):
-login, roles, CSRF, the two-person rule, hostile text, sessions. Messages the console would
-produce are caught by an in-memory producer; the read model is fed the topics' messages."""
+login, roles, CSRF, the two-person rule, hostile text, sessions, and fuzzing of what any visitor
+sends before logging in (cookies, the CSRF field, headers: arbitrary bytes, non-ASCII text, lone
+surrogates) that must never answer a 5xx. Messages the console would produce are caught by an
+in-memory producer; the read model is fed the topics' messages."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from urllib.parse import quote_from_bytes
 
 import httpx
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from conftest import EXAMPLES
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from alertcast.models.alert import Approval, DeliveryRequest, DeliveryStatus, Draft, Receipt, alert_id_for
 from alertcast.models.decision import AuditAction, AuditEvent, Decision, DraftStatus, Role
@@ -21,7 +28,7 @@ from alertcast.render.compose import check_edit
 from alertcast.web.app import WebConfig, create_app
 from alertcast.web.console import Console, ConsoleConfig
 from alertcast.web.console.auth import User, hash_password, load_users
-from alertcast.web.console.sessions import Signer
+from alertcast.web.console.sessions import DEVICE_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Signer
 from alertcast.web.producer import Message
 
 PASSWORD = "un mot de passe de test"
@@ -425,3 +432,200 @@ async def test_an_alert_written_by_hand_is_submitted_as_console_user(setup: Setu
 def test_example_users_file_loads() -> None:
     users = load_users(Path(__file__).parents[1] / "deploy" / "users.example.yaml")
     assert {user.name for user in users} == {"alice", "bruno", "olga", "admin"}
+
+
+# --- what any visitor sends, fuzzed: never a 5xx -------------------------------------------------
+
+FUZZ = settings(
+    max_examples=300,
+    deadline=timedelta(seconds=5),
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+ENDPOINTS = [
+    ("GET", "/console/"),
+    ("GET", "/console/queue"),
+    ("GET", "/console/queue.part"),
+    ("GET", "/console/api/queue"),
+    ("GET", "/console/login"),
+    ("POST", "/console/login"),
+    ("POST", "/console/logout"),
+    ("POST", "/console/drafts/x/decide"),
+]
+HEADER_NAMES = [
+    "Accept",
+    "Accept-Language",
+    "Content-Type",
+    "Host",
+    "Origin",
+    "Referer",
+    "User-Agent",
+    "X-Forwarded-For",
+    "X-Requested-With",
+    "Authorization",
+]
+# Any text, lone surrogates included (they reach the console only as invalid UTF-8 bytes)
+ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=[]), max_size=60)
+ANY_BYTES = st.one_of(
+    st.binary(max_size=120),
+    ANY_TEXT.map(lambda text: text.encode("utf-8", "surrogatepass")),
+    st.lists(ANY_TEXT, min_size=5, max_size=5).map(
+        lambda parts: ".".join(parts).encode("utf-8", "surrogatepass")
+    ),
+)
+COOKIE_NAMES = st.sampled_from([SESSION_COOKIE, LOGIN_COOKIE, DEVICE_COOKIE, "other"])
+
+
+class Visitor:
+    """A synchronous face on the console app (hypothesis drives plain functions)."""
+
+    def __init__(self, portal: BlockingPortal, setup: Setup) -> None:
+        self.portal = portal
+        self.setup = setup
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=setup.transport.app, raise_app_exceptions=False),
+            base_url="http://127.0.0.1",
+        )
+        self.session, _ = setup.console.signer.issue("alice", HASH)  # a real session, for CSRF on it
+
+    def send(self, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
+        return self.portal.call(partial(self.client.request, method, path, headers=headers, content=body))
+
+
+@pytest.fixture(scope="module")
+def visitor() -> Iterator[Visitor]:
+    producer = MemoryProducer()
+    app = create_app(
+        WebConfig(topic_prefix="t."),
+        producer=producer,
+        follow_topics=False,
+        console_config=ConsoleConfig.for_tests(USERS, decision_wait_s=0),
+    )
+    setup = Setup(producer, app.state.console, httpx.ASGITransport(app=app))
+    with start_blocking_portal() as portal:
+        visitor = Visitor(portal, setup)
+        try:
+            yield visitor
+        finally:
+            portal.call(visitor.client.aclose)
+
+
+def form(fields: dict[str, bytes]) -> bytes:
+    return b"&".join(
+        quote_from_bytes(k.encode()).encode() + b"=" + quote_from_bytes(v).encode() for k, v in fields.items()
+    )
+
+
+@FUZZ
+@given(
+    endpoint=st.sampled_from(ENDPOINTS),
+    cookies=st.lists(st.tuples(COOKIE_NAMES, ANY_BYTES), max_size=4),
+    real_session=st.booleans(),
+    csrf=ANY_TEXT,
+    name=ANY_TEXT,
+    password=ANY_TEXT,
+    headers=st.lists(st.tuples(st.sampled_from(HEADER_NAMES), ANY_BYTES), max_size=4),
+    form_type=st.booleans(),
+)
+@example(  # the report: a non-ASCII session cookie, then a non-ASCII CSRF field
+    endpoint=("GET", "/console/queue"),
+    cookies=[(SESSION_COOKIE, "é.a.b.c.d".encode())],
+    real_session=False,
+    csrf="",
+    name="",
+    password="",
+    headers=[],
+    form_type=True,
+)
+@example(
+    endpoint=("POST", "/console/login"),
+    cookies=[(LOGIN_COOKIE, b"abc")],
+    real_session=False,
+    csrf="é\ud800",
+    name="alice",
+    password="x",
+    headers=[],
+    form_type=True,
+)
+def test_what_a_visitor_sends_never_makes_the_console_fail(
+    visitor: Visitor,
+    endpoint: tuple[str, str],
+    cookies: list[tuple[str, bytes]],
+    real_session: bool,
+    csrf: str,
+    name: str,
+    password: str,
+    headers: list[tuple[str, bytes]],
+    form_type: bool,
+) -> None:
+    jar = [name.encode() + b"=" + value.replace(b";", b"") for name, value in cookies]
+    if real_session:
+        jar.append(f"{SESSION_COOKIE}={visitor.session}".encode())
+    raw: list[tuple[bytes, bytes]] = [(k.encode(), v) for k, v in headers]
+    if jar:
+        raw.append((b"Cookie", b"; ".join(jar)))
+    if form_type:
+        raw.append((b"Content-Type", b"application/x-www-form-urlencoded"))
+    method, path = endpoint
+    fields = {
+        k: v.encode("utf-8", "surrogatepass")
+        for k, v in (("csrf", csrf), ("name", name), ("password", password))
+    }
+    body = form(fields) if method == "POST" else b""
+    before = len(visitor.setup.producer.messages)
+    answer = visitor.send(method, path, raw, body)
+    assert answer.status_code < 500, answer.text[:500]
+    if method == "POST" and path != "/console/login":  # no token of this session: nothing done
+        assert answer.status_code in (303, 401, 403)
+        assert all(
+            m.topic == visitor.setup.console.topics.audit for m in visitor.setup.producer.messages[before:]
+        )
+
+
+def test_a_non_ascii_cookie_or_csrf_field_is_refused_not_a_500() -> None:
+    """The reported case, by hand: bytes no browser of ours would send, each answered 4xx or
+    with the login page; the login itself still works afterwards."""
+    app = create_app(
+        WebConfig(),
+        producer=MemoryProducer(),
+        follow_topics=False,
+        console_config=ConsoleConfig.for_tests(USERS),
+    )
+    with start_blocking_portal() as portal:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://127.0.0.1"
+        )
+        for cookie in ("é.a.b.c.d".encode(), "é".encode("latin-1"), b"\xff\xfe.\x00.\x80.x.y"):
+            for path in ("/console/queue", "/console/api/queue", "/console/"):
+                answer = portal.call(
+                    partial(client.get, path, headers={"Cookie": b"alertcast_session=" + cookie})
+                )
+                assert answer.status_code in (303, 401), (cookie, path, answer.status_code)
+        for token in ("é", "\u00e9t\u00e9", "\U0001f600", "\ud800"):
+            answer = portal.call(
+                partial(
+                    client.post,
+                    "/console/login",
+                    headers={
+                        "Cookie": b"alertcast_login=abc",
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
+                    content=form(
+                        {"csrf": token.encode("utf-8", "surrogatepass"), "name": b"alice", "password": b"x"}
+                    ),
+                )
+            )
+            assert answer.status_code == 403 and "CSRF" in answer.text
+        portal.call(client.aclose)
+
+
+@FUZZ
+@given(ANY_TEXT, ANY_TEXT)
+def test_the_signer_refuses_any_text_without_raising(cookie: str, token: str) -> None:
+    signer = Signer(b"k" * 32, ttl_s=60)
+    assert signer.read(cookie) is None
+    assert signer.read_device(cookie) is None
+    assert not signer.csrf_ok(cookie or "sid", token)
+    assert signer.csrf_ok(cookie or "sid", signer.csrf(cookie or "sid"))  # any sid gets its own token
+    value, session = signer.issue("alice", HASH)
+    assert signer.read(value + token) in ((session,) if token == "" else (None,))

@@ -73,6 +73,10 @@ class AuditAction(StrEnum):
     PAUSE = "pause"  # deliveries of a channel, an account or everything held
     RESUME = "resume"
     DROP = "drop"  # a held, dead or unknown delivery that must not go out
+    LOGIN = "login"  # a console login after failed attempts (maybe a guess that worked)
+    LOGIN_FAILED = "login_failed"  # a wrong name or password (actor "?" for a name no user has)
+    LOGIN_THROTTLED = "login_throttled"  # attempts refused unread while a throttle delay runs
+    LOGOUT = "logout"  # a session ended: details.session is its revocation id, refused from then on
 
 
 class DraftStatus(StrEnum):

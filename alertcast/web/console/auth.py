@@ -4,6 +4,9 @@ Users come from a YAML file and/or an environment variable (the variable's entri
 file's by name), like the intake's sources. Passwords are only ever stored as argon2id hashes
 (`alertcast users hash` prints one); verifying takes tens of milliseconds on purpose, so it
 runs in a thread, and an unknown name costs the same as a wrong password (no user probing).
+A user set `disabled: true` (or removed, or given a new password) cannot log in, and their
+open sessions are refused on their next request by every web process that loaded the change:
+each request looks the user up again and compares the cookie's password fingerprint.
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ class User(BaseModel):
     password_argon2: str = Field(pattern=r"^\$argon2(id|i|d)\$", description="from `alertcast users hash`")
     roles: list[Role] = Field(min_length=1)
     display_name: str = ""
-    disabled: bool = False
+    disabled: bool = Field(
+        default=False, description="true: cannot log in, and open sessions are refused on their next request"
+    )
 
     def can(self, permission: Permission) -> bool:
         return any(permission in ROLE_PERMISSIONS[role] for role in self.roles)
@@ -108,6 +113,11 @@ class Users:
     def get(self, name: str) -> User | None:
         user = self._by_name.get(name)
         return user if user is not None and not user.disabled else None
+
+    def known(self, name: str) -> bool:
+        """Whether `name` (as typed at the login) is a user's, even a disabled one: only such a
+        name is written to the audit log (a password typed in the name field never is)."""
+        return name.strip().lower() in self._by_name
 
     def all(self) -> list[User]:
         return sorted(self._by_name.values(), key=lambda user: user.name)

@@ -62,6 +62,10 @@ ACTION_LABELS = {
     "pause": "pause",
     "resume": "fin de pause",
     "drop": "ne pas publier",
+    "login": "connexion",
+    "login_failed": "connexion refusée",
+    "login_throttled": "connexion ralentie",
+    "logout": "déconnexion",
 }
 MODE_LABELS = {"auto": "automatique", "one": "une approbation", "two": "deux approbations", "?": "?"}
 

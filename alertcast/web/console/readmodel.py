@@ -8,6 +8,11 @@ this" at once, and the agent still has the last word). Deliveries come from
 the channels answered); the pause switches from `config.pauses`, as every worker reads them,
 and the deliveries they hold are the cells whose latest receipt says `paused`. A decision's
 outcome is awaited by its id, so a person sees what the worker made of their click.
+
+Console sessions end here too: a logout's audit event carries the session's revocation id, so
+every web process refuses that session from the moment the event arrives (the process that
+handled the logout records it at once, before the round trip). Login events are handed to
+`on_login`, so each process's login throttle also counts the failures other processes saw.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,9 +117,19 @@ class Topics:
         return list(vars(self).values())
 
 
+LOGIN_ACTIONS = (AuditAction.LOGIN, AuditAction.LOGIN_FAILED)
+SESSION_ACTIONS = frozenset(
+    {AuditAction.LOGIN, AuditAction.LOGIN_FAILED, AuditAction.LOGIN_THROTTLED, AuditAction.LOGOUT}
+)
+MAX_REVOKED = 100_000  # past this, revocations of already expired sessions are forgotten
+
+
 class ConsoleReadModel:
-    def __init__(self, topics: Topics) -> None:
+    def __init__(self, topics: Topics, now: Callable[[], float] = time.time) -> None:
         self.topics = topics
+        self._now = now
+        self.revoked: dict[str, int] = {}  # session revocation id -> the session's expiry (epoch s)
+        self.on_login: Callable[[AuditEvent], None] | None = None
         self.drafts: dict[str, DraftView] = {}  # by alert id
         self.incidents: dict[str, list[AcceptedIncident]] = {}  # by alert id, by version
         self.approvals: dict[str, dict[int, Approval]] = {}  # by alert id, version
@@ -215,6 +231,18 @@ class ConsoleReadModel:
                 return condition()
         return True
 
+    def revoke(self, revocation: str, expires: int) -> None:
+        """A session ended by a logout: refused from now on, until it would have expired anyway."""
+        if expires <= self._now():  # replayed from long ago: that cookie is refused as expired
+            return
+        self.revoked[revocation] = max(expires, self.revoked.get(revocation, 0))
+        if len(self.revoked) > MAX_REVOKED:
+            now = self._now()
+            self.revoked = {r: at for r, at in self.revoked.items() if at > now}
+
+    def is_revoked(self, revocation: str) -> bool:
+        return revocation in self.revoked
+
     def own_incidents(self, user: str) -> list[AcceptedIncident]:
         """The latest version of each incident this user wrote in the console."""
         source = f"console:{user}"
@@ -235,11 +263,15 @@ class ConsoleReadModel:
         alert: str = "",
         since: datetime | None = None,
         until: datetime | None = None,
+        sessions: bool = False,
     ) -> list[AuditEvent]:
+        """The journal, newest first. Logins and logouts (many a day) only when asked for:
+        `sessions`, or an action filter naming one of them."""
         events = [
             event
             for event in self.audit
-            if (not actor or actor.lower() in event.actor.lower())
+            if (sessions or action or event.action not in SESSION_ACTIONS)
+            and (not actor or actor.lower() in event.actor.lower())
             and (not action or event.action.value == action)
             and (not alert or alert in event.alert_id or alert in event.incident_key)
             and (since is None or event.at >= since)
@@ -322,6 +354,12 @@ class ConsoleReadModel:
     def _on_audit(self, value: bytes) -> None:
         event = AuditEvent.model_validate_json(value)
         self.audit.append(event)
+        if event.action is AuditAction.LOGOUT:
+            revocation, expires = event.details.get("session"), event.details.get("expires")
+            if isinstance(revocation, str) and isinstance(expires, int):
+                self.revoke(revocation, expires)
+        elif event.action in LOGIN_ACTIONS and self.on_login is not None:
+            self.on_login(event)
         if event.decision_id is not None:
             self.outcomes[event.decision_id] = event
             waiter = self._waiters.pop(event.decision_id, None)

@@ -12,6 +12,11 @@ Pause switches are written like `alertcast deliveries pause|resume` writes them 
 send); the page then waits for the switch to come back from the topic, so it shows at once.
 A held, dead or unknown delivery a person drops is produced again with the drop in its headers
 (as `alertcast deliveries resolve --drop` does), with an audit event saying who.
+
+Logins are throttled per account and per client address (`throttle.py`): during a delay the
+attempt answers 429 with the wait, unread. Logins, failures, throttled attempts and logouts
+are audited (never the password; a typed name only when it is a user's). A logout revokes the
+session in every web process through its audit event (see the read model).
 """
 
 from __future__ import annotations
@@ -53,7 +58,15 @@ from alertcast.web.console.auth import Permission, User, Users
 from alertcast.web.console.config import ConsoleConfig
 from alertcast.web.console.pages import SECURITY_HEADERS, STATIC, Pages
 from alertcast.web.console.readmodel import ConsoleReadModel, DraftView, Topics
-from alertcast.web.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, Signer
+from alertcast.web.console.sessions import (
+    DEVICE_COOKIE,
+    DEVICE_TTL_S,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Session,
+    Signer,
+)
+from alertcast.web.console.throttle import LoginThrottle, wait_text
 from alertcast.web.producer import Message, ProduceError, Producer
 
 log = logging.getLogger(__name__)
@@ -92,6 +105,14 @@ class Who:
     csrf: str
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    actor: str  # the typed name if it is a user's, else "?" (a mistyped password is never logged)
+    client: str  # the client's address
+    account: str  # throttle key: the account, or this browser's own for that account
+    address: str  # throttle key: the address
+
+
 Form = dict[str, str]
 Handler = Callable[[Request, Who, Form], Awaitable[Response]]
 
@@ -106,6 +127,9 @@ class Console:
         self.topics = Topics.with_prefix(topic)
         self.submitted_topic = topic("incidents.submitted")
         self.read_model = ConsoleReadModel(self.topics)
+        self.origin = secrets.token_hex(8)  # this process, in its login events (see _login_elsewhere)
+        self.throttle = LoginThrottle(now=lambda: clock.now().timestamp())
+        self.read_model.on_login = self._login_elsewhere
         self.pages = Pages(config.timezone)
         self.zone = ZoneInfo(config.timezone)
 
@@ -158,7 +182,7 @@ class Console:
 
     def who(self, request: Request) -> Who | None:
         session = self.signer.read(request.cookies.get(SESSION_COOKIE))
-        if session is None:
+        if session is None or self.read_model.is_revoked(self.signer.revocation(session.sid)):
             return None
         user = self.users.get(session.user)
         if user is None or self.signer.fingerprint(user.password_argon2) != session.fingerprint:
@@ -246,18 +270,117 @@ class Console:
             return self._page(
                 "error.html", None, 403, title="Accès refusé", message="jeton CSRF absent ou invalide"
             )
-        user = await self.users.verify(form.get("name", ""), form.get("password", ""))
+        name = form.get("name", "").strip().lower()
+        attempt = self._attempt(request, name)
+        verdict = self.throttle.check(attempt.account, attempt.address)
+        if not verdict.allowed:  # refused unread: the password is not even checked
+            if verdict.audit:
+                await self._audit_login(attempt, AuditAction.LOGIN_THROTTLED, wait_s=verdict.wait_s)
+            message = f"Trop d'essais de connexion : réessayez dans {wait_text(verdict.wait_s)}."
+            response = await self.login_page(request, message, 429)
+            response.headers["Retry-After"] = str(verdict.retry_after)
+            return response
+        # counted before the (slow) check, so parallel guesses cannot slip through the same gap
+        wait_s = self.throttle.failed(attempt.account, attempt.address)
+        user = await self.users.verify(name, form.get("password", ""))
         if user is None:
-            log.warning("console: failed login for %r", form.get("name", "")[:64])
-            return await self.login_page(request, "Identifiant ou mot de passe incorrect.", 401)
+            log.warning("console: failed login for %s from %s", attempt.actor, attempt.client)
+            await self._audit_login(attempt, AuditAction.LOGIN_FAILED, wait_s=wait_s)
+            message = "Identifiant ou mot de passe incorrect."
+            if wait_s > 0:
+                message += f" Prochain essai possible dans {wait_text(wait_s)}."
+            return await self.login_page(request, message, 401)
+        earlier = self.throttle.accounts.failures(attempt.account) - 1  # this attempt was counted
+        self.throttle.succeeded(attempt.account, attempt.address)
+        if earlier > 0:  # maybe a guess that worked: audited, and other processes forget the failures
+            await self._audit_login(attempt, AuditAction.LOGIN, failures=earlier)
         cookie, _ = self.signer.issue(user.name, user.password_argon2)
-        log.info("console: %s logged in", user.name)
+        log.info("console: %s logged in from %s", user.name, attempt.client)
         response = RedirectResponse(_safe_next(form.get("next", "")) or f"{PREFIX}/", status_code=303)
         self._cookie(response, SESSION_COOKIE, cookie, max_age=self.signer.ttl_s)
+        self._cookie(response, DEVICE_COOKIE, self.signer.issue_device(user.name), max_age=DEVICE_TTL_S)
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
         return response
 
+    def _attempt(self, request: Request, name: str) -> LoginAttempt:
+        """The throttle keys of a login attempt: its account (or, from a browser that logged in
+        as that account before, that browser alone) and its client address."""
+        client = request.client.host if request.client else ""
+        device = self.signer.read_device(request.cookies.get(DEVICE_COOKIE))
+        account = (
+            self.signer.key("device", f"{name}.{device.nonce}")
+            if device is not None and device.user == name
+            else self.signer.key("account", name)
+        )
+        return LoginAttempt(
+            actor=name if self.users.known(name) else "?",
+            client=client,
+            account=account,
+            address=self.signer.key("address", client),
+        )
+
+    async def _audit_login(
+        self, attempt: LoginAttempt, action: AuditAction, wait_s: float = 0.0, failures: int = 0
+    ) -> None:
+        """The audit event of a login attempt; Kafka refusing it is logged, the answer goes on."""
+        messages = {
+            AuditAction.LOGIN: f"connexion après {failures} échec(s)",
+            AuditAction.LOGIN_FAILED: "identifiant ou mot de passe incorrect",
+            AuditAction.LOGIN_THROTTLED: "essais refusés sans vérification pendant le délai",
+        }
+        event = AuditEvent(
+            at=clock.now(),
+            actor=attempt.actor,
+            action=action,
+            accepted=action is AuditAction.LOGIN,
+            message=messages.get(action, ""),
+            details={
+                "address": attempt.client,
+                "wait_s": round(wait_s, 3),
+                **({"failures": failures} if failures else {}),
+                "throttle": {"account": attempt.account, "address": attempt.address},
+                "origin": self.origin,
+            },
+        )
+        await self._produce_audit(event, f"login:{attempt.account}")
+
+    async def _produce_audit(self, event: AuditEvent, key: str) -> bool:
+        try:
+            await self.producer.send_all(
+                [Message(topic=self.topics.audit, key=key.encode(), value=event.model_dump_json().encode())]
+            )
+        except ProduceError as failure:
+            log.error("console: audit event %s (%s) not produced: %s", event.action, event.actor, failure)
+            return False
+        return True
+
+    def _login_elsewhere(self, event: AuditEvent) -> None:
+        """Another web process's login event, counted here too (ours were counted at once)."""
+        keys = event.details.get("throttle")
+        if event.details.get("origin") == self.origin or not isinstance(keys, dict):
+            return
+        account, address = keys.get("account"), keys.get("address")
+        if not isinstance(account, str) or not isinstance(address, str):
+            return
+        if event.action is AuditAction.LOGIN_FAILED:
+            self.throttle.failed(account, address, at=event.at.timestamp())
+        elif event.action is AuditAction.LOGIN:
+            self.throttle.succeeded(account, address, at=event.at.timestamp())
+
     async def logout(self, request: Request, who: Who, form: Form) -> Response:
+        """Ends the session here at once, and in every web process when its event arrives there."""
+        revocation = self.signer.revocation(who.session.sid)
+        self.read_model.revoke(revocation, who.session.expires)
+        event = AuditEvent(
+            at=clock.now(),
+            actor=who.user.name,
+            action=AuditAction.LOGOUT,
+            message="déconnexion : la session est révoquée",
+            details={"session": revocation, "expires": who.session.expires, "origin": self.origin},
+        )
+        if not await self._produce_audit(event, f"logout:{who.user.name}"):
+            log.error("console: other web processes accept %s's session until it expires", who.user.name)
+        log.info("console: %s logged out", who.user.name)
         response = RedirectResponse(f"{PREFIX}/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path=PREFIX)
         return response
@@ -741,6 +864,7 @@ class Console:
             alert=query.get("alert", "").strip(),
             since=since,
             until=until,
+            sessions=query.get("sessions", "") == "1",
         )
         return self._page(
             "audit.html",
