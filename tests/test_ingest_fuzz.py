@@ -6,6 +6,7 @@ refuses the input with named problems or holds incidents that the model accepted
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from datetime import UTC, datetime
@@ -60,11 +61,14 @@ def check(result: ParseResult) -> None:
 
 
 def check_rejection(data: bytes, result: ParseResult) -> None:
-    """What the ingest agent and the pollers write to incidents.rejected always serialises,
-    and keeps the raw payload (decoded as UTF-8 with replacement: never a lone surrogate)."""
-    raw = data.decode("utf-8", "replace")
-    rejection = Rejection(source="fuzz", received_at=datetime.now(UTC), raw=raw, problems=result.problems)
-    assert Rejection.model_validate_json(rejection.model_dump_json().encode()).raw == raw
+    """What every intake path writes to incidents.rejected always serialises, and keeps the
+    payload: readable (decoded as UTF-8 with replacement: never a lone surrogate), and exact in
+    base64 when it is no UTF-8 text."""
+    rejection = Rejection.of(data, "fuzz", datetime.now(UTC), result.problems)
+    kept = Rejection.model_validate_json(rejection.model_dump_json().encode())
+    assert kept.raw == data.decode("utf-8", "replace")
+    exact = base64.b64decode(kept.raw_base64) if kept.raw_base64 is not None else kept.raw.encode()
+    assert exact == data
 
 
 # --- hostile text (issue #16): what broken encoders send, for every intake door ----------------

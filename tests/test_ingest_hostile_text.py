@@ -6,6 +6,7 @@ refusal always serialises for incidents.rejected, and nothing raises."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -232,6 +233,8 @@ def test_hostile_refusals_through_the_ingest_agent(rejected: Topic, data: bytes)
         return  # accepting goes on to the version table (Kafka tier); refusals are what is tested here
     rejection = agent_rejects(data, rejected)
     assert rejection.raw == data.decode("utf-8", "replace")[:100_000]
+    exact = base64.b64decode(rejection.raw_base64) if rejection.raw_base64 else rejection.raw.encode()
+    assert exact == data[:100_000]  # the bytes themselves, whatever their encoding
     assert all(p.rule != "internal_error" for p in rejection.problems)  # refused for a reason, not a bug
     if lone_surrogate_inside(data):
         assert "unpaired_surrogate" in {p.rule for p in rejection.problems}

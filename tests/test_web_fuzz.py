@@ -9,6 +9,7 @@ incident under its key.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -349,6 +350,9 @@ def test_surrogates_as_bytes_keys_and_deep_in_a_document(api: Api) -> None:
     }
     rejection = Rejection.model_validate_json(api.producer.messages[-1].value)
     assert rejection.raw == raw.decode("utf-8", "replace")  # what UTF-8 cannot hold is replaced, never raised
+    assert (
+        rejection.raw_base64 is not None and base64.b64decode(rejection.raw_base64) == raw
+    )  # and kept exact
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,6 @@ from alertcast.models.problem import Problem
 PollerKind = Literal["cap-index", "cap", "gtfs-rt", "datex2"]
 VOLATILE_FIELDS = frozenset({"sent", "source"})
 MAX_FINGERPRINTS = 50_000  # per source: bounded memory, yet months of a busy GTFS-RT feed
-MAX_RAW_CHARS = 100_000
 
 
 class PollerSource(BaseModel):
@@ -197,11 +196,11 @@ def _take(source: PollerSource, url: str, response: FetchResponse, outcome: Poll
     if result.problems or not result.incidents:
         # A feed may hold good and bad items: the bad are rejected with reasons, the good go on.
         outcome.rejections.append(
-            Rejection(
-                source=source.name,
-                received_at=clock.now(),
-                raw=response.body.decode("utf-8", "replace")[:MAX_RAW_CHARS],
-                problems=[p.model_copy(update={"path": f"{url}#{p.path}"}) for p in result.problems]
+            Rejection.of(
+                response.body,
+                source.name,
+                clock.now(),
+                [p.model_copy(update={"path": f"{url}#{p.path}"}) for p in result.problems]
                 or [Problem(path=url, value=None, rule="empty", message="the document holds no incident")],
             )
         )

@@ -6,7 +6,9 @@ topics/schemas/ so producers in other languages can validate before sending.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,13 +23,33 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_RAW_BYTES = 100_000
+"""A rejection keeps this much of the payload: enough to see what was sent, bounded for Kafka."""
+
+
 class Rejection(_Message):
     """An input refused by intake, with the raw payload so nothing is silently dropped."""
 
     source: str
     received_at: UtcDateTime
     raw: str = Field(description="the payload as received (decoded as UTF-8 with replacement)")
+    raw_base64: str | None = Field(
+        default=None,
+        description="the payload's exact bytes (base64) when they are not valid UTF-8: `raw` then "
+        "shows them with replacement characters",
+    )
     problems: list[Problem]
+
+    @classmethod
+    def of(cls, payload: bytes, source: str, received_at: datetime, problems: list[Problem]) -> Rejection:
+        """The one way every intake path keeps what it refused: readable, and exact when the
+        bytes are no UTF-8 text (overlong forms, lone surrogates as bytes, latin-1)."""
+        kept = payload[:MAX_RAW_BYTES]
+        try:
+            raw, exact = kept.decode("utf-8"), None
+        except UnicodeDecodeError:
+            raw, exact = kept.decode("utf-8", "replace"), base64.b64encode(kept).decode("ascii")
+        return cls(source=source, received_at=received_at, raw=raw, raw_base64=exact, problems=problems)
 
 
 class AcceptedIncident(_Message):

@@ -70,12 +70,7 @@ async def ingest_in_order(event: Any) -> None:
 
 
 async def reject(key: bytes | None, raw: bytes, source: str, problems: list[Problem]) -> None:
-    rejection = Rejection(
-        source=source,
-        received_at=clock.now(),
-        raw=raw.decode("utf-8", "replace")[:100_000],
-        problems=problems,
-    )
+    rejection = Rejection.of(raw, source, clock.now(), problems)
     await rejected.send(key=key, value=rejection.model_dump_json().encode())
     metrics.rejected(source, (problem.rule for problem in problems))
     log.info("rejected a submission from %s: %d problem(s)", source, len(problems))

@@ -60,7 +60,6 @@ UNREADABLE_RULES = frozenset(
         "empty",
     }
 )
-MAX_RAW_CHARS = 100_000
 
 
 class SubmittedIncident(BaseModel):
@@ -285,12 +284,7 @@ class Intake:
 
     async def _reject(self, source: str, body: bytes, problems: list[Problem]) -> None:
         """Nothing refused is dropped silently: the refusal is also on the topic, as the worker writes it."""
-        rejection = Rejection(
-            source=source,
-            received_at=self.now(),
-            raw=body.decode("utf-8", "replace")[:MAX_RAW_CHARS],
-            problems=problems,
-        )
+        rejection = Rejection.of(body, source, self.now(), problems)
         message = Message(
             topic=self.rejected_topic,
             key=None,
