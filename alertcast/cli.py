@@ -201,10 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "worker":
         from alertcast.channels.webhook import WebhookConfigError
+        from alertcast.stream.versions import StreamGuardError, require_python_stream
 
         try:
             from alertcast.stream.worker import run  # builds the channels: their settings are checked
-        except WebhookConfigError as error:
+
+            require_python_stream()  # the versions and overrides were checked by the import
+        except (WebhookConfigError, StreamGuardError) as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_REFUSED
         run()

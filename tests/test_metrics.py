@@ -26,6 +26,7 @@ FAMILIES = {
     "alertcast_deliveries_paused": "gauge",
     "alertcast_account_healthy": "gauge",
     "alertcast_consumer_lag": "gauge",
+    "alertcast_stream_override_calls": "counter",
 }
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Before faust: importing it sets NO_CYTHON (the Python stream); the pins are checked by transport.
+from alertcast.stream.versions import require_attributes, require_python_stream
+
+# isort: split
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,17 +15,27 @@ from faust.transport.drivers import TRANSPORTS
 from mode.utils.objects import cached_property
 
 from alertcast.settings import get_settings
-from alertcast.stream.transport import FlowControl
+from alertcast.stream.transport import CALLS, FlowControl
 
 TRANSPORTS.aliases["alertcast"] = "alertcast.stream.transport:Transport"
 
 settings = get_settings()
 
 
+require_attributes(faust.App, ["flow_control"], "faust.App")
+
+
 class App(faust.App):
     @cached_property
     def flow_control(self) -> FlowControl:
+        """Faust's own, but whose resume keeps the queues of a flowing stream (transport.py)."""
+        CALLS["App.flow_control"] += 1
         return FlowControl(loop=self.loop)
+
+    async def on_first_start(self) -> None:
+        """Refuse to run on Faust's compiled stream: the commit fixes would be bypassed."""
+        require_python_stream()
+        await super().on_first_start()
 
 
 app = App(

@@ -30,12 +30,14 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from alertcast.delivery.breaker import STATE_VALUES, BreakerState
 from alertcast.stream.app import app
+from alertcast.stream.transport import CALLS
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,25 @@ CONSUMER_LAG = Gauge(
 )
 
 
+class OverrideCalls:
+    """`alertcast_stream_override_calls_total{name}`: how many times each override of Faust's
+    consumer (alertcast/stream/transport.py) ran in this worker; one at 0 after traffic is a fix
+    that is not wired (the kafka tier checks every one)."""
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "alertcast_stream_override_calls",
+            "Calls of each override of Faust's consumer, flow control and app (transport.py), by name.",
+            labels=["name"],
+        )
+        for name, count in sorted(CALLS.items()):
+            family.add_metric([name], count)
+        yield family
+
+
+registry.register(OverrideCalls())
+
+
 def _label(value: str) -> str:
     return value[:MAX_LABEL] or "unknown"
 
@@ -248,8 +269,8 @@ async def refresh_consumer_lag() -> None:
         starts: Mapping[Any, int] = {}
         if partitions:
             ends = await asyncio.wait_for(consumer.highwaters(*partitions), BROKER_TIMEOUT_S)
-        # Faust's record of the offsets it commits (seeded from the broker's at assignment).
-        committed: Mapping[Any, int | None] = getattr(consumer, "_committed_offset", {})
+        # Faust's record of the offsets it commits; checked when made (transport.CONSUMER_ATTRIBUTES).
+        committed: Mapping[Any, int | None] = consumer._committed_offset  # type: ignore[attr-defined]
         fresh = [tp for tp in partitions if committed.get(tp) is None]
         if fresh:
             starts = await asyncio.wait_for(consumer.earliest_offsets(*fresh), BROKER_TIMEOUT_S)

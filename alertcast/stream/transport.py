@@ -39,20 +39,147 @@ And the flow of messages into the stream queues is not emptied when it resumes w
 
 And a partition's oldest message that never reached its agent while later ones are done is read
 again, rather than holding the partition's commits for good (see `reread_skipped_heads`).
+
+All of it rests on private names of exactly faust-streaming 0.15.3, aiokafka 0.14.0 and
+mode-streaming 0.7.1 (`PRIVATE_NAMES` below: what each carries, and where the fix belongs
+upstream; the commit off-by-one is faust-streaming/faust#606, fixed by its open PR #707) and on
+Faust's pure-Python stream. `alertcast.stream.versions` refuses other versions and forces that
+stream; `check_overrides` refuses to import if an overridden method is gone or changed shape.
 """
 
 from __future__ import annotations
 
+from alertcast.stream import versions  # before faust: the pins, and NO_CYTHON (the Python stream)
+
+# isort: split
 import asyncio
 import contextlib
+import inspect
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from faust.transport.drivers import aiokafka as driver
 from mode.utils.queues import FlowControlEvent
 
+versions.require_pinned_versions()
+
 log = logging.getLogger(__name__)
+
+
+class PrivateName(NamedTuple):
+    owner: str
+    name: str
+    use: str
+    fix: str
+    upstream: str
+
+
+FAUST_606 = "faust-streaming/faust#606, open PR #707 (never commit past an in-flight message)"
+# Every private name of faust-streaming 0.15.3, aiokafka 0.14.0 and mode-streaming 0.7.1 this
+# module touches, what it carries, and where that fix belongs. Each is checked: methods at import
+# (`check_overrides`), instance attributes where the instance is made (`versions.require_attributes`).
+PRIVATE_NAMES = (
+    PrivateName(
+        "faust AIOKafkaConsumerThread",
+        "_create_worker_consumer",
+        "method overridden",
+        "fetch wait 10 ms, not the hard-coded 1500 (FACTS.md: a worker behind never catches up)",
+        "faust: pass a `consumer_fetch_max_wait_ms` setting to aiokafka (none exists)",
+    ),
+    PrivateName(
+        "aiokafka AIOKafkaConsumer",
+        "_fetch_max_wait_ms",
+        "attribute written before start()",
+        "the same fetch wait: start() builds its Fetcher from it",
+        "faust (the public `fetch_max_wait_ms` argument exists; Faust passes 1500)",
+    ),
+    PrivateName(
+        "faust AIOKafkaConsumerThread",
+        "_consumer",
+        "attribute read",
+        "prefetch backoff 5 ms: reaches the aiokafka consumer",
+        "aiokafka: a consumer argument for the prefetch backoff",
+    ),
+    PrivateName(
+        "aiokafka AIOKafkaConsumer", "_fetcher", "attribute read", "prefetch backoff", "aiokafka, as above"
+    ),
+    PrivateName(
+        "aiokafka Fetcher",
+        "_prefetch_backoff",
+        "attribute written",
+        "prefetch backoff 5 ms, not 100 ms (~100 ms added to every hop)",
+        "aiokafka: aio-libs/aiokafka#534 added it without a consumer argument",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_committed_offset",
+        "read and written",
+        f"no commit past an unacknowledged head ({FAUST_606}); a revoked partition's head",
+        f"upstream: {FAUST_606}; the revocation order is ours (not reported)",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_acked",
+        "read and cleared",
+        "head checks; acknowledgements of a revoked partition dropped at re-assignment",
+        "upstream (not reported)",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_acked_index",
+        "cleared",
+        "as _acked",
+        "upstream (not reported)",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_gap",
+        "read and cleared",
+        "head checks count only offsets the log does not hold",
+        "upstream: gaps are assumed to be compaction (faust-streaming/faust#378)",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_read_offset",
+        "written",
+        "a record a seek back brought again is not dropped as read",
+        "upstream (not reported)",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_unacked_messages",
+        "read",
+        "a head message in flight is not read again",
+        "ours (the public `unacked` is the same set)",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_new_consumer_thread",
+        "method overridden",
+        "installs ConsumerThread (fetch wait, prefetch backoff)",
+        "not needed once the two settings above exist",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_add_gap",
+        "method overridden",
+        "only offsets retention removed count as done, not records skipped on the way",
+        "upstream: Faust takes any jump as a gap in the log (faust-streaming/faust#378, #401)",
+    ),
+    PrivateName(
+        "faust Consumer",
+        "_new_offset",
+        "method overridden",
+        f"the commit off-by-one: committed past a message still in flight ({FAUST_606})",
+        f"upstream: {FAUST_606}; drop this override once #707 is released",
+    ),
+)
+
+# How many times each override ran in this process: the worker's /metrics shows them
+# (`alertcast_stream_override_calls_total`), so a test on a real broker proves each is wired.
+CALLS: Counter[str] = Counter()
 
 FETCH_MAX_WAIT_MS = 10
 PREFETCH_BACKOFF_S = 0.005
@@ -62,15 +189,22 @@ REREAD_LIMIT = 3
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
+        CALLS["ConsumerThread._create_worker_consumer"] += 1
         consumer = super()._create_worker_consumer(transport)
+        # Written before start(), which builds the Fetcher from it; a new attribute would be ignored.
+        versions.require_attributes(consumer, ["_fetch_max_wait_ms"], "aiokafka's consumer")
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 
     async def on_start(self) -> None:
+        CALLS["ConsumerThread.on_start"] += 1
         await super().on_start()
-        fetcher = getattr(self._consumer, "_fetcher", None)
-        if fetcher is not None:
-            fetcher._prefetch_backoff = PREFETCH_BACKOFF_S
+        versions.require_attributes(self, ["_consumer"], "Faust's consumer thread")
+        consumer: Any = self._consumer  # made and started by Faust's on_start
+        versions.require_attributes(consumer, ["_fetcher"], "aiokafka's consumer")
+        fetcher = consumer._fetcher
+        versions.require_attributes(fetcher, ["_prefetch_backoff"], "aiokafka's fetcher")
+        fetcher._prefetch_backoff = PREFETCH_BACKOFF_S
 
 
 class FlowControl(FlowControlEvent):
@@ -83,6 +217,7 @@ class FlowControl(FlowControlEvent):
     to its agent, a millisecond before "Worker ready"."""
 
     def resume(self) -> None:
+        CALLS["FlowControl.resume"] += 1
         if not self.is_active():
             super().resume()
 
@@ -121,7 +256,9 @@ class Consumer(driver.Consumer):
     suspects: dict[Any, int]
 
     def __post_init__(self) -> None:
+        CALLS["Consumer.__post_init__"] += 1
         super().__post_init__()
+        versions.require_attributes(self, CONSUMER_ATTRIBUTES, "Faust's consumer")
         self.heads = {}
         self.expected = {}
         self.rereads = {}
@@ -129,6 +266,7 @@ class Consumer(driver.Consumer):
         self.suspects = {}
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        CALLS["Consumer.on_partitions_revoked"] += 1
         await self.commit()  # what is done, while Faust still knows each partition's head
         for tp in revoked:
             self.expected.pop(tp, None)
@@ -140,6 +278,7 @@ class Consumer(driver.Consumer):
         await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        CALLS["Consumer.on_partitions_assigned"] += 1
         for tp in assigned:
             self.heads.pop(tp, None)
             # Acknowledged after Faust forgot the partition (messages finishing while it was
@@ -150,11 +289,13 @@ class Consumer(driver.Consumer):
         await super().on_partitions_assigned(assigned, generation_id)
 
     def _new_consumer_thread(self) -> ConsumerThread:
+        CALLS["Consumer._new_consumer_thread"] += 1
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def perform_seek(self) -> None:
         """A partition nothing was ever committed for starts where the consumer starts reading
         it: Faust leaves that unknown, and then let commits pass over unfinished head messages."""
+        CALLS["Consumer.perform_seek"] += 1
         await super().perform_seek()
         unknown = []
         for tp in self.assignment():
@@ -194,6 +335,7 @@ class Consumer(driver.Consumer):
         partition is read again from there; only offsets retention removed are passed over.
         And Faust's reader drops a record below its own read offset, which a seek back can
         race with: the expected record goes through."""
+        CALLS["Consumer.getmany"] += 1
         async for tp, message in super().getmany(timeout):
             if self.app.topics.acks_enabled_for(tp.topic) and not await self.in_order(tp, message.offset):
                 continue
@@ -236,11 +378,13 @@ class Consumer(driver.Consumer):
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         """Faust counts offsets it did not see between two records as done. Only those the log
         no longer holds (removed by retention) are: any other was skipped on its way here."""
+        CALLS["Consumer._add_gap"] += 1
         start = await self.log_start(tp)
         if start is not None and offset_from < start:
             await super()._add_gap(tp, offset_from, min(offset_to, start - 1))
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        CALLS["Consumer.force_commit"] += 1
         await self.reread_skipped_heads()
         done: bool = await super().force_commit(topics, start_new_transaction)
         return done
@@ -303,12 +447,17 @@ class Consumer(driver.Consumer):
     def ack(self, message: Any) -> bool:
         """A stream tracks every message it hands to an agent before anything else; one never
         tracked was skipped, is not done, and its offset is read again by whoever owns it."""
+        CALLS["Consumer.ack"] += 1
         if not message.tracked:
             return False
         done: bool = super().ack(message)
         return done
 
     def _new_offset(self, tp: Any) -> int | None:
+        """Upstream bug faust-streaming/faust#606 (fixed by the open PR #707): Faust lets a commit
+        pass when the lowest acknowledged offset is `committed + 1`, over the message at
+        `committed` still in flight. Drop this override once a release carries #707."""
+        CALLS["Consumer._new_offset"] += 1
         committed = self.head_of(tp)
         if not head_is_done(committed, self._acked[tp], self._gap[tp]):
             return None  # the oldest message is not done: commit nothing yet
@@ -318,3 +467,66 @@ class Consumer(driver.Consumer):
 
 class Transport(driver.Transport):
     Consumer = Consumer
+
+
+# Set by Faust's Consumer.__init__ (checked once the instance exists).
+CONSUMER_ATTRIBUTES = (
+    "_committed_offset",
+    "_acked",
+    "_acked_index",
+    "_gap",
+    "_read_offset",
+    "_unacked_messages",
+)
+
+# The methods overridden here, by the class they override; public ones too: a renamed one is a
+# silent no-op just the same.
+OVERRIDES: dict[type, tuple[str, ...]] = {
+    ConsumerThread: ("_create_worker_consumer", "on_start"),
+    Consumer: (
+        "__post_init__",
+        "on_partitions_revoked",
+        "on_partitions_assigned",
+        "_new_consumer_thread",
+        "perform_seek",
+        "getmany",
+        "_add_gap",
+        "force_commit",
+        "ack",
+        "_new_offset",
+    ),
+    FlowControl: ("resume",),
+}
+
+
+def _shape(function: Any) -> tuple[list[tuple[str, Any]], bool, bool]:
+    parameters = inspect.signature(function).parameters.values()
+    return (
+        [(p.name, p.kind) for p in parameters],
+        inspect.iscoroutinefunction(function),
+        inspect.isasyncgenfunction(function),
+    )
+
+
+def override_problems(overrides: dict[type, tuple[str, ...]] = OVERRIDES) -> list[str]:
+    """Each overridden method still exists in the class it overrides, with the same parameters
+    and the same kind (plain, coroutine, async generator): else the override is never called."""
+    problems = []
+    for cls, names in overrides.items():
+        base = cls.__mro__[1]
+        for name in names:
+            theirs = getattr(base, name, None)
+            if theirs is None or not callable(theirs):
+                problems.append(f"{base.__module__}.{base.__qualname__}.{name} is gone")
+            elif _shape(theirs) != _shape(cls.__dict__[name]):
+                problems.append(f"{base.__module__}.{base.__qualname__}.{name} changed its signature")
+    return problems
+
+
+def check_overrides() -> None:
+    problems = override_problems()
+    if problems:
+        raise versions.StreamGuardError(f"{'; '.join(problems)}: {versions.WHY}")
+
+
+check_overrides()
