@@ -81,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     _kafka_args(kafka_commands.add_parser("down", help="stop the broker by its PID and wait for it to exit"))
     _kafka_args(kafka_commands.add_parser("status", help="say whether the broker runs, and where"))
 
+    lt = commands.add_parser("languagetool", help="the local LanguageTool server (grammar, spelling)")
+    lt_commands = _actions(lt)
+    for action, text in (
+        ("up", "install (once) and start LanguageTool on 127.0.0.1, wait until it has checked fr and en"),
+        ("down", "stop LanguageTool by its PID and wait for it to exit"),
+        ("status", "say whether LanguageTool runs, and where"),
+    ):
+        lt_action = lt_commands.add_parser(action, help=text)
+        lt_action.add_argument("--data-dir", type=Path, default=Path(".alertcast") / "languagetool")
+        lt_action.add_argument(
+            "--port", type=int, default=None, help="port on 127.0.0.1 (default: ALERTCAST_LANGUAGETOOL_PORT)"
+        )
+
     topics = commands.add_parser("topics", help="declarative topics (topics/*.yaml)")
     topics_commands = _actions(topics)
     topics_commands.add_parser("apply", help="create missing topics, report differing ones")
@@ -183,6 +196,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 return EXIT_OK if all(pid for _, pid in states) else EXIT_WARNINGS
         except kafka.KafkaError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        return EXIT_OK
+    if args.command == "languagetool":
+        from alertcast import languagetool
+
+        args.port = args.port or settings.languagetool_port
+        try:
+            if args.action == "up":
+                server = languagetool.up(args.data_dir, settings.cache_dir, args.port)
+                print(f"set ALERTCAST_LANGUAGETOOL_URL={server.url} for the worker, web and check")
+            elif args.action == "down":
+                pid = languagetool.down(args.data_dir, args.port)
+                print(f"stopped LanguageTool pid {pid}" if pid else "LanguageTool not running")
+            else:
+                server, pid = languagetool.running(args.data_dir, args.port)
+                print(
+                    f"LanguageTool: running (pid {pid}) on {server.url}, log {server.log_file}"
+                    if pid
+                    else "LanguageTool: not running"
+                )
+                return EXIT_OK if pid else EXIT_WARNINGS
+        except languagetool.LanguageToolError as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_REFUSED
         return EXIT_OK

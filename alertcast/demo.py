@@ -1,7 +1,8 @@
 """`alertcast demo`: everything a new user needs to see alertcast work, started and stopped here.
 
-Broker, topics, a worker, `alertcast web` (intake API and console, with a login and an API key
-made for this run), the public site on 127.0.0.1, and the example incidents of deploy/examples/
+Broker, topics, LanguageTool (grammar and spelling, unless ALERTCAST_LANGUAGETOOL_URL names one),
+a worker, `alertcast web` (intake API and console, with a login and an API key made for this
+run), the public site on 127.0.0.1, and the example incidents of deploy/examples/
 (their times moved to today, so they show as current alerts).
 """
 
@@ -16,7 +17,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from alertcast import examples, kafka, topics
+from alertcast import examples, kafka, languagetool, topics
 from alertcast.clock import clock
 from alertcast.models.alert import alert_id_for
 from alertcast.settings import Settings
@@ -50,6 +51,7 @@ def _run(settings: Settings, site_dir: Path, port: int, web_port: int, wait: boo
     kafka.up(settings.kafka_dir, settings.cache_dir, settings.kafka_port)
     for line in topics.apply(settings.bootstrap, settings.topic_prefix).lines():
         print(f"topics: {line}")
+    grammar_url = settings.languagetool_url or _start_languagetool(settings, running)
     password, api_key = secrets.token_urlsafe(12), new_key("demo")
     env = {
         **os.environ,
@@ -70,6 +72,7 @@ def _run(settings: Settings, site_dir: Path, port: int, web_port: int, wait: boo
         ),
         "ALERTCAST_SOURCES": api_key.yaml_entry(),
         "ALERTCAST_SESSION_KEY": secrets.token_urlsafe(32),
+        "ALERTCAST_LANGUAGETOOL_URL": grammar_url,
     }
     logs = settings.kafka_dir.resolve().parent
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -129,6 +132,23 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]], timeout_s: float = STOP
             process.wait()
     if processes:
         print(f"stopped the {' and the '.join(processes)}", flush=True)
+
+
+def _languagetool_dir(settings: Settings) -> Path:
+    return settings.kafka_dir.resolve().parent / "languagetool"
+
+
+def _start_languagetool(settings: Settings, running: ExitStack) -> str:
+    """LanguageTool for the worker's grammar check, stopped with the demo if started here."""
+    data_dir, port = _languagetool_dir(settings), settings.languagetool_port
+    if languagetool.running(data_dir, port)[1] is None:
+        running.callback(_stop_languagetool, data_dir, port)  # before starting it, like the broker
+    return languagetool.up(data_dir, settings.cache_dir, port).url
+
+
+def _stop_languagetool(data_dir: Path, port: int) -> None:
+    if languagetool.down(data_dir, port):
+        print("LanguageTool stopped", flush=True)
 
 
 def _stop_broker(settings: Settings) -> None:

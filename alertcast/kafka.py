@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from alertcast.maven import MavenError, copy_dependencies
 from alertcast.settings import ROOT
 
 KAFKA_VERSION = "4.4.0"
@@ -39,36 +39,12 @@ def libs_dir(cache_dir: Path) -> Path:
 
 def install(cache_dir: Path, say: Callable[[str], None] = print) -> Path:
     """Fetch the broker's runtime jars with Maven, once; later calls find them in the cache."""
-    libs = libs_dir(cache_dir)
-    if (libs / BROKER_JAR).exists():
-        return libs
-    if shutil.which("mvn") is None:
-        raise KafkaError("Maven (mvn) is not installed: apt-get install maven, then retry")
-    say(f"fetching Apache Kafka {KAFKA_VERSION} from Maven Central into {libs} ...")
-    with tempfile.TemporaryDirectory() as build:
-        shutil.copy(DEPLOY / "pom.xml", Path(build) / "pom.xml")
-        partial = libs.with_name("libs.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        result = subprocess.run(
-            [
-                "mvn",
-                "-B",
-                "-q",
-                "dependency:copy-dependencies",
-                "-DincludeScope=runtime",
-                f"-DoutputDirectory={partial}",
-            ],
-            cwd=build,
-            capture_output=True,
-            text=True,
-            check=False,
+    try:
+        return copy_dependencies(
+            DEPLOY / "pom.xml", libs_dir(cache_dir), BROKER_JAR, f"Apache Kafka {KAFKA_VERSION}", say
         )
-        if result.returncode != 0 or not (partial / BROKER_JAR).exists():
-            raise KafkaError(f"Maven could not fetch the broker jars:\n{result.stdout[-2000:]}")
-        shutil.rmtree(libs, ignore_errors=True)
-        partial.rename(libs)
-    say(f"fetched {len(list(libs.glob('*.jar')))} jars")
-    return libs
+    except MavenError as error:
+        raise KafkaError(str(error)) from None
 
 
 @dataclass(frozen=True)

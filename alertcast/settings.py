@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     charter_dir: Path | None = Field(
         default=None, description="the body's own charter lexicons (YAML), added to the shipped ones"
     )
+    languagetool_url: str = Field(
+        default="",
+        description="LanguageTool server checking grammar and spelling, e.g. http://127.0.0.1:8081 "
+        "(empty: not used; spelling then uses the offline word lists)",
+    )
+    languagetool_port: int = Field(
+        default=8081, description="port on 127.0.0.1 of the LanguageTool server `alertcast demo` starts"
+    )
     users_file: Path | None = Field(default=None, description="YAML: console users and roles")
     users: str = Field(default="", description="same YAML/JSON inline; replaces the file's users by name")
     session_key: SecretStr = Field(

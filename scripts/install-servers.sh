@@ -38,5 +38,20 @@ install_synapse() {
 # --- Bluesky: the reference PDS + a local PLC (npm, into $CACHE_DIR/pds) --------------------------
 install_pds() { "$(dirname "${BASH_SOURCE[0]}")/install-pds.sh"; }
 
+# --- Grammar: LanguageTool (jars from Maven Central, like the broker's) ----------------------------
+# alertcast/languagetool.py fetches deploy/languagetool/pom.xml's jars into
+# "$CACHE_DIR/languagetool-<version>/libs" once (skipped when present); tests start the server.
+install_languagetool() {
+    local root python
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    python=${ALERTCAST_PYTHON:-$root/.venv/bin/python}
+    ALERTCAST_CACHE_DIR="$CACHE_DIR" "$python" -c '
+from alertcast import languagetool
+from alertcast.settings import get_settings
+libs = languagetool.install(get_settings().cache_dir, lambda line: print("install-servers:", line))
+print("install-servers: LanguageTool", languagetool.LANGUAGETOOL_VERSION, "present:", libs)'
+}
+
 install_synapse
 install_pds
+install_languagetool

@@ -21,7 +21,7 @@ import pytest
 from servers import CACHE, free_port
 from servers import wait_for as wait_for  # re-exported: tests import it from conftest
 
-from alertcast import examples, kafka
+from alertcast import examples, kafka, languagetool
 from alertcast.settings import ROOT
 
 SHARED = ROOT.parent / "shared"
@@ -53,6 +53,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         kafka.down(data, port=port)
+
+
+@pytest.fixture(scope="session")
+def languagetool_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real LanguageTool server for the whole session, warm (fr, en); stopped by PID at the end."""
+    data = tmp_path_factory.mktemp("languagetool")
+    server = languagetool.up(data, CACHE, port=free_port())
+    try:
+        yield server.url
+    finally:
+        languagetool.down(data)
 
 
 @pytest.fixture

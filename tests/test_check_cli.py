@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,3 +115,15 @@ def test_refused_input_exits_2_with_the_reason(tmp_path: Path) -> None:
 def test_usage_errors_exit_64(channel: str | None, lang: str | None) -> None:
     assert run(DATA / "check-clean.json", channel=channel, lang=lang)[0] == 64
     assert check_command([], None, None) == 64
+
+
+def test_sms_segments_are_shown_before_and_after_its_typography_is_made_gsm_7(tmp_path: Path) -> None:
+    document = json.loads((DATA / "check-clean.json").read_text())
+    document["info"][0]["instruction"] = "Suivez la déviation « D 939 » jusqu’à la sortie : prudence."
+    path = tmp_path / "typography.json"
+    path.write_text(json.dumps(document, ensure_ascii=False))
+    _, output = run(path, channel="sms")
+    line = next(line for line in output.splitlines() if line.startswith("-- sms (fr)"))
+    assert "septets" in line and "before its typography was made GSM-7" in line, line
+    after, before = (int(n) for n in re.findall(r"(\d+) (?:segments?|before)", line))
+    assert before > after, line

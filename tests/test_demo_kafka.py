@@ -62,6 +62,8 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         "ALERTCAST_KAFKA_DIR": str(tmp_path / "kafka"),
         "ALERTCAST_WORKER_DATA_DIR": str(tmp_path / "worker"),
         "ALERTCAST_WORKER_WEB_PORT": str(free_port()),
+        "ALERTCAST_LANGUAGETOOL_PORT": str(free_port()),
+        "ALERTCAST_LANGUAGETOOL_URL": "",  # the demo starts its own
     }
     port = _free_pair()
     env |= {"ALERTCAST_KAFKA_PORT": str(port), "ALERTCAST_BOOTSTRAP": f"127.0.0.1:{port}"}
@@ -113,7 +115,7 @@ def test_make_demo_stopped_by_ctrl_c_in_its_terminal_exits_0_and_leaves_no_proce
         assert read_until(terminal, demo.output, READY, STARTED_WITHIN_S), demo.output.decode(
             errors="replace"
         )
-        assert len(started_by(demo.marker)) >= 4, "make, the demo, its worker, web and broker"
+        assert len(started_by(demo.marker)) >= 5, "make, the demo, its worker, web, broker and LanguageTool"
         os.write(terminal, b"\x03")  # Ctrl-C, as typed: the terminal signals its foreground group
         stopped_at = time.monotonic() + STOPPED_WITHIN_S
         read_until(terminal, demo.output, b"\x00never", STOPPED_WITHIN_S)
@@ -123,6 +125,7 @@ def test_make_demo_stopped_by_ctrl_c_in_its_terminal_exits_0_and_leaves_no_proce
     finally:
         os.close(terminal)
     assert "unexpectedly" not in text and "stopping" in text and "broker stopped" in text, text
+    assert "LanguageTool stopped" in text, text
     assert started_by(demo.marker) == set(), text
 
 
@@ -140,9 +143,9 @@ def test_the_demo_stopped_by_sigterm_to_its_pid_exits_0_and_leaves_no_process(
         )
     wait_for(lambda: READY in log.read_bytes() or process.poll() is not None, STARTED_WITHIN_S, "the demo")
     assert process.poll() is None, log.read_text()
-    assert len(started_by(demo.marker)) >= 4, "the demo, its worker, web and broker"
+    assert len(started_by(demo.marker)) >= 5, "the demo, its worker, web, broker and LanguageTool"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=STOPPED_WITHIN_S) == 0, log.read_text()
     text = log.read_text()
-    assert "unexpectedly" not in text and "broker stopped" in text, text
+    assert "unexpectedly" not in text and "broker stopped" in text and "LanguageTool stopped" in text, text
     assert started_by(demo.marker) == set(), text

@@ -69,13 +69,56 @@ def test_sms_drops_to_one_segment_when_the_account_allows_one() -> None:
     assert result.length.segments == 1
     assert result.dropped == ["hashtags"]
     assert result.length.encoding == "gsm7"
-    # A typographic apostrophe makes it UCS-2 (70 units): the details must go; once they are
+    # A letter GSM-7 lacks (ê) makes it UCS-2 (70 units): the details must go; once they are
     # gone the text is GSM-7 again and the hashtags, dropped first, fit back in.
-    details = DETAILS.model_copy(update={"text": DETAILS.text.replace("la chaussée", "l’accotement")})
+    details = DETAILS.model_copy(update={"text": DETAILS.text.replace("vendredi", "après la fête")})
     result = fit([HEADLINE, ADVICE, details, HASHTAGS], "sms", limit=1)
     assert result.dropped == ["details"]
     assert (result.length.encoding, result.length.segments, result.blocked) == ("gsm7", 1, False)
     assert HASHTAGS.text in result.text
+
+
+def test_sms_typography_is_made_gsm7_before_anything_is_dropped() -> None:
+    # A typographic apostrophe alone would force UCS-2 and cost the details: it is made ' and
+    # the text stays whole in one GSM-7 segment; "before" says it would have taken three UCS-2.
+    details = DETAILS.model_copy(update={"text": DETAILS.text.replace("la chaussée", "l’accotement")})
+    result = fit([HEADLINE, ADVICE, details], "sms", limit=1)
+    assert result.dropped == []
+    assert "l'accotement" in result.text and "’" not in result.text
+    assert (result.length.encoding, result.length.segments) == ("gsm7", 1)
+    assert (result.length.encoding_before, result.length.segments_before) == ("ucs2", 3)
+
+
+def test_sms_never_changes_letters_and_counts_them_as_ucs2() -> None:
+    headline = TextPart(
+        name="headline", text="Arrêté : la fête de l’île est annulée ; la rôtisserie, ouverte."
+    )
+    result = fit([headline], "sms")
+    assert result.text == "Arrêté : la fête de l'île est annulée ; la rôtisserie, ouverte."
+    assert (result.length.encoding, result.length.encoding_before) == ("ucs2", "ucs2")
+    assert result.length.segments == result.length.segments_before == 1
+
+
+def test_sms_shorter_forms_and_blocked_texts_are_plain_too() -> None:
+    long = TextPart(
+        name="advice",
+        text="« Restez chez vous » " + "a" * 500,
+        shorter=[ShorterForm(text="« Restez chez vous »\u00a0!")],
+    )
+    result = fit([HEADLINE, long], "sms", limit=1)
+    assert result.text.endswith('"Restez chez vous" !')
+    assert result.dropped == ["advice (full)"]
+    assert (result.length.segments, result.length.segments_before) == (1, 1)
+    blocked = fit([TextPart(name="advice", text="L’accès " + "a" * 600)], "sms", limit=1)
+    assert blocked.blocked and blocked.text.startswith("L'accès")
+    assert (blocked.length.segments, blocked.length.segments_before) == (4, 10)
+
+
+def test_other_channels_keep_their_typography_and_have_no_before() -> None:
+    text = "L’accès au « centre »\u00a0: fermé."
+    result = fit([TextPart(name="headline", text=text)], "mastodon")
+    assert result.text == text
+    assert result.length.segments_before is None
 
 
 def test_empty_parts_leave_no_blank_line() -> None:

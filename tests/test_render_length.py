@@ -14,7 +14,9 @@ from alertcast.render.length import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     count,
+    sms_before_after,
     sms_encoding,
+    sms_plain,
 )
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦, 7 code points
@@ -219,3 +221,54 @@ def test_sms_default_is_three_segments() -> None:
     assert (count("sms", "ê" * 202).segments, count("sms", "ê" * 202).fits) == (4, False)
     # an escape sequence never straddles two segments, even at the last boundary
     assert count("sms", "a" * 152 + "€" + "a" * 305).segments == 4
+
+
+def test_gsm7_has_exactly_these_french_letters() -> None:
+    # GSM 03.38 basic table: é è ù ì ò à É Ç are in it; ê â î ô û ë ï ç œ are not (nor À È Ù Ê Œ).
+    for char in "éèùìòàÉÇ":
+        assert sms_encoding(char) == "gsm7", char
+    for char in "êâîôûëïçœÀÈÙÊÂÎÔÛŒ":
+        assert sms_encoding(char) == "ucs2", char
+
+
+@pytest.mark.parametrize(
+    ("written", "plain"),
+    [
+        ("Aujourd’hui", "Aujourd'hui"),
+        ("l‘école", "l'école"),
+        ("« Restez chez vous »", '"Restez chez vous"'),
+        ("«\u00a0Restez chez vous\u00a0»", '"Restez chez vous"'),
+        ("«\u202fRestez\u202f»", '"Restez"'),
+        ("“Stay home”", '"Stay home"'),
+        (
+            "Attention\u00a0: route fermée\u202f; déviation\u00a0! Pourquoi\u202f?",
+            "Attention : route fermée ; déviation ! Pourquoi ?",
+        ),
+        ("de 8 h – 18 h — ou plus…", "de 8 h - 18 h - ou plus..."),
+        ("10\u2009000 foyers", "10 000 foyers"),
+        ("Saint‑Omer", "Saint-Omer"),
+    ],
+)
+def test_sms_plain_makes_typography_gsm7(written: str, plain: str) -> None:
+    assert sms_plain(written) == plain
+    assert sms_encoding(written) == "ucs2"
+    assert sms_encoding(plain) == "gsm7"
+
+
+def test_sms_plain_never_strips_letters() -> None:
+    letters = "Arrêté : fête, pâtes, île, côte, sûr, Noël, naïf, garçon, œuf, cœur, Ève, À bientôt"
+    assert sms_plain(letters) == letters
+    assert sms_encoding(sms_plain(letters)) == "ucs2"
+    assert sms_plain("L’île") == "L'île"  # the apostrophe goes, the î stays: still UCS-2
+    assert sms_encoding(sms_plain("L’île")) == "ucs2"
+
+
+def test_sms_before_after_reports_the_saving() -> None:
+    text = "Vigilance orange\u00a0: l’accès aux berges est interdit jusqu’à demain 18 h. " * 2
+    length = sms_before_after(text)
+    assert (length.encoding_before, length.segments_before) == ("ucs2", 3)
+    assert (length.encoding, length.segments) == ("gsm7", 1)
+    assert length.length == len(sms_plain(text))
+    honest = sms_before_after("La fête de l’été est annulée.")
+    assert (honest.encoding_before, honest.encoding) == ("ucs2", "ucs2")
+    assert count("sms", "x").segments_before is None  # count alone measures as given

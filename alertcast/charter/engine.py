@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alertcast.charter import facts, neutrality, personal_data, spelling, style, times
-from alertcast.charter.folding import fold_with_map
-from alertcast.charter.lexicon import Message, load_charter, primary_language
+from alertcast.charter import facts, grammar, neutrality, personal_data, spelling, style, times
+from alertcast.charter.folding import Folded, fold_with_map
+from alertcast.charter.lexicon import Charter, Message, load_charter, primary_language
 from alertcast.models.finding import Finding
 from alertcast.models.incident import Incident
 
@@ -27,12 +27,19 @@ def _order(findings: list[Finding]) -> list[Finding]:
 
 
 def check_text(
-    text: str, language: str, *, incident: Incident | None = None, extra_dir: Path | None = None
+    text: str,
+    language: str,
+    *,
+    incident: Incident | None = None,
+    extra_dir: Path | None = None,
+    checker: grammar.GrammarChecker | None = None,
 ) -> list[Finding]:
     """Every charter finding on `text`, sorted by start.
 
     `incident` only teaches the spelling rule the incident's own names (areas, sender).
     `extra_dir` is the body's lexicon directory (ALERTCAST_CHARTER_DIR).
+    `checker` is LanguageTool (grammar and spelling); without it, or when it does not answer
+    (a warning says so), spelling uses the offline word lists and grammar is not checked.
     """
     charter = load_charter(language, extra_dir)
     if incident is not None:
@@ -59,8 +66,20 @@ def check_text(
         return _order(findings)
     findings += neutrality.check(charter, folded)
     findings += style.check(charter, folded)
-    findings += spelling.check(charter, folded)
+    findings += _spelling_and_grammar(charter, folded, checker)
     return _order(findings)
+
+
+def _spelling_and_grammar(
+    charter: Charter, folded: Folded, checker: grammar.GrammarChecker | None
+) -> list[Finding]:
+    if checker is None or not checker.supports(charter.language):
+        return spelling.check(charter, folded)
+    try:
+        matches = checker.check(folded.original, charter.language)
+    except grammar.GrammarUnavailable as error:
+        return [*spelling.check(charter, folded), grammar.unavailable(charter, error)]
+    return grammar.findings(charter, folded.original, matches)
 
 
 def check_incident(incident: Incident) -> list[Finding]:

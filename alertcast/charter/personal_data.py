@@ -1,22 +1,39 @@
-"""Personal data: a private mobile number, a personal e-mail, a licence plate. All block.
+"""Personal data: a private phone number, a personal e-mail, a licence plate. All block.
 
 A text posted to five networks cannot be recalled: a duty officer's own mobile or a witness's
-plate, once out, stays out (GDPR). Short emergency numbers (112, 15, 17, 18, 114) and the
-body's published numbers and official domains are, of course, allowed.
-Only French mobiles (06/07, +33 6/7) are taken as private: landlines are mostly services.
+plate, once out, stays out (GDPR). What is public passes:
+- emergency and national short numbers (112, 15, 17, 18, 114, 3117...), service numbers
+  (toll-free, shared-cost), the body's own numbers (common.yaml `public_numbers`, compared in
+  E.164 so "03 21 21 20 00" and "+33 3 21 21 20 00" are one number) and any landline with no
+  person named next to it (a switchboard);
+- e-mail addresses on the body's domains (`official_domains`), and service mailboxes
+  (contact@, mairie@, accueil@...) on public-sector domains (gov.uk, gouv.fr...).
+What is private blocks: any mobile, French or foreign (phones.py); a landline within a few
+words of a person's name in the same sentence (persons.py: "Jean Dupont au 03 21 45 67 89");
+any other e-mail address; a plate of France or the UK (plates.py).
+Messages come from the text's lexicon (fr.yaml, en.yaml `messages`), English otherwise.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from alertcast.charter.folding import Folded
-from alertcast.charter.lexicon import Charter, Message, digits
+from alertcast.charter.lexicon import Charter, Message
+from alertcast.charter.personal_lexicon import contacts
+from alertcast.charter.persons import person_spans
+from alertcast.charter.phones import e164, find_numbers
+from alertcast.charter.plates import plate_spans
 from alertcast.models.finding import Finding
 
 _PHONE_MESSAGE = Message(
     message='"{excerpt}" looks like a private mobile phone number.',
     suggestion="Give a public service number or an emergency number.",
+)
+_PHONE_PERSON_MESSAGE = Message(
+    message='"{excerpt}" is given next to a person\'s name ("{person}"): a private number.',
+    suggestion="Give the service's switchboard or a published duty number, without the person's name.",
 )
 _EMAIL_MESSAGE = Message(
     message='"{excerpt}" is an e-mail address outside the official domains.',
@@ -27,15 +44,11 @@ _PLATE_MESSAGE = Message(
     suggestion="Describe the vehicle without its registration.",
 )
 
-_SEPARATOR = r"[ .\-\u00a0\u202f]?"
-MOBILE = re.compile(
-    r"(?<![\d+])(?:(?:\+|00)[ \u00a0]?33[ \u00a0]?(?:\(0\)[ \u00a0]?)?|0)[67]"
-    + rf"(?:{_SEPARATOR}\d{{2}}){{4}}(?!\d)"
-)
-EMAIL = re.compile(r"(?<![\w.+@-])[\w.+-]+@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})")
-# SIV plates since 2009: two letters, three digits, two letters; I, O and U are never used.
-_PLATE_LETTERS = "[A-HJ-NP-TV-Z]{2}"
-PLATE = re.compile(rf"(?<![\w-]){_PLATE_LETTERS}[- ]?\d{{3}}[- ]?{_PLATE_LETTERS}(?![\w-])")
+EMAIL = re.compile(r"(?<![\w.+@-])([\w.+-]+)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})")
+#: How far a name may stand from a landline and still be its owner: words between them.
+NAME_WINDOW_WORDS = 8
+_SENTENCE_END = re.compile(r"[.!?;\n](?:\s|$)")
+_WORDS = re.compile(r"\w+")
 
 
 def _finding(rule: str, start: int, end: int, text: str, said: Message) -> Finding:
@@ -50,28 +63,79 @@ def _finding(rule: str, start: int, end: int, text: str, said: Message) -> Findi
     )
 
 
-def is_official(domain: str, charter: Charter) -> bool:
+def _under(domain: str, parents: tuple[str, ...]) -> bool:
     domain = domain.lower().rstrip(".")
-    return any(domain == official or domain.endswith("." + official) for official in charter.official_domains)
+    return any(domain == parent or domain.endswith("." + parent) for parent in parents)
+
+
+def is_official(domain: str, charter: Charter) -> bool:
+    return _under(domain, charter.official_domains)
+
+
+def is_public_contact(mailbox: str, domain: str, charter: Charter) -> bool:
+    """The body's own domains allow any address; public-sector ones only a service mailbox."""
+    if is_official(domain, charter):
+        return True
+    data = contacts()
+    return mailbox.lower() in data.role_mailboxes and _under(domain, data.public_domains)
+
+
+@lru_cache(maxsize=32)
+def _listed(public_numbers: frozenset[str]) -> frozenset[str]:
+    """The body's numbers in E.164 (they are stored as national digits by the lexicon)."""
+    listed = set()
+    for number in public_numbers:
+        formatted = e164(number if number.startswith("0") or len(number) <= 6 else "+" + number)
+        listed.add(formatted or number)
+    return frozenset(listed)
+
+
+def _near(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The nearest name in the same sentence within NAME_WINDOW_WORDS words of [start, end)."""
+    best: tuple[int, tuple[int, int]] | None = None
+    for span in spans:
+        gap = text[span[1] : start] if span[1] <= start else text[end : span[0]] if span[0] >= end else ""
+        if _SENTENCE_END.search(gap):
+            continue
+        words = len(_WORDS.findall(gap))
+        if words <= NAME_WINDOW_WORDS and (best is None or words < best[0]):
+            best = (words, span)
+    return best[1] if best else None
+
+
+def _phones(charter: Charter, text: str) -> list[Finding]:
+    findings = []
+    listed = _listed(charter.public_numbers)
+    persons: list[tuple[int, int]] | None = None
+    for number in find_numbers(text):
+        if number.e164 in listed or number.kind == "service":
+            continue
+        if number.kind == "mobile":
+            said = charter.say("personal_data.phone", _PHONE_MESSAGE, excerpt=number.raw)
+        else:
+            persons = person_spans(text) if persons is None else persons
+            person = _near(text, number.start, number.end, persons)
+            if person is None:
+                continue  # a landline alone is a switchboard
+            said = charter.say(
+                "personal_data.phone_person",
+                _PHONE_PERSON_MESSAGE,
+                excerpt=number.raw,
+                person=text[person[0] : person[1]],
+            )
+        findings.append(_finding("personal_data.phone", number.start, number.end, text, said))
+    return findings
 
 
 def check(charter: Charter, folded: Folded) -> list[Finding]:
     text = folded.original
-    findings = []
-    for match in MOBILE.finditer(text):
-        if digits(match.group(0)) in charter.public_numbers:
-            continue
-        said = charter.say("personal_data.phone", _PHONE_MESSAGE, excerpt=match.group(0))
-        findings.append(_finding("personal_data.phone", match.start(), match.end(), text, said))
+    findings = _phones(charter, text)
     for match in EMAIL.finditer(text):
-        if is_official(match.group(1), charter):
+        if is_public_contact(match.group(1), match.group(2), charter):
             continue
         said = charter.say("personal_data.email", _EMAIL_MESSAGE, excerpt=match.group(0))
         findings.append(_finding("personal_data.email", match.start(), match.end(), text, said))
-    for match in PLATE.finditer(text):
-        letters = re.sub(r"[^A-Z]", "", match.group(0))
-        if "SS" in (letters[:2], letters[2:]):
-            continue  # never issued
-        said = charter.say("personal_data.plate", _PLATE_MESSAGE, excerpt=match.group(0))
-        findings.append(_finding("personal_data.plate", match.start(), match.end(), text, said))
+    for start, end in plate_spans(text, charter.acronyms):
+        said = charter.say("personal_data.plate", _PLATE_MESSAGE, excerpt=text[start:end])
+        findings.append(_finding("personal_data.plate", start, end, text, said))
     return findings

@@ -69,24 +69,48 @@ def _hint(word: str, charter: Charter) -> str:
     return place if word[:1].isupper() else check
 
 
-def check(charter: Charter, folded: Folded) -> list[Finding]:
-    if not dictionary.has_dictionary(charter.language):
-        return []
-    text = folded.original
+def skipped_spans(text: str) -> list[bool]:
+    """Per character: inside a URL, an e-mail address, a hashtag or a mention (never checked)."""
     skipped = [False] * len(text)
     for match in _SKIP.finditer(text):
         for index in range(match.start(), match.end()):
             skipped[index] = True
+    return skipped
+
+
+def exempt(text: str, start: int, end: int, skipped: list[bool]) -> bool:
+    """Words no spelling check judges: URLs and such, times and road numbers, acronyms."""
+    if any(skipped[start:end]):
+        return True
+    if (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()):
+        return True  # 7h30, D934, A4: times and road numbers
+    letters = [char for char in text[start:end] if char.isalpha()]
+    return len(letters) > 1 and all(char.isupper() for char in letters)  # shouting is style's business
+
+
+def body_word(word: str, charter: Charter) -> bool:
+    """A word of the body's own dictionary, or a place or name it knows (capitalised): LanguageTool
+    does not know them, and says so (grammar.py drops those matches)."""
+    pieces = [piece for piece in _PIECES.split(word) if piece] or [word]
+    return (
+        all(
+            piece.lower() in charter.words or (piece[:1].isupper() and charter.is_place_token(piece))
+            for piece in pieces
+        )
+        or word.lower() in charter.words
+    )
+
+
+def check(charter: Charter, folded: Folded) -> list[Finding]:
+    if not dictionary.has_dictionary(charter.language):
+        return []
+    text = folded.original
+    skipped = skipped_spans(text)
     findings = []
     for match in _WORD.finditer(text):
         word, start, end = match.group(0), match.start(), match.end()
-        if any(skipped[start:end]):
+        if exempt(text, start, end, skipped):
             continue
-        if (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()):
-            continue  # 7h30, D934, A4: times and road numbers
-        letters = [char for char in word if char.isalpha()]
-        if len(letters) > 1 and all(char.isupper() for char in letters):
-            continue  # acronyms; shouting is the style rule's business
         if _is_correct(word, charter):
             continue
         said = charter.say("spelling.unknown", _DEFAULT, excerpt=word, suggestion=_hint(word, charter))

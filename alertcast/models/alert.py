@@ -72,6 +72,11 @@ class ChannelText(_Message):
     limit: int | None = None
     unit: str = Field(default="", description="what `length` counts: weighted, graphemes, utf16, septets...")
     segments: int | None = Field(default=None, description="SMS only: messages the text takes")
+    segments_before: int | None = Field(
+        default=None,
+        description="SMS only: messages the text would take with its typography as written "
+        "(’ « » and non-breaking spaces force UCS-2); `segments` is after they were made GSM-7",
+    )
     dropped: list[str] = Field(default_factory=list, description="optional parts left out to fit")
     findings: list[Finding] = Field(default_factory=list, description="the charter on this text")
     blocked: bool = Field(default=False, description="too long, or a blocking finding: not publishable")

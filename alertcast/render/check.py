@@ -52,6 +52,12 @@ def check_command(
     settings = get_settings()
     templates = templates or Templates(settings.templates_dir, site_base_url=settings.site_base_url)
     channels = [channel] if channel else list(CHANNELS)
+    if not settings.languagetool_url:
+        print(
+            "alertcast check: note: grammar not checked, spelling by the offline word lists "
+            "(ALERTCAST_LANGUAGETOOL_URL is not set; `alertcast languagetool up` starts a server)",
+            file=sys.stderr,
+        )
     tty = out.isatty()
     status = EXIT_OK
     for path in files:
@@ -115,6 +121,8 @@ def _report(composition: Composition, lang: str | None, out: TextIO, tty: bool) 
 def _report_text(text: ChannelText, out: TextIO, tty: bool) -> int:
     limit = f"/{text.limit}" if text.limit is not None else " (no limit)"
     segments = f", {text.segments} segment{'s' if text.segments != 1 else ''}" if text.segments else ""
+    if text.segments_before is not None and text.segments_before != text.segments:
+        segments += f" ({text.segments_before} before its typography was made GSM-7)"
     dropped = f", dropped to fit: {', '.join(text.dropped)}" if text.dropped else ""
     print(
         f"-- {text.channel} ({text.language}): {text.length}{limit} {text.unit}{segments}{dropped}", file=out

@@ -20,6 +20,7 @@ becomes its first sentence and a pointer to the alert page, only when there is a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 import unicodedata
@@ -29,6 +30,7 @@ from typing import Any
 
 from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
 
+from alertcast.charter import grammar
 from alertcast.charter.engine import blocking, check_incident, check_text
 from alertcast.charter.lexicon import LexiconError
 from alertcast.clock import clock
@@ -47,23 +49,6 @@ TEMPLATE_LANGUAGES = ("fr", "en")
 EXERCISE_LABELS = {"fr": "EXERCICE", "en": "EXERCISE"}
 END_LABELS = {"fr": "FIN D'ALERTE", "en": "END OF ALERT"}
 UPDATE_LABELS = {"fr": "Mise à jour", "en": "Update"}
-#: Typographic marks outside the GSM alphabet: one of them turns an SMS from 160 characters
-#: into 70 (UCS-2), so SMS texts use their plain equivalents. Letters are never changed.
-SMS_PLAIN = str.maketrans(
-    {
-        "’": "'",
-        "‘": "'",
-        "“": '"',
-        "”": '"',
-        "«": '"',
-        "»": '"',
-        "–": "-",
-        "—": "-",
-        "…": "...",
-        "\u00a0": " ",
-        "\u202f": " ",
-    }
-)
 #: A refused template falls back at most this many times in one render (one per file level).
 _MAX_REFUSALS = 5
 
@@ -266,6 +251,7 @@ def finish(
         limit=fitted.length.limit,
         unit=fitted.length.unit,
         segments=fitted.length.segments,
+        segments_before=fitted.length.segments_before,
         dropped=fitted.dropped,
         findings=findings,
         blocked=bool(reasons),
@@ -273,19 +259,25 @@ def finish(
     )
 
 
-def _for_channel(channel: str, text: str) -> str:
-    text = unicodedata.normalize("NFC", text)
-    return text.translate(SMS_PLAIN) if channel == "sms" else text
+def _nfc(part: TextPart) -> TextPart:
+    """One form of each character (an SMS's typography is made GSM-7 later, by `fit`, which
+    counts its segments before and after)."""
+    nfc = [form.model_copy(update={"text": unicodedata.normalize("NFC", form.text)}) for form in part.shorter]
+    return part.model_copy(update={"text": unicodedata.normalize("NFC", part.text), "shorter": nfc})
 
 
-def _part_for_channel(channel: str, part: TextPart) -> TextPart:
-    forms = [form.model_copy(update={"text": _for_channel(channel, form.text)}) for form in part.shorter]
-    return part.model_copy(update={"text": _for_channel(channel, part.text), "shorter": forms})
-
-
-def _check(text: str, language: str, incident: Incident, charter_dir: Path | None) -> list[Finding]:
+def _check(
+    text: str,
+    language: str,
+    incident: Incident,
+    charter_dir: Path | None,
+    checker: grammar.GrammarChecker | None = None,
+) -> list[Finding]:
+    """`checker` None: the LanguageTool server of the settings, if one is configured."""
     try:
-        return check_text(text, language, incident=incident, extra_dir=charter_dir)
+        return check_text(
+            text, language, incident=incident, extra_dir=charter_dir, checker=checker or grammar.configured()
+        )
     except LexiconError as error:
         # The body's lexicon is broken: say so on the text instead of stopping the worker.
         return [
@@ -309,6 +301,7 @@ def check_edit(
     *,
     charter_dir: Path | None = None,
     limit: int | None = None,
+    checker: grammar.GrammarChecker | None = None,
 ) -> ChannelText:
     """A communicator's edited text, counted, fitted-or-blocked and checked like a rendered one.
 
@@ -316,7 +309,8 @@ def check_edit(
     """
     text = unicodedata.normalize("NFC", MARKERS.sub("", text.replace("\r\n", "\n"))).strip()
     fitted = fit([TextPart(name="text", text=text)], channel, limit=limit)
-    return finish(channel, language, fitted, _check(text, language, incident, charter_dir))
+    # checked as published: an SMS's typography was made GSM-7, so spans point into that text
+    return finish(channel, language, fitted, _check(fitted.text, language, incident, charter_dir, checker))
 
 
 @dataclass
@@ -341,11 +335,13 @@ def compose(
     link: str = "",
     charter_dir: Path | None = None,
     limits: dict[str, int] | None = None,
+    checker: grammar.GrammarChecker | None = None,
 ) -> Composition:
     """Render, fit and check every (channel, language).
 
     `link` overrides the alert page link (else the `shortlink` of the templates' site URL);
-    `limits` are the accounts' own limits where a network reports them (a Mastodon instance).
+    `limits` are the accounts' own limits where a network reports them (a Mastodon instance);
+    `checker` the LanguageTool client (else the configured one, if any).
     """
     incident = clean(incident)
     result = Composition(findings=check_incident(incident))
@@ -359,7 +355,7 @@ def compose(
                 hint="the channels end the earlier alert from its own texts",
             )
         )
-    checked: dict[tuple[str, str], list[Finding]] = {}
+    fitted_texts: list[tuple[str, Info, FitResult]] = []
     for info in languages_to_render(incident):
         language = template_language(info.language)
         shortlink = templates.env.filters["shortlink"](incident)
@@ -370,7 +366,7 @@ def compose(
             except TemplateProblem as error:
                 result.problems.append(error.problem)
                 continue
-            parts = [_part_for_channel(channel, part) for part in split_parts(rendered)]
+            parts = [_nfc(part) for part in split_parts(rendered)]
             fitted = fit(
                 parts,
                 channel,
@@ -378,10 +374,17 @@ def compose(
                 separator=separator(channel),
                 suffix_without_link=room_for_reference(channel),
             )
-            key = (fitted.text, info.language)
-            if key not in checked:  # the long channels often share one text
-                checked[key] = _check(fitted.text, info.language, incident, charter_dir)
-            result.texts.append(finish(channel, info.language, fitted, checked[key]))
+            fitted_texts.append((channel, info, fitted))
+    checker = checker or grammar.configured()
+    if checker is not None:
+        with contextlib.suppress(grammar.GrammarUnavailable):  # each text's check then says so
+            checker.prefetch([(fitted.text, info.language) for _, info, fitted in fitted_texts])
+    checked: dict[tuple[str, str], list[Finding]] = {}
+    for channel, info, fitted in fitted_texts:
+        key = (fitted.text, info.language)
+        if key not in checked:  # the long channels often share one text
+            checked[key] = _check(fitted.text, info.language, incident, charter_dir, checker)
+        result.texts.append(finish(channel, info.language, fitted, checked[key]))
     seen = {problem.path for problem in result.problems}
     result.problems += [problem for problem in templates.problems() if problem.path not in seen]
     return result

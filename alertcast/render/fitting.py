@@ -16,6 +16,11 @@ come back once a longer part has gone).
 `FitResult.dropped` names every step still in effect: a part's name when it was dropped,
 "<name> (full)" when its fullest form gave way to a shorter one, "<name> (short)" when that
 gave way to the next ("advice (full)", "where (full)", "what (short)").
+
+For sms, every form is first made SMS-safe (`length.sms_plain`: ’ « » and non-breaking spaces
+become their GSM-7 equivalents, letters never change), since a single ’ costs more than any
+optional part; `length.segments_before` says what the same parts would have taken with their
+typography as written, so the saving is shown, not hidden.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alertcast.render.length import Length, count
+from alertcast.render.length import Length, count, sms_plain
 
 _LINK = re.compile(r"https?://", re.IGNORECASE)
 
@@ -89,6 +94,11 @@ def _steps(parts: list[TextPart]) -> list[_Step]:
     return sorted(steps, key=lambda step: (step.order, -step.index, step.level))
 
 
+def _sms_safe(part: TextPart) -> TextPart:
+    forms = [form.model_copy(update={"text": sms_plain(form.text)}) for form in part.shorter]
+    return part.model_copy(update={"text": sms_plain(part.text), "shorter": forms})
+
+
 def fit(
     parts: list[TextPart],
     channel: str,
@@ -100,22 +110,38 @@ def fit(
 ) -> FitResult:
     """`suffix_without_link`: what the channel's adapter appends when the text has no link
     (render.reference), counted as part of the text then."""
+    as_written = parts
+    if channel == "sms":
+        parts = [_sms_safe(part) for part in parts]
     levels = [0] * len(parts)
 
-    def text(state: list[int]) -> str:
+    def text(state: list[int], chosen: list[TextPart] = parts) -> str:
         return separator.join(
-            form for part, level in zip(parts, state, strict=True) if (form := part.form(level)).strip()
+            form for part, level in zip(chosen, state, strict=True) if (form := part.form(level)).strip()
         )
 
-    def measure(state: list[int]) -> Length:
-        shown = text(state)
+    def measure(state: list[int], chosen: list[TextPart] = parts) -> Length:
+        shown = text(state, chosen)
         if suffix_without_link and not _LINK.search(shown):
-            shown += suffix_without_link
+            shown += (
+                sms_plain(suffix_without_link)
+                if channel == "sms" and chosen is parts
+                else suffix_without_link
+            )
         return count(channel, shown, limit=limit, url_weight=url_weight)
+
+    def with_before(state: list[int], length: Length) -> Length:
+        """For sms, what the same parts take with their typography as written."""
+        if channel != "sms":
+            return length
+        before = measure(state, as_written)
+        return length.model_copy(
+            update={"segments_before": before.segments, "encoding_before": before.encoding}
+        )
 
     length = measure(levels)
     if length.fits:
-        return FitResult(text=text(levels), length=length)
+        return FitResult(text=text(levels), length=with_before(levels, length))
 
     steps = _steps(parts)
 
@@ -150,7 +176,7 @@ def fit(
         also = f" ({shortest.length} with their shortest forms)" if shortest.length != length.length else ""
         return FitResult(
             text=text(levels),
-            length=length,
+            length=with_before(levels, length),
             dropped=dropped(),
             blocked=True,
             reason=(
@@ -170,6 +196,6 @@ def fit(
             levels, length = trial, trial_length
     return FitResult(
         text=text(levels),
-        length=length,
+        length=with_before(levels, length),
         dropped=dropped(),
     )

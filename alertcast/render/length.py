@@ -27,6 +27,13 @@ Bluesky and Mastodon as 1 grapheme, Telegram as 11 UTF-16 units), and accents (a
 - website, webhook, email: no limit (length in code points).
 Texts are counted as given: renderers should NFC-normalise (decomposed accents cost more in
 Telegram, Facebook and SMS).
+
+SMS-safe French (`sms_plain`): French typography that adds no meaning but is missing from
+GSM 03.38 (the apostrophe ’, « », “ ”, dashes, …, and the non-breaking spaces before : ; ! ?)
+turns a whole SMS into UCS-2: 70 characters a segment instead of 160, often three segments
+instead of one. It is replaced by its GSM-7 equivalent (' " - ... and a plain space). Letters
+are never touched: GSM-7 has é è ù ì ò à É Ç but not ê â î ô û ë ï ç œ, and a text that needs
+them is counted as UCS-2, honestly ("Arrêté" stays "Arrêté", never "Arrete").
 """
 
 from __future__ import annotations
@@ -79,6 +86,37 @@ GSM7_BASIC = frozenset(
 # The extension table, reached through ESC: two septets each.
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 
+#: Typography without meaning outside GSM-7, and its GSM-7 equivalent (letters never change).
+SMS_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2019": "'",  # ’
+        "\u2018": "'",  # ‘
+        "\u02bc": "'",  # ʼ
+        "\u201a": "'",  # ‚
+        "\u2039": '"',  # ‹
+        "\u203a": '"',  # ›
+        "\u201c": '"',  # “
+        "\u201d": '"',  # ”
+        "\u201e": '"',  # „
+        "\u00ab": '"',  # «
+        "\u00bb": '"',  # »
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "-",  # figure dash
+        "\u2013": "-",  # –
+        "\u2014": "-",  # —
+        "\u2026": "...",  # …
+        "\u00a0": " ",  # no-break space (before : ; ! ? in French)
+        "\u202f": " ",  # narrow no-break space
+        "\u2009": " ",  # thin space
+        "\u2007": " ",  # figure space
+        "\u200b": "",  # zero-width space
+        "\u2060": "",  # word joiner
+    }
+)
+#: The spaces French puts inside guillemets: « texte » becomes "texte", not " texte ".
+_GUILLEMET_SPACES = re.compile("(\u00ab)[ \u00a0\u202f\u2009]+|[ \u00a0\u202f\u2009]+(\u00bb)")
+
 _GRAPHEME = regex.compile(r"\X")
 _MASTODON_URL = re.compile(r"(?<![\w/])https?://[^\s<>\"]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?)]}'\"…"
@@ -97,6 +135,8 @@ class Length(BaseModel):
     unit: str
     segments: int | None = None
     encoding: str | None = None
+    segments_before: int | None = None
+    encoding_before: str | None = None
 
 
 def graphemes(text: str) -> int:
@@ -144,6 +184,21 @@ def _sms_segments(units: list[int], single: int, per_segment: int) -> int:
             used = 0
         used += size
     return segments
+
+
+def sms_plain(text: str) -> str:
+    """`text` with its meaningless non-GSM typography made GSM-7; letters left as they are."""
+    return _GUILLEMET_SPACES.sub(lambda match: match.group(1) or match.group(2), text).translate(
+        SMS_TYPOGRAPHY
+    )
+
+
+def sms_before_after(text: str, *, limit: int | None = None) -> Length:
+    """The SMS length of `sms_plain(text)`, with what `text` itself would have taken in
+    `segments_before` / `encoding_before`: the saving the plain typography bought."""
+    before = count("sms", text, limit=limit)
+    after = count("sms", sms_plain(text), limit=limit)
+    return after.model_copy(update={"segments_before": before.segments, "encoding_before": before.encoding})
 
 
 def sms_encoding(text: str) -> str:

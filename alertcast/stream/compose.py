@@ -6,10 +6,13 @@ A refused template or a blocked text never stops the agent: they travel in the d
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
+from alertcast.charter import grammar
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
 from alertcast.render.compose import Templates, compose
 from alertcast.stream import accounts, metrics
@@ -19,6 +22,7 @@ log = logging.getLogger(__name__)
 
 templates = Templates(settings.templates_dir, site_base_url=settings.site_base_url)
 charter_dir: Path | None = settings.charter_dir
+checker = grammar.configured()  # LanguageTool, one cache per worker; None: offline spelling
 
 
 @app.agent(accepted)
@@ -31,15 +35,20 @@ async def compose_one(event: Any) -> None:
     alert_id = alert_id_for(message.incident_key)
     base = settings.site_base_url.rstrip("/")
     link = f"{base}/alerts/{alert_id}.html" if base else ""  # the key ingest chose, not re-derived
+    run = functools.partial(
+        compose,
+        message.incident,
+        settings.channels,
+        templates,
+        link=link,
+        charter_dir=charter_dir,
+        limits=accounts.limits,
+        checker=checker,
+    )
     with metrics.COMPOSE_SECONDS.time():
-        composition = compose(
-            message.incident,
-            settings.channels,
-            templates,
-            link=link,
-            charter_dir=charter_dir,
-            limits=accounts.limits,
-        )
+        # LanguageTool is asked over HTTP: in a thread, so the event loop keeps serving the
+        # other agents meanwhile (one incident at a time: this agent is sequential).
+        composition = await asyncio.to_thread(run) if checker is not None else run()
     for problem in composition.problems:
         log.error("alert %s: %s", alert_id, problem.line())
     for text in composition.texts:

@@ -1,0 +1,119 @@
+"""Phone numbers in a text, read with `phonenumbers` and sorted into service, line or mobile.
+
+Why a library and not a regex: a regex knows French 06/07 and nothing else, while an alert
+may carry a British mobile, a Belgian or Swiss one, or a Réunion mobile written "0692 ..."; and
+the kind of a number (mobile, landline, toll-free, shared-cost) is metadata that changes with
+each numbering plan, which `phonenumbers` keeps current.
+
+Reading: `PhoneNumberMatcher` with leniency POSSIBLE over the text, region FR first (national
+"03 21 21 20 00", international "+44 7700 900123" and "0033 ..."), then GB for what FR could
+not read (a UK national number is 11 digits from 0, "07700 900123", which no French number is).
+POSSIBLE rather than VALID so that fictional or newly opened ranges (Ofcom's 07700 900xxx,
+"07 12 ...") still count: a number that looks private is treated as private. A French national
+number that FR's metadata does not know is tried in the overseas plans (0692 Réunion mobile,
+0590 Guadeloupe landline). Short numbers (112, 15, 17, 18, 114, 3117...) are never matched.
+
+Kinds: `service` (toll-free 080x, shared-cost 081x/082x, UAN 0806/0300, premium) is a public
+service line; `mobile` (and pager, personal numbering) is someone's phone; `line` (fixed,
+fixed-or-mobile, VoIP 09, or unknown) is a switchboard unless a person is named next to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumber, PhoneNumberFormat, PhoneNumberMatcher, PhoneNumberType
+
+from alertcast.charter.personal_lexicon import contacts
+
+Kind = Literal["service", "mobile", "line"]
+
+_SERVICE = {
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.SHARED_COST,
+    PhoneNumberType.UAN,
+    PhoneNumberType.PREMIUM_RATE,
+    PhoneNumberType.VOICEMAIL,
+}
+_MOBILE = {PhoneNumberType.MOBILE, PhoneNumberType.PAGER, PhoneNumberType.PERSONAL_NUMBER}
+
+
+@dataclass(frozen=True)
+class PhoneMatch:
+    """One number found in a text: where, as written, in E.164, and what kind it is."""
+
+    start: int
+    end: int
+    raw: str
+    e164: str
+    kind: Kind
+
+
+def e164(number: str, region: str = "FR") -> str | None:
+    """A number as written anywhere (the body's list, a text) in E.164, or None if unreadable."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return _resolve(parsed, number)[0]
+
+
+def _resolve(number: PhoneNumber, raw: str) -> tuple[str, int]:
+    """E.164 and type, trying the overseas plans for a French number FR does not know."""
+    if not phonenumbers.is_valid_number(number) and number.country_code == 33:
+        for region in contacts().overseas:
+            try:
+                overseas = phonenumbers.parse(raw, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(overseas):
+                number = overseas
+                break
+    formatted = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return formatted, phonenumbers.number_type(number)
+
+
+def _kind(number_type: int, formatted: str, valid: bool) -> Kind:
+    if number_type in _SERVICE:
+        return "service"
+    if number_type in _MOBILE:
+        return "mobile"
+    if not valid:
+        for code, prefixes in contacts().mobile_prefixes.items():
+            national = formatted[1 + len(code) :]
+            if formatted.startswith("+" + code) and national.startswith(prefixes):
+                return "mobile"
+    return "line"
+
+
+def _national_digits(raw: str) -> str:
+    return "".join(char for char in raw if char.isdigit())
+
+
+def find_numbers(text: str) -> list[PhoneMatch]:
+    """Every phone number in `text`, in order, with its kind; emergency short codes excluded."""
+    data = contacts()
+    found: list[PhoneMatch] = []
+    for index, region in enumerate(data.regions):
+        for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
+            start, end = match.start, match.end
+            if match.raw_string.startswith("(") and ")" not in match.raw_string:
+                start += 1  # "(03 21 45 67 89)": the bracket is the text's, not the number's
+            if any(start < other.end and other.start < end for other in found):
+                continue
+            raw = text[start:end]
+            written = _national_digits(raw)
+            if written in data.emergency_numbers:
+                continue
+            if (
+                index > 0
+                and not raw.lstrip().startswith("+")
+                and not (written.startswith("0") and not written.startswith("00") and len(written) == 11)
+            ):
+                continue  # later regions only read national numbers the first could not
+            formatted, number_type = _resolve(match.number, raw)
+            valid = number_type != PhoneNumberType.UNKNOWN
+            found.append(PhoneMatch(start, end, raw, formatted, _kind(number_type, formatted, valid)))
+    return sorted(found, key=lambda match: match.start)
