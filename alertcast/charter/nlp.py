@@ -63,6 +63,12 @@ def pipeline(language: str) -> Language | None:
     return None
 
 
+def load_all() -> None:
+    """Every pipeline loaded now (a worker at start), not by the first text that needs it."""
+    for language in (*MODELS, "en"):
+        pipeline(language)
+
+
 def cache_key(sentence: str) -> str:
     """Digits as 0 (same length, so offsets hold): an alert storm repeats one wording with other
     numbers (a road, an exit, an hour), and its structure is what the rules read."""

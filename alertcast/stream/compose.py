@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from alertcast.charter import grammar
+from alertcast.charter import grammar, nlp
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
 from alertcast.render.compose import Templates, compose
 from alertcast.stream import accounts, metrics
@@ -23,6 +23,15 @@ log = logging.getLogger(__name__)
 templates = Templates(settings.templates_dir, site_base_url=settings.site_base_url)
 charter_dir: Path | None = settings.charter_dir
 checker = grammar.configured()  # LanguageTool, one cache per worker; None: offline spelling
+
+
+async def load_language_models() -> None:
+    """The charter's language models take seconds to load: loaded at start, in a thread,
+    rather than by the first incident."""
+    await asyncio.to_thread(nlp.load_all)
+
+
+app.task(load_language_models)
 
 
 @app.agent(accepted)
@@ -46,9 +55,10 @@ async def compose_one(event: Any) -> None:
         checker=checker,
     )
     with metrics.COMPOSE_SECONDS.time():
-        # LanguageTool is asked over HTTP: in a thread, so the event loop keeps serving the
-        # other agents meanwhile (one incident at a time: this agent is sequential).
-        composition = await asyncio.to_thread(run) if checker is not None else run()
+        # In a thread, so the event loop keeps serving the other agents and the consumer's
+        # heartbeats meanwhile: the charter parses sentences (spaCy) and may ask LanguageTool
+        # over HTTP (one incident at a time: this agent is sequential).
+        composition = await asyncio.to_thread(run)
     for problem in composition.problems:
         log.error("alert %s: %s", alert_id, problem.line())
     for text in composition.texts:
