@@ -3,7 +3,8 @@
 The worker's only channel is the webhook, pointed at a local sink; latency is measured from
 the moment an incident is produced to the moment its receipt is read from
 `deliveries.receipts`. It prints figures; it is not a test. Last line:
-`rate_per_s=<target> throughput_per_s=<x> baseline_per_s=<x> p50_ms=<x> p95_ms=<x> p99_ms=<x>`,
+`rate_per_s=<target> throughput_per_s=<x> baseline_per_s=<x> p50_ms=<x> p95_ms=<x> p99_ms=<x>
+cpu_ms_per_incident=<x>` (the worker's CPU time over the measured incidents, warm-up excluded),
 where the baseline is a bare aiokafka consume->produce loop over as many messages, in the same
 run on the same broker: what Kafka itself allows here, against which every stage is seen.
 
@@ -86,6 +87,13 @@ def say(line: str) -> None:
 def incident(run: str, number: int) -> Incident:
     """Incident `number` of run `run`, starting now."""
     return examples.traffic(f"bench-{run}-{number}", "bench@alertcast.invalid", "bench", number)
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user and system, all its threads), from /proc: what one
+    incident costs the worker, whatever else runs on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -366,8 +374,10 @@ async def run_measurements(
             return None
         freeze = Freeze(worker_pid, at=args.count // 2) if args.freeze else None
         say(f"measuring {args.count} incidents at {args.rate:g}/s" + (", freezing mid-run" if freeze else ""))
+        cpu_before = cpu_seconds(worker_pid)
         measured = await measure(bootstrap, prefix, args.count, args.rate, run, freeze)
         figures = measured.figures()
+        figures["cpu_ms_per_incident"] = (cpu_seconds(worker_pid) - cpu_before) * 1000 / args.count
         figures["sink_hits"] = hits[0]
         if freeze is not None:
             return figures, recovery(measured, freeze)
@@ -424,7 +434,8 @@ def main() -> int:
     line = (
         f"rate_per_s={args.rate:g} throughput_per_s={figures['throughput_per_s']:.1f} "
         + (f"baseline_per_s={figures['baseline_per_s']:.0f} " if back is None else "")
-        + f"p50_ms={figures['p50_ms']:.1f} p95_ms={figures['p95_ms']:.1f} p99_ms={figures['p99_ms']:.1f}"
+        + f"p50_ms={figures['p50_ms']:.1f} p95_ms={figures['p95_ms']:.1f} p99_ms={figures['p99_ms']:.1f} "
+        + f"cpu_ms_per_incident={figures['cpu_ms_per_incident']:.2f}"
     )
     print(line)
     if back is not None:
