@@ -32,13 +32,13 @@ class NotFound(LookupError):
     pass
 
 
-def find_request(settings: Settings, delivery_key: str) -> tuple[bytes, DeliveryRequest]:
+def find_request(settings: Settings, delivery_key: str) -> DeliveryRequest:
     """The request with this delivery key, read from the start of `deliveries.requests`."""
-    found: tuple[bytes, DeliveryRequest] | None = None
+    found: DeliveryRequest | None = None
     for record in read_to_end(settings, "deliveries.requests"):
         request = DeliveryRequest.model_validate_json(record.value)
         if request.delivery_key == delivery_key:
-            found = (record.key, request)
+            found = request
     if found is None:
         raise NotFound(
             f"no delivery {delivery_key!r} on {settings.topic('deliveries.requests')}; "
@@ -52,7 +52,7 @@ def resolve(
 ) -> None:
     from kafka import KafkaProducer
 
-    key, request = find_request(settings, delivery_key)
+    request = find_request(settings, delivery_key)
     headers = resolution_headers(resolution, by or getpass.getuser(), url)
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap.split(","), acks="all", enable_idempotence=True
@@ -60,7 +60,7 @@ def resolve(
     try:
         producer.send(
             settings.topic("deliveries.requests"),
-            key=key,
+            key=request.partition_key,  # today's key, whatever key the request was first sent with
             value=request.model_dump_json().encode(),
             headers=headers,
         ).get(timeout=30)

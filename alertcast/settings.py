@@ -23,7 +23,7 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="address of the worker's web server (0.0.0.0 in a pod only)"
     )
     breaker_failures: int = Field(
-        default=5, description="consecutive transient failures that open a channel's circuit"
+        default=5, description="consecutive transient failures that open an account's circuit"
     )
     breaker_cooldown_s: float = Field(
         default=30.0, description="seconds an open circuit waits before one probe"

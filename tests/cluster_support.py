@@ -131,24 +131,32 @@ def three_brokers(folder: Path) -> Iterator[Cluster]:
 class CountingReceiver:
     """A webhook receiver as the adapter documents them: the first POST of an Idempotency-Key
     is accepted (202), a repeat is dropped (200, not counted again). Both are counted: accepted
-    per key, and raw requests per key, so duplicates sent over the wire are seen too."""
+    per key, and raw requests per key, so duplicates sent over the wire are seen too. The
+    arrival time of every POST is kept (`arrivals`, monotonic seconds), and while `down` is set
+    the receiver answers 503 to each (a network down), still recording when it came."""
 
     def __init__(self) -> None:
         self.accepted: dict[str, dict[str, Any]] = {}
         self.raw: Counter[str] = Counter()
+        self.arrivals: list[float] = []
+        self.down = threading.Event()
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 key = self.headers.get("Idempotency-Key", "")
                 with receiver.lock:
-                    receiver.raw[key] += 1
-                    first = key not in receiver.accepted
+                    receiver.arrivals.append(arrived)
+                    down = receiver.down.is_set()
+                    if not down:
+                        receiver.raw[key] += 1
+                    first = not down and key not in receiver.accepted
                     if first:
                         receiver.accepted[key] = json.loads(body)
-                self.send_response(202 if first else 200)
+                self.send_response(503 if down else 202 if first else 200)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -166,8 +174,19 @@ class CountingReceiver:
         with self.lock:
             return {key: n for key, n in self.raw.items() if n > 1}
 
+    def times(self) -> list[float]:
+        with self.lock:
+            return sorted(self.arrivals)
+
     def close(self) -> None:
         self.server.shutdown()
+
+
+def busiest_window(times: list[float], length_s: float) -> list[float]:
+    """The most arrivals found in any window [t, t + length_s) (the busiest starts at one)."""
+    ordered = sorted(times)
+    windows = [[t for t in ordered[i:] if t < start + length_s] for i, start in enumerate(ordered)]
+    return max(windows, key=len, default=[])
 
 
 def incident(run: str, number: int, area: str = "62041") -> Incident:
@@ -356,6 +375,13 @@ STAGES = (
 )
 
 
+def _alert_id_of(stage: str, key: bytes | None, value: bytes) -> str:
+    """Delivery requests are keyed by channel and account, not by incident: read the value."""
+    if stage == "deliveries.requests":
+        return str(json.loads(value)["alert_id"])
+    return alert_id_for((key or b"").decode())
+
+
 def where_lost(bootstrap: str, prefix: str, group: str, alert_ids: list[str]) -> str:
     """For incidents that never reached a receiver: the last topic each reached, with the
     partition and offset there, and the group's committed offsets short of the end: enough to
@@ -377,7 +403,7 @@ def where_lost(bootstrap: str, prefix: str, group: str, alert_ids: list[str]) ->
             while any(consumer.position(p) < ends[p] for p in parts):
                 for records in consumer.poll(timeout_ms=1000).values():
                     for record in records:
-                        alert_id = alert_id_for((record.key or b"").decode())
+                        alert_id = _alert_id_of(stage, record.key, record.value)
                         if alert_id in missing:
                             reached[alert_id] = (stage, record.partition, record.offset)
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)

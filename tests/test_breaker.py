@@ -1,4 +1,4 @@
-"""The per-channel circuit breaker: closed, open after N consecutive transient failures,
+"""The per-account circuit breaker: closed, open after N consecutive transient failures,
 half-open after the cool-down (one probe), closed on success. A hand-moved clock, no sleeps."""
 
 from __future__ import annotations
@@ -94,13 +94,42 @@ def test_invalid_settings_are_refused() -> None:
         CircuitBreaker("x", cooldown_s=0)
 
 
-def test_breakers_are_per_channel_and_announced_closed() -> None:
+def test_breakers_are_per_account_and_announced_closed() -> None:
     clock = FakeClock()
     seen: dict[str, BreakerState] = {}
     board = Breakers(threshold=1, cooldown_s=5, monotonic=clock, on_change=seen.__setitem__)
-    assert board["x"] is board["x"]
-    board["website"]
+    assert board.of("x", "a") is board.of("x", "a")
+    board.announce("website")
     assert seen == {"x": BreakerState.CLOSED, "website": BreakerState.CLOSED}
-    board["x"].failed()
-    assert seen["x"] is BreakerState.OPEN and board["website"].acquire() == 0  # others unaffected
+    board.of("x", "a").failed()
+    assert seen["x"] is BreakerState.OPEN
+    assert board.of("x", "b").acquire() == 0  # another account of the same network: its own circuit
+    assert board.of("website", "default").acquire() == 0  # other channels unaffected
     assert STATE_VALUES[seen["x"]] == 2 and STATE_VALUES[BreakerState.HALF_OPEN] == 1
+
+
+def test_a_channel_shows_the_worst_state_of_its_accounts() -> None:
+    clock = FakeClock()
+    changes: list[tuple[str, BreakerState]] = []
+    board = Breakers(1, 5, monotonic=clock, on_change=lambda channel, s: changes.append((channel, s)))
+    a, b = board.of("x", "a"), board.of("x", "b")
+    a.failed()
+    b.failed()
+    assert board.state("x") is BreakerState.OPEN
+    clock.now += 5
+    assert a.acquire() == 0  # a probes: half-open, but b is still open, so the channel shows open
+    assert board.state("x") is BreakerState.OPEN
+    a.succeeded()
+    assert board.state("x") is BreakerState.OPEN
+    assert b.acquire() == 0
+    assert board.state("x") is BreakerState.HALF_OPEN
+    b.succeeded()
+    assert board.state("x") is BreakerState.CLOSED
+    # Reported only when the channel's state changes, never twice in a row the same.
+    assert changes == [
+        ("x", BreakerState.CLOSED),
+        ("x", BreakerState.OPEN),
+        ("x", BreakerState.HALF_OPEN),
+        ("x", BreakerState.CLOSED),
+    ]
+    assert board.state("unknown") is BreakerState.CLOSED

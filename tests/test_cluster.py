@@ -11,6 +11,7 @@ publish, so 1,000 alerts on it would make a burst quadratic (minutes), not a tes
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import uuid
@@ -24,6 +25,7 @@ from cluster_support import (
     Cluster,
     CountingReceiver,
     Load,
+    busiest_window,
     kill,
     p99,
     start_worker,
@@ -34,6 +36,7 @@ from cluster_support import (
     worker_env,
 )
 from conftest import Worker, wait_for
+from kafka_io import read_until_found
 
 from alertcast import topics
 
@@ -56,6 +59,7 @@ class Setup:
     folder: Path
     receiver: CountingReceiver = field(default_factory=CountingReceiver)
     workers: list[Worker] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)  # settings of this test's workers
 
     @property
     def site(self) -> Path:
@@ -66,7 +70,7 @@ class Setup:
         return f"alertcast-{self.prefix.rstrip('.')}"
 
     def start(self) -> Worker:
-        env = worker_env(self.cluster, self.prefix, self.site, self.receiver)
+        env = {**worker_env(self.cluster, self.prefix, self.site, self.receiver), **self.overrides}
         worker = start_worker(env, self.folder, f"worker{len(self.workers)}")
         self.workers.append(worker)
         return worker
@@ -254,3 +258,98 @@ def test_a_worker_frozen_for_300_ms_recovers(setup: Setup) -> None:
         assert frozen.poll() is None, "the frozen worker died"
     finally:
         load.stop()
+
+
+# --- one account, three workers: its rate and its breaker are one worker's (issue #17) ---------
+
+RATE = {"posts": 2, "per_s": 1.0}  # the webhook account's: 2 posts a second, a burst of 2
+RATED_ALERTS = 40
+COOLDOWN_S = 3.0
+
+
+def start_three(setup: Setup) -> None:
+    for worker in (setup.start(), setup.start(), setup.start()):
+        setup.ready(worker)
+    wait_for(
+        lambda: setup.cluster.group_is(setup.app_id, 3), 60, lambda: str(setup.cluster.group(setup.app_id))
+    )
+
+
+@pytest.fixture
+def one_account(cluster: Cluster, tmp_path: Path) -> Iterator[Setup]:
+    """Fresh topics and one webhook account ("hook"), rated and with a quick breaker; the
+    test starts three workers (the second and third take partitions from the first)."""
+    cluster.start_missing()
+    wait_for(lambda: not cluster.not_healed(), 180, lambda: "\n".join(cluster.not_healed()[:10]))
+    made = Setup(cluster, f"c{uuid.uuid4().hex[:10]}.", tmp_path)
+    made.overrides = {
+        "ALERTCAST_CHANNELS": json.dumps(["webhook"]),
+        "ALERTCAST_ROUTES": "[]",
+        "ALERTCAST_CHANNEL_RATES": json.dumps({"webhook": RATE}),
+        "ALERTCAST_BREAKER_FAILURES": "1",
+        "ALERTCAST_BREAKER_COOLDOWN_S": str(COOLDOWN_S),
+        "ALERTCAST_ACCOUNT_CHECK_INTERVAL_S": "0",
+    }
+    topics.apply(cluster.bootstrap, made.prefix)
+    try:
+        yield made
+    finally:
+        for worker in made.workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+        for worker in made.workers:
+            worker.stop()
+        made.receiver.close()
+        print(made.logs())
+
+
+def test_an_account_s_post_rate_holds_with_three_workers(one_account: Setup) -> None:
+    """40 alerts for one account of 2 posts/s: before requests were keyed by account, each of
+    the three workers paced its share at 2/s (about 6/s at the receiver)."""
+    setup = one_account
+    start_three(setup)
+    burst = submit_burst(setup.cluster.bootstrap, setup.prefix, setup.prefix, RATED_ALERTS)
+    wait_for(
+        lambda: setup.receiver.count() >= RATED_ALERTS,
+        180,
+        lambda: f"{setup.receiver.count()}/{RATED_ALERTS} posts\n{setup.logs()}",
+    )
+    assert set(setup.receiver.accepted) == burst.webhook_keys()  # the 40 all arrive, once each
+    times = setup.receiver.times()
+    bucket = RATE["posts"]  # the burst a full bucket allows at once
+    busiest = busiest_window(times, 1.0)
+    assert len(busiest) <= RATE["posts"] + bucket, (
+        f"{len(busiest)} posts within one second: {[round(t - times[0], 2) for t in busiest]}"
+    )
+    # Over the whole run too: after the first full bucket, 2 a second (so at least 19 s here).
+    span = times[-1] - times[0]
+    least = (len(times) - bucket) / (RATE["posts"] / RATE["per_s"])
+    assert span >= least - 0.5, f"{len(times)} posts in {span:.1f} s, faster than the account's rate"
+
+
+def test_a_network_down_is_probed_by_one_breaker_not_one_per_worker(one_account: Setup) -> None:
+    """The receiver answers 503 to everything; with a breaker opening at the first failure and
+    a 3 s cool-down, it sees the first deliveries' calls, then one probe per cool-down (one
+    breaker), not three interleaved series of probes (one per worker)."""
+    setup = one_account
+    setup.receiver.down.set()
+    start_three(setup)
+    alerts = 12
+    burst = submit_burst(setup.cluster.bootstrap, setup.prefix, setup.prefix, alerts)
+    dead = read_until_found(
+        setup.cluster.bootstrap,
+        setup.prefix + "deliveries.dead",
+        lambda got: {d["delivery_key"] for d in got} >= burst.webhook_keys(),
+        timeout=240,
+        what=setup.logs,
+    )
+    assert {d["delivery_key"] for d in dead} == burst.webhook_keys()  # each ended visibly, dead
+    assert setup.receiver.count() == 0
+    times = setup.receiver.times()
+    first = times[0]
+    # The first calls: those already on their way when the first 503 opened the circuit.
+    probes = [t for t in times if t >= first + COOLDOWN_S / 2]
+    shown = [round(t - first, 2) for t in times]
+    assert len(probes) >= 2, f"not enough probes to tell one breaker from three: {shown}"
+    gaps = [later - earlier for earlier, later in zip([first, *probes], probes, strict=False)]
+    assert min(gaps) >= 0.6 * COOLDOWN_S, f"calls closer than a cool-down (several breakers): {shown}"

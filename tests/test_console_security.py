@@ -399,7 +399,7 @@ async def test_retry_sends_the_dead_delivery_again(setup: Setup) -> None:
         assert answer.status_code == 303 and answer.headers["location"].endswith("notice=retry")
     [sent] = setup.produced("requests")
     assert DeliveryRequest.model_validate_json(sent.value) == request
-    assert sent.key == draft.incident_key.encode() and ("alertcast-resolution", b"post-again") in sent.headers
+    assert sent.key == request.partition_key and ("alertcast-resolution", b"post-again") in sent.headers
     assert ("alertcast-resolved-by", b"alice") in sent.headers
     [audit] = setup.produced("audit")
     assert AuditEvent.model_validate_json(audit.value).action is AuditAction.RETRY

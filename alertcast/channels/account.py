@@ -38,10 +38,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alertcast.channels.base import PostResult
 from alertcast.delivery.retry import PermanentError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType, Status
+from alertcast.models.post import PostResult
 from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
 from alertcast.render.reference import MARKER_DIGITS, MARKER_PREFIX, reference_line
 

@@ -13,19 +13,12 @@ of posting blind.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
 from alertcast.models.alert import DeliveryRequest
-
-
-class PostResult(BaseModel):
-    """Where the post now lives, so an update can edit it and a citizen can follow the link."""
-
-    post_id: str | None = None
-    url: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+from alertcast.models.post import PostResult
 
 
 class AccountHealth(BaseModel):
@@ -75,3 +68,7 @@ class Channel(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+# PostResult lives in alertcast.models.post (the pure core names it); it stays importable here.
+__all__ = ["AccountHealth", "Channel", "LookupUnsupported", "PostResult"]

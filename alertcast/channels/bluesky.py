@@ -39,11 +39,12 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alertcast.channels.account import Accounts, Secret, is_loopback, language_of, links, merged, text_of
-from alertcast.channels.base import AccountHealth, PostResult
+from alertcast.channels.base import AccountHealth
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType
+from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, count
 
 POST = "app.bsky.feed.post"

@@ -42,10 +42,11 @@ from alertcast.channels.account import (
     language_of,
     text_as_rendered,
 )
-from alertcast.channels.base import AccountHealth, LookupUnsupported, PostResult
+from alertcast.channels.base import AccountHealth, LookupUnsupported
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
+from alertcast.models.post import PostResult
 from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
 
 #: What an update's and an end's subject start with, per language.

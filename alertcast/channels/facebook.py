@@ -54,10 +54,11 @@ from alertcast.channels.account import (
     text_of,
     with_marker,
 )
-from alertcast.channels.base import AccountHealth, PostResult
+from alertcast.channels.base import AccountHealth
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
+from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, count
 
 LIMIT = DEFAULT_LIMITS["facebook"] or 63_206

@@ -41,9 +41,10 @@ import httpx
 from pydantic import Field, field_validator
 
 from alertcast.channels.account import Accounts, TokenAccount, https_unless_local, text_as_rendered
-from alertcast.channels.base import AccountHealth, PostResult
+from alertcast.channels.base import AccountHealth
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
+from alertcast.models.post import PostResult
 
 #: Content key carrying the delivery key, so a post can be recognised after a crash.
 #: (Custom keys in event content are allowed; namespaced so no client reads them as its own.)

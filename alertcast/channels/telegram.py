@@ -49,9 +49,10 @@ from alertcast.channels.account import (
     redact_http_logs,
     text_of,
 )
-from alertcast.channels.base import AccountHealth, LookupUnsupported, PostResult
+from alertcast.channels.base import AccountHealth, LookupUnsupported
 from alertcast.delivery.retry import OutcomeUnknown, PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
+from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, count
 
 LIMIT = DEFAULT_LIMITS["telegram"] or 4096

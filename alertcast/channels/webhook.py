@@ -33,10 +33,11 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from alertcast.channels.account import error_text, hide_url, redact, redact_http_logs
-from alertcast.channels.base import AccountHealth, PostResult
+from alertcast.channels.base import AccountHealth
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
+from alertcast.models.post import PostResult
 from alertcast.models.problem import Problem
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from alertcast.channels.base import AccountHealth, PostResult
+from alertcast.channels.base import AccountHealth
 from alertcast.models.alert import DeliveryRequest
+from alertcast.models.post import PostResult
 from alertcast.site.atomic import write_atomic
 from alertcast.site.builder import build_site
 from alertcast.site.model import PublishedAlert

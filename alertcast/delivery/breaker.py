@@ -1,4 +1,5 @@
-"""A circuit breaker per channel, so one dead network does not cost every delivery its timeouts.
+"""A circuit breaker per channel account, so one dead network does not cost every delivery its
+timeouts.
 
 Without it, each delivery to a network that is down spends all its retry attempts waiting on
 timeouts, and keeps knocking while it does. With it, after `threshold` consecutive transient
@@ -9,6 +10,11 @@ circuit, its transient failure opens it again for another cool-down.
 
 A permanent error (400, refused content) is an answer: the network is up, so it counts as a
 success here. Pure: no I/O, no asyncio; time comes from an injected monotonic clock.
+
+Why per account, not per channel: delivery requests are keyed by (channel, account), so one
+worker owns an account (its partition) and with it the account's breaker; across a cluster a
+down network is then probed by one breaker per account, never once per worker. A breaker per
+channel would be one per worker instead (each owns some of the channel's accounts).
 """
 
 from __future__ import annotations
@@ -103,8 +109,12 @@ class CircuitBreaker:
 
 
 class Breakers:
-    """The breakers of every channel, made on first use with the same settings; each new one
-    is announced (closed) through `on_change`, so its gauge exists before any failure."""
+    """The breakers of every (channel, account), made on first use with the same settings.
+
+    `on_change` reports per channel (the `alertcast_circuit_state{channel}` gauge): the worst
+    state among the channel's accounts on this worker (open over half-open over closed), each
+    time it changes; `announce` makes a channel's gauge exist (closed) before any delivery.
+    """
 
     def __init__(
         self,
@@ -117,13 +127,37 @@ class Breakers:
         self.cooldown_s = cooldown_s
         self._clock = monotonic
         self._on_change = on_change
-        self._breakers: dict[str, CircuitBreaker] = {}
+        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self._shown: dict[str, BreakerState] = {}
 
-    def __getitem__(self, channel: str) -> CircuitBreaker:
-        breaker = self._breakers.get(channel)
+    def of(self, channel: str, account: str) -> CircuitBreaker:
+        key = (channel, account)
+        breaker = self._breakers.get(key)
         if breaker is None:
-            breaker = CircuitBreaker(channel, self.threshold, self.cooldown_s, self._clock, self._on_change)
-            self._breakers[channel] = breaker
-            if self._on_change is not None:
-                self._on_change(channel, breaker.state)
+            breaker = CircuitBreaker(
+                f"{channel}:{account}",
+                self.threshold,
+                self.cooldown_s,
+                self._clock,
+                lambda _name, _state: self._show(channel),
+            )
+            self._breakers[key] = breaker
+            self._show(channel)
         return breaker
+
+    def announce(self, channel: str) -> None:
+        """The channel's state is reported now (closed if none of its accounts has a breaker)."""
+        self._show(channel)
+
+    def state(self, channel: str) -> BreakerState:
+        """The worst state among the channel's account breakers (closed when it has none)."""
+        states = [b.state for (name, _), b in self._breakers.items() if name == channel]
+        return max(states, key=STATE_VALUES.__getitem__, default=BreakerState.CLOSED)
+
+    def _show(self, channel: str) -> None:
+        state = self.state(channel)
+        if self._shown.get(channel) is state:
+            return
+        self._shown[channel] = state
+        if self._on_change is not None:
+            self._on_change(channel, state)

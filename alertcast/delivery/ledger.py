@@ -14,8 +14,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alertcast.channels.base import PostResult
 from alertcast.models.alert import DeliveryRequest
+from alertcast.models.post import PostResult
 
 
 class LedgerState(StrEnum):

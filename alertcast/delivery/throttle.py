@@ -1,8 +1,10 @@
 """Posts per account, paced under each network's own limit: better a post 3 s late than a 429
-storm that trips the circuit breaker for every account of the channel at the worst moment.
+storm that trips the account's circuit breaker at the worst moment.
 
 Rates are per channel (`ALERTCAST_CHANNEL_RATES`) and apply to each of its accounts, since the
-networks count per account or per chat. A burst up to the rate's count goes at once.
+networks count per account or per chat. A burst up to the rate's count goes at once. The
+buckets live in one process: that is enough because delivery requests are keyed by (channel,
+account), so one worker at a time owns an account and paces all of its posts.
 """
 
 from __future__ import annotations

@@ -126,6 +126,11 @@ class DeliveryRequest(_Message):
         """Unique per (alert, version, channel, account): the idempotency key of the post."""
         return f"{self.alert_id}:{self.version}:{self.channel}:{self.account}"
 
+    @property
+    def partition_key(self) -> bytes:
+        """The Kafka key of this request on `deliveries.requests` (see delivery_partition_key)."""
+        return delivery_partition_key(self.channel, self.account)
+
 
 class DeliveryStatus(StrEnum):
     SENT = "sent"
@@ -155,6 +160,18 @@ class Receipt(_Message):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+def delivery_partition_key(channel: str, account: str) -> bytes:
+    """The key of every message on `deliveries.requests`: the channel and the account.
+
+    One (channel, account) then lives on one partition, owned by one worker at a time, so that
+    worker alone holds the account's post rate and circuit breaker, and the versions of one alert
+    on one account stay in order. Every producer of the topic (fan-out, pause release,
+    `alertcast deliveries resolve`, the console) keys by this, never by the incident. Channel
+    ids hold no colon, so the key reads back unambiguously.
+    """
+    return f"{channel}:{account}".encode()
+
+
 def alert_id_for(incident_key: str) -> str:
     """A short stable id, safe in URLs and file names, derived from the incident key."""
     return hashlib.sha256(incident_key.encode()).hexdigest()[:16]
@@ -170,4 +187,5 @@ __all__ = [
     "Receipt",
     "Rejection",
     "alert_id_for",
+    "delivery_partition_key",
 ]

@@ -1,6 +1,8 @@
 """Fan-out agent: one approval in, one delivery request per (channel, account) out, all at once.
 
-Accounts are chosen by the routes (category, area; exercises only to exercise accounts).
+Accounts are chosen by the routes (category, area; exercises only to exercise accounts). Each
+request is keyed by its channel and account (`DeliveryRequest.partition_key`), so the worker
+owning that partition alone paces the account and holds its circuit breaker.
 """
 
 from __future__ import annotations
@@ -59,6 +61,6 @@ async def fan_out_one(event: Any) -> None:
             sends.append(receipts.send(key=request.delivery_key.encode(), value=encoded(skipped)))
             metrics.fanned_out(name, "skipped")
         else:
-            sends.append(requests.send(key=draft.incident_key.encode(), value=encoded(request)))
+            sends.append(requests.send(key=request.partition_key, value=encoded(request)))
             metrics.fanned_out(name, "requested")
     await asyncio.gather(*sends)

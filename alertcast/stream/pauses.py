@@ -92,7 +92,7 @@ async def release_held() -> None:
         request = entry.request
         assert request is not None
         log.info("delivery %s: no longer paused, sent again", entry.delivery_key)
-        await requests.send(key=request.incident.key.encode(), value=request.model_dump_json().encode())
+        await requests.send(key=request.partition_key, value=request.model_dump_json().encode())
 
 
 app.task(follow_switches)

@@ -649,7 +649,7 @@ class Console:
         messages = [
             Message(
                 topic=self.topics.requests,
-                key=key,
+                key=delivery.partition_key,
                 value=delivery.model_dump_json().encode(),
                 headers=resolution_headers(resolution, who.user.name),
             ),
