@@ -85,6 +85,16 @@ class Setup:
     def logs(self) -> str:
         return "\n".join(f"--- {w.log.name} ---\n{w.log_tail()}" for w in self.workers)
 
+    def close(self) -> None:
+        """Every worker asked to stop at once (they leave the group together), then waited for."""
+        for worker in self.workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            worker.stop()
+        self.receiver.close()
+        print(self.logs())
+
     def wait_delivered(self, burst: Burst, bursts: tuple[Burst, ...] = ()) -> None:
         every = [burst, *bursts]
         webhook = sum(len(b.alert_ids) for b in every)
@@ -139,13 +149,7 @@ def setup(cluster: Cluster, tmp_path: Path) -> Iterator[Setup]:
             made.ready(worker)
         yield made
     finally:
-        for worker in made.workers:
-            if worker.process is not None and worker.process.poll() is None:
-                worker.process.send_signal(signal.SIGTERM)
-        for worker in made.workers:
-            worker.stop()
-        made.receiver.close()
-        print(made.logs())
+        made.close()
 
 
 def test_topics_are_replicated_three_times_with_two_in_sync_required(setup: Setup) -> None:
@@ -294,13 +298,7 @@ def one_account(cluster: Cluster, tmp_path: Path) -> Iterator[Setup]:
     try:
         yield made
     finally:
-        for worker in made.workers:
-            if worker.process is not None and worker.process.poll() is None:
-                worker.process.send_signal(signal.SIGTERM)
-        for worker in made.workers:
-            worker.stop()
-        made.receiver.close()
-        print(made.logs())
+        made.close()
 
 
 def test_an_account_s_post_rate_holds_with_three_workers(one_account: Setup) -> None:
