@@ -17,6 +17,7 @@ from servers import free_port
 from alertcast.charter import grammar
 from alertcast.charter.engine import check_text
 from alertcast.charter.lexicon import load_charter
+from alertcast.charter.sentences import split
 
 BATCH = "Les routes est fermées 🚧 jusqu'à 8 décembre.\n\nLa circulation est intérdite à Vis-en-Artois."
 
@@ -47,7 +48,7 @@ RECORDED = {
 
 def test_sentences_are_cut_at_line_ends_and_full_stops_with_their_offsets() -> None:
     text = "Route fermée.  Déviation par la D 939.\n\nSource : Département\n"
-    found = grammar.sentences(text)
+    found = split(text)
     assert found == [(0, "Route fermée."), (15, "Déviation par la D 939."), (40, "Source : Département")]
     assert all(text[start : start + len(sentence)] == sentence for start, sentence in found)
 

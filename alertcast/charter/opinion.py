@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from alertcast.charter import nlp
 from alertcast.charter.folding import Folded, fold
 from alertcast.charter.lexicon import Charter, LexiconError, Message
+from alertcast.charter.sentences import split
 from alertcast.models.finding import Finding, Level
 
 #: Pattern family -> (rule id, level, default message). Levels follow the charter's table.
@@ -244,7 +245,7 @@ def check(charter: Charter, folded: Folded, extra_dir: Path | None = None) -> li
         return []
     text = folded.original
     spans: list[tuple[str, int, int]] = []
-    for offset, sentence in nlp.sentences(text):
+    for offset, sentence in split(text):
         spans.extend(
             (f, offset + s, offset + e)
             for f, s, e in _matches(charter.language, extra_dir, nlp.cache_key(sentence))
