@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from alertcast.charter import spelling
 from alertcast.charter.lexicon import Charter, Message
 from alertcast.charter.sentences import split
-from alertcast.http import USER_AGENT
+from alertcast.http import make_sync_client
 from alertcast.models.finding import Finding, Level
 
 log = logging.getLogger(__name__)
@@ -204,11 +204,8 @@ class GrammarChecker:
         client: httpx.Client | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self.client = client or httpx.Client(
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-        )
+        # a local server: a refused connection is known at once, so fail over to offline fast
+        self.client = client or make_sync_client(timeout_s, connect_s=2.0)
         self.cache_size = cache_size
         self.cache: OrderedDict[tuple[str, str], tuple[Match, ...]] = OrderedDict()
         self.lock = threading.Lock()
