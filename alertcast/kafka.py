@@ -8,11 +8,7 @@ a fake: the tests talk to the same broker an operator would start by hand.
 from __future__ import annotations
 
 import base64
-import contextlib
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -22,6 +18,7 @@ from pathlib import Path
 from string import Template
 
 from alertcast.maven import MavenError, copy_dependencies
+from alertcast.processes import port_open, running_pid, stop
 from alertcast.settings import ROOT
 
 KAFKA_VERSION = "4.4.0"
@@ -70,11 +67,7 @@ class Node:
 
     def pid(self) -> int | None:
         """The PID of this node's running broker, or None (a stale pid file is ignored)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return running_pid(self.pid_file)
 
 
 def nodes_for(data_dir: Path, port: int, brokers: int = 1) -> list[Node]:
@@ -111,7 +104,7 @@ def up(
             say(f"broker {node.node_id} already running (pid {node.pid()}) on {node.bootstrap}")
             continue
         for busy in (node.port, node.controller_port):
-            if _port_open(busy):
+            if port_open(busy):
                 raise KafkaError(
                     f"port {busy} on 127.0.0.1 is taken by another process: "
                     "stop it, or choose another with --port"
@@ -168,14 +161,7 @@ def down(data_dir: Path, port: int = 9092, brokers: int = 1, timeout_s: float = 
         pid = node.pid()
         if pid is None:
             continue
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.05)
+        stop(pid, timeout_s)
         node.pid_file.unlink(missing_ok=True)
         stopped.append(pid)
     return stopped
@@ -205,7 +191,7 @@ def _wait_ready(node: Node, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         if node.pid() is None:
             raise KafkaError(f"broker {node.node_id} exited during start; end of its log:\n{_tail(node)}")
-        if _port_open(node.port):
+        if port_open(node.port):
             try:
                 admin = KafkaAdminClient(bootstrap_servers=node.bootstrap, request_timeout_ms=3000)
                 try:
@@ -225,26 +211,3 @@ def _tail(node: Node) -> str:
         if log.exists():
             lines += log.read_text(errors="replace").splitlines()[-15:]
     return "\n".join(lines)
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child (we started it in this process) is gone for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False

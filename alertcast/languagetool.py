@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -27,9 +26,8 @@ from pathlib import Path
 import httpx
 
 from alertcast.charter import grammar
-from alertcast.kafka import _alive as alive
-from alertcast.kafka import _port_open as port_open
 from alertcast.maven import MavenError, copy_dependencies
+from alertcast.processes import port_open, running_pid, stop
 from alertcast.settings import ROOT
 
 LANGUAGETOOL_VERSION = "6.8"
@@ -93,11 +91,7 @@ class Server:
 
     def pid(self) -> int | None:
         """The PID of the running server, or None (a stale pid file is ignored)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if alive(pid) else None
+        return running_pid(self.pid_file)
 
 
 def up(
@@ -182,14 +176,7 @@ def down(data_dir: Path, port: int = DEFAULT_PORT, timeout_s: float = 30.0) -> i
     pid = server.pid()
     if pid is None:
         return None
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
-        while alive(pid):
-            time.sleep(0.05)
+    stop(pid, timeout_s)
     server.pid_file.unlink(missing_ok=True)
     return pid
 
