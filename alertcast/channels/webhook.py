@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from alertcast.channels.account import error_text, hide_url, redact, redact_http_logs
+from alertcast.channels.account import error_text, hide_url, redact, redact_http_logs, shown_url
 from alertcast.channels.base import AccountHealth
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
@@ -107,7 +107,7 @@ class WebhookAccount(BaseModel):
         return f"webhook account {self.name} ({self.shown()})"
 
     def shown(self) -> str:
-        return hide_url(self.url.get_secret_value())
+        return shown_url(self.url.get_secret_value())
 
 
 def accounts_from(entries: Sequence[str | Mapping[str, Any]]) -> list[WebhookAccount]:
@@ -193,7 +193,7 @@ class WebhookChannel:
             )
         self.client = client
         for account in accounts:
-            account.shown()  # from now on its URL and token never reach a log or a message whole
+            hide_url(account.url.get_secret_value())  # from now on its URL and token never reach a log whole
         redact_http_logs()
         if unsigned and accounts:
             log.warning(
