@@ -413,11 +413,20 @@ def where_lost(bootstrap: str, prefix: str, group: str, alert_ids: list[str]) ->
             admin.close()
     finally:
         consumer.close()
-    lines = [f"{a}: last seen on {s}[{p}]@{o}" for a, (s, p, o) in sorted(reached.items())]
-    lines += [f"{a}: not even submitted" for a in sorted(missing - set(reached))]
-    lines += [
+    # Committed offsets and a count per place first: CI keeps only the head of a long report.
+    lines = [
         f"group {group} committed {tp.topic}[{tp.partition}] at {meta.offset} of {ends[tp]}"
         for tp, meta in sorted(committed.items())
         if tp in ends and meta.offset != ends[tp]
     ]
+    places: dict[tuple[str, int], list[int]] = {}
+    for stage, partition, offset in reached.values():
+        places.setdefault((stage, partition), []).append(offset)
+    lines += [
+        f"{len(offsets)} last seen on {stage}[{partition}], offsets {sorted(offsets)[:40]}"
+        for (stage, partition), offsets in sorted(places.items())
+    ]
+    if missing - set(reached):
+        lines.append(f"{len(missing - set(reached))} not even submitted")
+    lines += [f"{a}: last seen on {s}[{p}]@{o}" for a, (s, p, o) in sorted(reached.items())[:20]]
     return "\n".join(lines) or "nothing missing"

@@ -131,6 +131,9 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
+PROBLEM_WORDS = ("[WARNING]", "[ERROR]", "[CRITICAL]", "Traceback", "Error:")
+
+
 class Worker:
     """A real `alertcast worker` process with its own app id, topics, ports and folders."""
 
@@ -162,6 +165,15 @@ class Worker:
 
     def log_tail(self) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:]) if self.log.exists() else ""
+
+    def log_problems(self, most: int = 30) -> str:
+        """The log's warnings, errors and tracebacks, first ones first: what went wrong early
+        is what a failure report needs, and a tail of HTTP lines hides it."""
+        if not self.log.exists():
+            return ""
+        lines = self.log.read_text(errors="replace").splitlines()
+        bad = [line for line in lines if any(word in line for word in PROBLEM_WORDS)]
+        return "\n".join(bad[:most])
 
 
 @pytest.fixture

@@ -83,7 +83,10 @@ class Setup:
         worker.stop()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {w.log.name} ---\n{w.log_tail()}" for w in self.workers)
+        return "\n".join(
+            f"--- {w.log.name}: problems ---\n{w.log_problems()}\n--- {w.log.name}: tail ---\n{w.log_tail()}"
+            for w in self.workers
+        )
 
     def close(self) -> None:
         """Every worker asked to stop at once (they leave the group together), then waited for."""

@@ -16,6 +16,7 @@ that need it stay silent: the word lists still work.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +43,22 @@ def _register_extensions() -> None:
         Token.set_extension("ftext", getter=lambda token: fold(token.text).lower())
 
 
-@lru_cache(maxsize=8)
+_LOADING = threading.Lock()
+
+
 def pipeline(language: str) -> Language | None:
-    """The language's pipeline, or None when spaCy, its model or its lookups are missing."""
+    """The language's pipeline, or None when spaCy, its model or its lookups are missing.
+
+    One load at a time: a worker loads the models in a thread at start while compose, in
+    another thread, may already need one; two threads importing and building spaCy's
+    pipelines at once is nothing spaCy promises to survive, and the second would only wait
+    for the same model anyway."""
+    with _LOADING:
+        return _load(language)
+
+
+@lru_cache(maxsize=8)
+def _load(language: str) -> Language | None:
     try:
         import spacy
     except ImportError:

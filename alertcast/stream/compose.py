@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alertcast.charter import grammar, nlp
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
@@ -19,6 +20,8 @@ from alertcast.stream import accounts, metrics
 from alertcast.stream.app import accepted, app, drafted, for_each_event, settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+SLOW_S = 30.0  # a compose this long is stuck, not slow (it takes milliseconds): say so
 
 templates = Templates(settings.templates_dir, site_base_url=settings.site_base_url)
 charter_dir: Path | None = settings.charter_dir
@@ -58,7 +61,7 @@ async def compose_one(event: Any) -> None:
         # In a thread, so the event loop keeps serving the other agents and the consumer's
         # heartbeats meanwhile: the charter parses sentences (spaCy) and may ask LanguageTool
         # over HTTP (one incident at a time: this agent is sequential).
-        composition = await asyncio.to_thread(run)
+        composition = await watched(asyncio.to_thread(run), f"composing alert {alert_id}")
     for problem in composition.problems:
         log.error("alert %s: %s", alert_id, problem.line())
     for text in composition.texts:
@@ -77,3 +80,20 @@ async def compose_one(event: Any) -> None:
     )
     await drafted.send(key=message.incident_key.encode(), value=draft.model_dump_json().encode())
     metrics.drafted(draft.blocked, len(draft.problems))
+
+
+async def watched(work: Awaitable[T], what: str, every: float = SLOW_S) -> T:
+    """`work`'s result, with a warning in the log every `every` s it runs: a thread that never
+    returns holds every partition of this agent, and without a line saying so it looks like a
+    consumer that stopped reading."""
+    task = asyncio.ensure_future(work)
+    waited = 0.0
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            waited += every
+            log.warning("%s: still running after %.0f s", what, waited)
+    finally:
+        task.cancel()  # a no-op once done; a stopping worker does not wait for the thread
