@@ -227,7 +227,7 @@ def test_atom_feed_has_one_entry_per_alert_updated_with_its_latest_version(tmp_p
     assert "https://alertes.example.fr/cap/flood-v2.xml" in [link.href for link in flood.links]
 
 
-def test_cap_feed_carries_every_version_and_each_validates(
+def test_cap_feed_is_an_index_linking_each_alerts_latest_document_and_each_validates(
     tmp_path: Path, cap_schema: xmlschema.XMLSchema
 ) -> None:
     first = alert(
@@ -242,29 +242,40 @@ def test_cap_feed_carries_every_version_and_each_validates(
         block("Vent violent : renforcement", Severity.EXTREME, category=Category.WEATHER),
     )
     ended = follow(updated, MsgType.CANCEL, NOW - timedelta(minutes=2))
-    build([ended, alert("road", block("Route fermée"))], tmp_path)
+    build([ended, alert("road", block("Route fermée"))], tmp_path, base_url="https://alertes.example.fr")
 
     feed_bytes = (tmp_path / "cap.xml").read_bytes()
     parsed = feedparser.parse(feed_bytes)
     assert not parsed.bozo, parsed.bozo_exception
-    assert len(parsed.entries) == 4
-    documents = etree.fromstring(feed_bytes).findall(f".//{{{CAP_NS}}}alert")
-    assert len(documents) == 4
-    for document in documents:
-        cap_schema.validate(document)
-    for path in sorted((tmp_path / "cap").glob("*.xml")):
-        cap_schema.validate(str(path))
-    by_type = {
-        d.findtext(f"{{{CAP_NS}}}msgType"): d
-        for d in documents
-        if d.findtext(f"{{{CAP_NS}}}identifier", "").startswith("wind")
+    # One entry per alert (the ended one too, for a while: its Cancel is how aggregators learn
+    # the end), newest message first, each linking its CAP document rather than carrying it.
+    assert [e.title for e in parsed.entries] == ["Fin d'alerte : Vent violent : renforcement", "Route fermée"]
+    assert etree.fromstring(feed_bytes).find(f".//{{{CAP_NS}}}alert") is None
+    cap_links = [
+        [link.href for link in entry.links if link.type == "application/cap+xml"] for entry in parsed.entries
+    ]
+    assert cap_links == [
+        ["https://alertes.example.fr/cap/wind-v3.xml"],
+        ["https://alertes.example.fr/cap/road-v1.xml"],
+    ]
+    assert parsed.entries[0].updated == "2024-12-03T07:28:00+01:00"
+    assert [t.term for t in parsed.entries[0].tags] == ["Cancel"]
+
+    documents = {
+        path.name: etree.parse(str(path)).getroot() for path in sorted((tmp_path / "cap").glob("*.xml"))
     }
-    assert by_type["Alert"].findtext(f"{{{CAP_NS}}}references") is None
-    assert by_type["Update"].findtext(f"{{{CAP_NS}}}references") == "pref62,wind,2024-12-03T07:00:00+01:00"
-    assert by_type["Cancel"].findtext(f"{{{CAP_NS}}}references") == (
+    assert sorted(documents) == ["road-v1.xml", "wind-v1.xml", "wind-v2.xml", "wind-v3.xml"]
+    for document in documents.values():
+        cap_schema.validate(document)
+    assert documents["wind-v1.xml"].findtext(f"{{{CAP_NS}}}references") is None
+    assert (
+        documents["wind-v2.xml"].findtext(f"{{{CAP_NS}}}references")
+        == "pref62,wind,2024-12-03T07:00:00+01:00"
+    )
+    assert documents["wind-v3.xml"].findtext(f"{{{CAP_NS}}}msgType") == "Cancel"
+    assert documents["wind-v3.xml"].findtext(f"{{{CAP_NS}}}references") == (
         "pref62,wind-v2,2024-12-03T07:10:00+01:00 pref62,wind,2024-12-03T07:00:00+01:00"
     )
-    assert (tmp_path / "cap" / "wind-v3.xml").is_file()
 
 
 def test_alert_page_shows_each_language_with_its_own_lang(tmp_path: Path) -> None:

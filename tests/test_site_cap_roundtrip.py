@@ -1,5 +1,6 @@
-"""The CAP feed speaks the standard back: every document in `cap.xml` validates against the
-official CAP 1.2 schema and parses, with alertcast's own CAP parser, into the incident it came from."""
+"""The CAP documents speak the standard back: every document the site publishes (`cap/`, which
+`cap.xml` indexes) validates against the official CAP 1.2 schema and parses, with alertcast's own
+CAP parser, into the incident it came from."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from lxml import etree
 from alertcast.ingest.cap import parse_cap
 from alertcast.models import Incident, MsgType, alert_id_for
 from alertcast.site.builder import build_site
-from alertcast.site.cap_writer import CAP_NS, cap_categories
+from alertcast.site.cap_writer import cap_categories
 from alertcast.site.model import PublishedAlert
 
 VALID_SAMPLES = sorted(
@@ -38,11 +39,9 @@ def comparable(incident: Incident) -> dict[str, Any]:
 
 
 def feed_documents(site: Path) -> list[bytes]:
-    root = etree.fromstring((site / "cap.xml").read_bytes())
-    return [
-        etree.tostring(alert, xml_declaration=True, encoding="UTF-8")
-        for alert in root.iter(f"{{{CAP_NS}}}alert")
-    ]
+    """Every CAP document the site publishes (the samples' alerts ended long before the
+    build's `now`, so `cap.xml` no longer lists them; their documents stay)."""
+    return [path.read_bytes() for path in sorted((site / "cap").glob("*.xml"))]
 
 
 def published(versions: list[Incident], at: datetime) -> PublishedAlert:

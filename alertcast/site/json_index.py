@@ -4,12 +4,15 @@ A pydantic model, because it is a boundary: mobile apps and other bodies' sites 
 and its JSON Schema (`AlertsIndex.model_json_schema()`) is the contract. `digest` changes
 exactly when the set of current alerts or one of their versions changes, so a poller
 compares one string instead of the whole list.
+
+The site builder writes it from kept entries (`alerts_json`), one per alert, spliced into the
+model's own serialization: the same bytes as `alerts_index(...).model_dump_json()`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -114,3 +117,33 @@ def alerts_index(
         current=[_entry(v, base_url) for v in current],
         ended=[_entry(v, base_url) for v in ended],
     )
+
+
+def entry_json(view: AlertView, base_url: str = "") -> bytes:
+    return _entry(view, base_url).model_dump_json().encode()
+
+
+_EMPTY_LISTS = b'"current":[],"ended":[]}'
+
+
+def alerts_json(
+    current: Sequence[AlertView],
+    ended: Sequence[AlertView],
+    *,
+    now: datetime,
+    language: str,
+    base_url: str = "",
+    digest: str | None = None,
+    entry: Callable[[AlertView], bytes] | None = None,
+) -> bytes:
+    """`alerts_index(...).model_dump_json()`, with each alert's entry from `entry` (an alert's
+    kept `entry_json`), drawn afresh when not given; `digest` when the caller has it already."""
+    draw = entry or (lambda view: entry_json(view, base_url))
+    head = AlertsIndex(
+        generated_at=now, language=language, digest=digest or current_digest(current), current=[], ended=[]
+    ).model_dump_json()
+    data = head.encode()
+    if not data.endswith(_EMPTY_LISTS):
+        raise ValueError("AlertsIndex must end with its current and ended lists")
+    listed = b'"current":[' + b",".join(map(draw, current)) + b'],"ended":[' + b",".join(map(draw, ended))
+    return data[: -len(_EMPTY_LISTS)] + listed + b"]}"

@@ -201,21 +201,31 @@ def display_incident(alert: PublishedAlert) -> Incident:
     return alert.latest
 
 
-def _ended(alert: PublishedAlert, now: datetime) -> tuple[bool, EndReason | None, datetime | None]:
-    if not alert.is_ended(now):
-        return False, None, None
+def end_of(alert: PublishedAlert) -> tuple[EndReason, datetime | None] | None:
+    """How and when the alert ends or ended, whatever the time now (None: nothing ends it).
+
+    Separate from `now` so the site builder can tell when an alert's state will change (its
+    expiry passes, its end leaves the feeds) without drawing it again."""
     if alert.ended_at is not None:
         reason = alert.end_reason or "cancel"
         if reason == "cancel" and alert.latest.msg_type is MsgType.CANCEL:
             # The time the issuer ended it, as its Cancel says (and the version list shows),
             # rather than when our channel happened to publish that Cancel.
-            return True, reason, alert.latest.sent
-        return True, reason, alert.ended_at
+            return reason, alert.latest.sent
+        return reason, alert.ended_at
     expiries = [info.expires for info in alert.latest.info if info.expires is not None]
-    return True, alert.end_reason or "expire", max(expiries) if expiries else None
+    return (alert.end_reason or "expire", max(expiries)) if expiries else None
+
+
+def _ended(alert: PublishedAlert, now: datetime) -> tuple[bool, EndReason | None, datetime | None]:
+    end = end_of(alert) if alert.is_ended(now) else None
+    return (False, None, None) if end is None else (True, *end)
 
 
 def alert_view(alert: PublishedAlert, *, now: datetime, tz: tzinfo, language: str) -> AlertView:
+    """`now` only decides whether the alert has ended and whether a time says its year: a
+    view drawn earlier with the same answers to both is the same view (the site builder
+    relies on it to keep views until one of them changes)."""
     if not alert.versions:
         raise ValueError(f"alert {alert.alert_id} has no published version")
     t = labels(language)
