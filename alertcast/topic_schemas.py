@@ -21,6 +21,7 @@ from alertcast.models import (
 )
 from alertcast.models.decision import AuditEvent, Decision
 from alertcast.settings import ROOT
+from alertcast.site.model import SiteVersion
 
 SCHEMAS_DIR = ROOT / "topics" / "schemas"
 MODELS: tuple[type[BaseModel], ...] = (
@@ -34,6 +35,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Decision,
     AuditEvent,
     Pause,
+    SiteVersion,
 )
 
 

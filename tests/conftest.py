@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -167,13 +168,17 @@ class Worker:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:]) if self.log.exists() else ""
 
     def log_problems(self, most: int = 30) -> str:
-        """The log's warnings, errors and tracebacks, first ones first: what went wrong early
-        is what a failure report needs, and a tail of HTTP lines hides it."""
+        """The log's warnings, errors and tracebacks, each kind once with its count, in the
+        order they first came: what went wrong early is what a failure report needs, and a
+        broker down repeats one line hundreds of times."""
         if not self.log.exists():
             return ""
-        lines = self.log.read_text(errors="replace").splitlines()
-        bad = [line for line in lines if any(word in line for word in PROBLEM_WORDS)]
-        return "\n".join(bad[:most])
+        kinds: dict[str, list[str | int]] = {}
+        for line in self.log.read_text(errors="replace").splitlines():
+            if any(word in line for word in PROBLEM_WORDS):
+                kind = re.sub(r"\d+", "N", line.split("] ", 2)[-1])
+                kinds.setdefault(kind, [line, 0])[1] = int(kinds[kind][1]) + 1 if kind in kinds else 1
+        return "\n".join(f"{count}x {first}" for first, count in list(kinds.values())[:most])
 
 
 @pytest.fixture

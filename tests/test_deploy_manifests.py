@@ -129,8 +129,11 @@ def test_every_container_has_requests_limits_config_and_runs_unprivileged() -> N
         for container in pod["containers"]:
             for kind in ("requests", "limits"):
                 assert set(container["resources"][kind]) == {"cpu", "memory"}, container["name"]
-            assert container["envFrom"] == [{"configMapRef": {"name": "alertcast-config"}}]
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        if deployment["metadata"]["name"] == "alertcast-site":
+            continue  # a plain web server: no alertcast settings, no secrets
+        for container in pod["containers"]:
+            assert container["envFrom"] == [{"configMapRef": {"name": "alertcast-config"}}]
             for env in container.get("env", []):
                 if "valueFrom" in env:
                     ref = env["valueFrom"]["secretKeyRef"]
@@ -261,3 +264,41 @@ def test_the_values_passed_are_valid_settings(
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.channels and settings.bootstrap.count(",") == (2 if where == "compose" else 0)
     assert str(settings.sources_file) == values["ALERTCAST_SOURCES_FILE"]
+
+
+def test_the_site_has_one_writer_and_read_only_servers(compose: dict[str, Any]) -> None:
+    """Every worker mounts the one site volume (whichever owns site.versions writes it); the
+    web servers mount it read-only; nothing else mounts it."""
+    config = one("ConfigMap", "alertcast-config")["data"]
+    claims: dict[str, list[tuple[str, bool]]] = {}
+    for deployment in (r for r in resources() if r["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for container in pod["containers"]:
+            for mount in container["volumeMounts"]:
+                claim = volumes[mount["name"]].get("persistentVolumeClaim", {}).get("claimName")
+                if claim == "alertcast-site":
+                    claims.setdefault(deployment["metadata"]["name"], []).append(
+                        (mount["mountPath"], bool(mount.get("readOnly")))
+                    )
+    assert claims == {
+        "alertcast-worker": [(config["ALERTCAST_SITE_DIR"], False)],
+        "alertcast-site": [("/usr/share/nginx/html", True)],
+    }
+    assert one("PersistentVolumeClaim", "alertcast-site")["spec"]["accessModes"] == ["ReadWriteMany"]
+    service = one("Service", "alertcast-site")
+    labels = one("Deployment", "alertcast-site")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    services = compose["services"]
+    worker_dir = services["worker"]["environment"]["ALERTCAST_SITE_DIR"]
+    mounts = {
+        name: [(v["source"], v["target"], v.get("read_only", False)) for v in s.get("volumes", [])]
+        for name, s in services.items()
+    }
+    assert ("site", worker_dir, False) in mounts["worker"]
+    assert mounts["site"] == [("site", "/usr/share/nginx/html", True)]
+    assert not [
+        name
+        for name, found in mounts.items()
+        if name not in ("worker", "site") and any(m[0] == "site" for m in found)
+    ]

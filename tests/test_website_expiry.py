@@ -1,4 +1,5 @@
-"""An alert that expires leaves the index for the archive on its own, with nothing else published."""
+"""The website channel hands versions to the site's one writer, which builds the site, sends the
+receipt once the page is on disk, and moves an expired alert to the archive on its own."""
 
 from __future__ import annotations
 
@@ -6,27 +7,108 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import EXAMPLES
 
 from alertcast.channels.website import WebsiteChannel
-from alertcast.models import DeliveryRequest, Incident, alert_id_for
+from alertcast.delivery.retry import PermanentError
+from alertcast.models import DeliveryRequest, DeliveryStatus, Incident, alert_id_for
+from alertcast.site.model import PublishedAlert, SiteVersion
+from alertcast.site.writer import SiteWriter, folded
 
 
-async def test_an_expired_alert_moves_to_the_archive_at_the_next_check(tmp_path: Path) -> None:
-    incident = Incident.model_validate(json.loads((EXAMPLES / "01-road-closure-d934.json").read_text()))
+def road_closure() -> Incident:
+    return Incident.model_validate(json.loads((EXAMPLES / "01-road-closure-d934.json").read_text()))
+
+
+def request_for(incident: Incident, version: int = 1) -> DeliveryRequest:
+    return DeliveryRequest(
+        alert_id=alert_id_for(incident.key),
+        version=version,
+        channel="website",
+        incident=incident,
+        approved_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+
+
+async def test_the_channel_hands_the_version_over_and_builds_nothing(tmp_path: Path) -> None:
+    handed: list[SiteVersion] = []
+
+    async def hand_off(version: SiteVersion) -> None:
+        handed.append(version)
+
+    at = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    channel = WebsiteChannel(tmp_path, lambda: at, "https://alertes.example.fr/")
+    request = request_for(road_closure())
+    with pytest.raises(PermanentError, match="no site writer"):
+        await channel.publish(request)
+    channel.hand_off = hand_off
+    post = await channel.publish(request)
+    assert post.url == f"https://alertes.example.fr/alerts/{request.alert_id}.html"
+    assert [(v.request, v.published_at) for v in handed] == [(request, at)]
+    assert not any(tmp_path.iterdir())  # noqa: ASYNC240 (the writer builds, not the deliverer)
+    assert await channel.find_existing(request) is None  # handing over again is harmless
+
+
+def test_a_repeated_hand_off_changes_nothing() -> None:
+    incident = road_closure()
+    first = SiteVersion(request=request_for(incident), published_at=datetime(2030, 1, 1, tzinfo=UTC))
+    again = first.model_copy(update={"published_at": datetime(2030, 1, 1, 0, 5, tzinfo=UTC)})
+    alert = folded(None, first)
+    assert folded(alert, again) == alert
+    second = SiteVersion(request=request_for(incident, 2), published_at=datetime(2030, 1, 2, tzinfo=UTC))
+    assert [v.version for v in folded(alert, second).versions] == [1, 2]
+
+
+def test_the_writer_builds_the_page_then_says_sent_with_its_url(tmp_path: Path) -> None:
+    incident = road_closure()
+    clock = [datetime(2030, 1, 1, 12, tzinfo=UTC)]
+    writer = SiteWriter(tmp_path, lambda: clock[0], "https://alertes.example.fr")
+    writer.load([])
+    handed = SiteVersion(request=request_for(incident), published_at=clock[0] - timedelta(milliseconds=40))
+    alert = folded(None, handed)
+    changed = writer.publish(alert)
+    page = tmp_path / "alerts" / f"{alert.alert_id}.html"
+    assert page in changed and page.exists()
+    stored = PublishedAlert.model_validate_json((tmp_path / "data" / f"{alert.alert_id}.json").read_bytes())
+    assert stored == alert
+    receipt = writer.receipt(handed)
+    assert (receipt.status, receipt.delivery_key, receipt.url) == (
+        DeliveryStatus.SENT,
+        handed.request.delivery_key,
+        f"https://alertes.example.fr/alerts/{alert.alert_id}.html",
+    )
+    assert receipt.latency_ms == pytest.approx(40)
+
+
+def test_an_expired_alert_moves_to_the_archive_at_the_next_check(tmp_path: Path) -> None:
+    incident = road_closure()
     expires = incident.info[0].expires
     assert expires is not None
     clock = [expires - timedelta(hours=1)]
-    site = WebsiteChannel(tmp_path, lambda: clock[0])
-    alert_id = alert_id_for(incident.key)
-    request = DeliveryRequest(
-        alert_id=alert_id, version=1, channel="website", incident=incident, approved_at=datetime.now(UTC)
-    )
-    await site.publish(request)
-    assert alert_id in (tmp_path / "index.html").read_text()
-    assert not await site.refresh_expired()  # nothing expired yet: no rebuild
+    writer = SiteWriter(tmp_path, lambda: clock[0])
+    assert writer.refresh() == []  # not loaded: nothing to refresh
+    writer.load([])
+    alert = folded(None, SiteVersion(request=request_for(incident), published_at=clock[0]))
+    writer.publish(alert)
+    assert alert.alert_id in (tmp_path / "index.html").read_text()
+    assert writer.refresh() == []  # nothing expired yet: nothing written
     clock[0] = expires + timedelta(seconds=1)
-    assert await site.refresh_expired()
-    assert alert_id not in (tmp_path / "index.html").read_text()
-    assert alert_id in (tmp_path / "archive.html").read_text()
-    assert not await site.refresh_expired()  # once is enough
+    assert writer.refresh()
+    assert alert.alert_id not in (tmp_path / "index.html").read_text()
+    assert alert.alert_id in (tmp_path / "archive.html").read_text()
+    assert writer.refresh() == []  # once is enough
+
+
+def test_a_writer_given_the_site_builds_it_from_the_recovered_alerts(tmp_path: Path) -> None:
+    incident = road_closure()
+    at = (incident.info[0].expires or datetime(2030, 1, 1, tzinfo=UTC)) - timedelta(hours=1)
+    alert = folded(None, SiteVersion(request=request_for(incident), published_at=at))
+    first = SiteWriter(tmp_path / "one", lambda: at)
+    first.load([])
+    first.publish(alert)
+    taken_over = SiteWriter(tmp_path / "two", lambda: at)
+    taken_over.load([alert])
+    for path in sorted((tmp_path / "one").rglob("*")):
+        if path.is_file():
+            assert path.read_bytes() == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()

@@ -1,7 +1,9 @@
 """What the public site knows of an alert: every published version and whether it ended.
 
-The website channel keeps one of these per alert as JSON in the site folder (`data/`),
-so the folder itself is the state the site is rebuilt from.
+Workers hand each version to the site as a `SiteVersion` (topic `site.versions`); the site's
+one writer folds them into a `PublishedAlert` per alert (alertcast.site.writer), kept in a
+table whose compacted changelog is the state a new or restarted writer builds from, and
+mirrored as JSON in the site folder (`data/`) for people and tests to read.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import Incident, UtcDateTime
 
 
@@ -61,3 +64,17 @@ class PublishedAlert(BaseModel):
                 "end_reason": "cancel" if ended else self.end_reason,
             }
         )
+
+
+class SiteVersion(BaseModel):
+    """One delivered version, handed by the worker that owns the website's deliveries to the
+    site's writer (`site.versions`, one partition, keyed by alert id and version)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request: DeliveryRequest
+    published_at: UtcDateTime  # the worker's clock at the hand-off: a replay builds the same pages
+
+    @property
+    def key(self) -> bytes:
+        return f"{self.request.alert_id}:{self.request.version}".encode()

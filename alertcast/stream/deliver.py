@@ -35,20 +35,21 @@ from alertcast.delivery.throttle import Throttle
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.post import PostResult
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
-from alertcast.stream import metrics, pauses
+from alertcast.stream import metrics, pauses, site
 from alertcast.stream.app import app, dead, for_each_event, ledger, receipts, requests, send_durably, settings
 from alertcast.stream.keyed import KeyedLocks
 
 log = logging.getLogger(__name__)
 
 channels: dict[str, Channel] = build_channels(settings)
-EXPIRY_CHECK_S = 30.0
 retry = RetryPolicy()
 throttle = Throttle(settings.channel_rates)
 threads = KeyedLocks()
 breakers = Breakers(settings.breaker_failures, settings.breaker_cooldown_s, on_change=metrics.breaker_changed)
-for _name in channels:
+for _name, _channel in channels.items():
     breakers.announce(_name)  # every configured channel's gauge exists (closed) from the start
+    if isinstance(_channel, WebsiteChannel):
+        site.connect(_channel)
 
 
 def answer_in(headers: dict[str, bytes] | None) -> PersonsAnswer | None:
@@ -77,19 +78,13 @@ async def deliver_event(event: Any) -> None:
         receipt = await deliver_one(request, started, answer)
     metrics.observe_delivery(request.channel, receipt.status.value, time.perf_counter() - started)
     value = receipt.model_dump_json().encode()
-    await receipts.send(key=request.delivery_key.encode(), value=value)
+    if not (
+        receipt.status is DeliveryStatus.SENT
+        and getattr(channels.get(request.channel), "receipt_from_writer", False)
+    ):
+        await receipts.send(key=request.delivery_key.encode(), value=value)
     if receipt.status is DeliveryStatus.DEAD:
         await dead.send(key=request.delivery_key.encode(), value=value)
-
-
-async def expire_on_site() -> None:
-    """Expiry ends an alert on the public site like a cancel, even when nothing else happens."""
-    website = channels.get("website")
-    if isinstance(website, WebsiteChannel):
-        await website.refresh_expired()
-
-
-app.timer(interval=EXPIRY_CHECK_S)(expire_on_site)
 
 
 def entry_of(key: str) -> LedgerEntry | None:
