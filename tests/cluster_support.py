@@ -17,16 +17,19 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from conftest import Worker, free_port
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from servers import CACHE
 
 from alertcast import examples, kafka
 from alertcast.models import Incident, alert_id_for
+from alertcast.site.model import PublishedAlert, SiteVersion
+from alertcast.site.writer import SiteWriter, folded
 
 BROKERS = 3
 WEBSITE_AREA = "59350"  # Lille: the website account's route takes only incidents there
@@ -215,8 +218,8 @@ class Burst:
         return {f"{alert_id}:1:webhook:hook" for alert_id in self.alert_ids}
 
 
-def submit_burst(bootstrap: str, prefix: str, run: str, count: int) -> Burst:
-    incidents = [incident(run, n, WEBSITE_AREA if n % 10 == 0 else "62041") for n in range(count)]
+def submit_burst(bootstrap: str, prefix: str, run: str, count: int, website_every: int = 10) -> Burst:
+    incidents = [incident(run, n, WEBSITE_AREA if n % website_every == 0 else "62041") for n in range(count)]
     sender = producer(bootstrap)
     try:
         futures = [
@@ -234,7 +237,7 @@ def submit_burst(bootstrap: str, prefix: str, run: str, count: int) -> Burst:
     finally:
         sender.close()
     ids = [alert_id_for(i.key) for i in incidents]
-    return Burst(ids, ids[::10])
+    return Burst(ids, ids[::website_every])
 
 
 def website_versions(site: Path, alert_ids: list[str]) -> dict[str, list[int]]:
@@ -245,6 +248,28 @@ def website_versions(site: Path, alert_ids: list[str]) -> dict[str, list[int]]:
         if path.exists():
             found[alert_id] = [v["version"] for v in json.loads(path.read_text())["versions"]]
     return found
+
+
+def site_from_topic(bootstrap: str, prefix: str, folder: Path, now: datetime) -> list[PublishedAlert]:
+    """The site one writer builds from everything on `site.versions`, into `folder`: what the
+    shared folder of several workers must equal."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    alerts: dict[str, PublishedAlert] = {}
+    try:
+        part = TopicPartition(prefix + "site.versions", 0)
+        consumer.assign([part])
+        consumer.seek_to_beginning(part)
+        end = consumer.end_offsets([part])[part]
+        while consumer.position(part) < end:
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    handed = SiteVersion.model_validate_json(record.value)
+                    alert_id = handed.request.alert_id
+                    alerts[alert_id] = folded(alerts.get(alert_id), handed)
+    finally:
+        consumer.close()
+    SiteWriter(folder, lambda: now).load(alerts.values())
+    return list(alerts.values())
 
 
 def worker_env(cluster: Cluster, prefix: str, site: Path, receiver: CountingReceiver) -> dict[str, str]:

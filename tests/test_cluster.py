@@ -12,11 +12,13 @@ publish, so 1,000 alerts on it would make a burst quadratic (minutes), not a tes
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ from cluster_support import (
     busiest_window,
     kill,
     p99,
+    site_from_topic,
     start_worker,
     submit_burst,
     three_brokers,
@@ -197,6 +200,54 @@ def test_a_broker_brought_back_heals_the_cluster_and_the_backlog_drains(setup: S
     setup.wait_delivered(burst)
     setup.assert_exactly_once(burst)
     assert not setup.cluster.not_healed()
+
+
+def site_writer(workers: list[Worker]) -> Worker:
+    """The worker that took the site last (a rebalance may have moved it since the first)."""
+    taken = [
+        (line[:25], worker)
+        for worker in workers
+        for line in worker.log.read_text(errors="replace").splitlines()
+        if "site: built from" in line
+    ]
+    assert taken, "no worker built the site"
+    return max(taken, key=lambda found: found[0])[1]
+
+
+LISTS = ("index.html", "feed.atom", "cap.xml", "alerts.json")  # they show when they were made
+
+
+@pytest.mark.timeout(900)
+def test_the_site_has_one_writer_however_many_workers_and_one_killed(setup: Setup, tmp_path: Path) -> None:
+    """Three workers share one site folder (as pods share a volume); 300 alerts go to the
+    website and the worker writing the site is SIGKILLed mid-burst. The folder equals, file for
+    file, the site one writer builds from the same stream: each alert page once, with its one
+    version; only the lists' own time of making may differ."""
+    setup.ready(setup.start())
+    burst = submit_burst(setup.cluster.bootstrap, setup.prefix, setup.prefix + "s", 300, website_every=1)
+    wait_for(lambda: len(website_versions(setup.site, burst.website_ids)) >= 30, DRAIN_S, setup.logs)
+    kill(site_writer(setup.workers))
+    assert len(website_versions(setup.site, burst.website_ids)) < 300, "over before the kill: not a test"
+    setup.wait_delivered(burst)
+    setup.assert_exactly_once(burst)
+    now = datetime.now(UTC)
+    alerts = site_from_topic(setup.cluster.bootstrap, setup.prefix, tmp_path / "one-writer", now)
+    assert sorted(a.alert_id for a in alerts) == sorted(burst.website_ids)
+    assert [len(a.versions) for a in alerts] == [1] * 300
+    shared = {p.relative_to(setup.site): p for p in setup.site.rglob("*") if p.is_file()}
+    alone = {
+        p.relative_to(tmp_path / "one-writer"): p for p in (tmp_path / "one-writer").rglob("*") if p.is_file()
+    }
+    assert sorted(map(str, shared)) == sorted(map(str, alone))
+    differ = [
+        str(name)
+        for name in shared
+        if str(name) not in LISTS and shared[name].read_bytes() != alone[name].read_bytes()
+    ]
+    assert differ == []
+    for name in LISTS:
+        linked = set(re.findall(r"alerts/([0-9a-f]+)\.html", shared[Path(name)].read_text()))
+        assert linked == set(re.findall(r"alerts/([0-9a-f]+)\.html", alone[Path(name)].read_text())), name
 
 
 @pytest.mark.timeout(900)

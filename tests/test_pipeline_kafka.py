@@ -79,6 +79,11 @@ def test_incident_reaches_website_and_webhook(
 
     receipts = read_until(broker, prefix + "deliveries.receipts", 2)
     assert sorted((r["channel"], r["status"]) for r in receipts) == [("webhook", "sent"), ("website", "sent")]
+    # The website's receipt is the site writer's, once the page was on disk, with its address.
+    (website,) = [r for r in receipts if r["channel"] == "website"]
+    assert website["url"].endswith(f"/alerts/{body['alert_id']}.html")
+    handed = read_until(broker, prefix + "site.versions", 1)
+    assert [(h["request"]["alert_id"], h["request"]["version"]) for h in handed] == [(body["alert_id"], 1)]
 
 
 def test_malformed_incidents_land_in_rejected_with_reasons(
