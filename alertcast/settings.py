@@ -34,7 +34,15 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         default=16, description="messages in flight per agent (ingest, approval, deliveries)"
     )
-    site_dir: Path = Field(default=Path("site"), description="where the website channel writes")
+    site_dir: Path = Field(
+        default=Path("site"), description="the site folder, written by the worker that owns site.versions"
+    )
+    site_ended_kept_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="hours an ended alert stays on the index, feeds and area pages (then the archive only)",
+    )
+    site_archive_page_size: int = Field(default=50, ge=1, description="ended alerts per archive page")
     site_base_url: str = Field(default="", description="public URL of the site, for links in posts")
     templates_dir: Path = Field(default=ROOT / "templates")
     channels: list[str] = Field(

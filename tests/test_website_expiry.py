@@ -112,3 +112,24 @@ def test_a_writer_given_the_site_builds_it_from_the_recovered_alerts(tmp_path: P
     for path in sorted((tmp_path / "one").rglob("*")):
         if path.is_file():
             assert path.read_bytes() == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()
+
+
+def test_an_ended_alert_leaves_the_feeds_after_the_configured_time_and_stays_in_the_archive(
+    tmp_path: Path,
+) -> None:
+    incident = road_closure()
+    expires = incident.info[0].expires
+    assert expires is not None
+    clock = [expires - timedelta(hours=1)]
+    writer = SiteWriter(tmp_path, lambda: clock[0], ended_kept=timedelta(hours=1))
+    writer.load([])
+    alert = folded(None, SiteVersion(request=request_for(incident), published_at=clock[0]))
+    writer.publish(alert)
+    clock[0] = expires + timedelta(minutes=1)
+    writer.refresh()
+    assert alert.alert_id in (tmp_path / "alerts.json").read_text()  # ended, still listed a while
+    clock[0] = expires + timedelta(hours=1, minutes=1)
+    assert writer.refresh()
+    assert alert.alert_id not in (tmp_path / "alerts.json").read_text()
+    assert alert.alert_id not in (tmp_path / "feed.atom").read_text()
+    assert alert.alert_id in (tmp_path / "archive.html").read_text()

@@ -12,12 +12,12 @@ fan-out time the site like any network.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from alertcast.models.alert import DeliveryStatus, Receipt
 from alertcast.site.atomic import write_atomic
-from alertcast.site.incremental import SiteBuilder
+from alertcast.site.incremental import ARCHIVE_PAGE_SIZE, ENDED_KEPT, SiteBuilder
 from alertcast.site.model import PublishedAlert, SiteVersion
 
 DATA_FOLDER = "data"
@@ -36,11 +36,21 @@ def folded(current: PublishedAlert | None, handed: SiteVersion) -> PublishedAler
 class SiteWriter:
     """Builds the site folder from the alerts it is given; one caller at a time."""
 
-    def __init__(self, site_dir: Path, now: Callable[[], datetime], base_url: str = "") -> None:
+    def __init__(
+        self,
+        site_dir: Path,
+        now: Callable[[], datetime],
+        base_url: str = "",
+        *,
+        ended_kept: timedelta = ENDED_KEPT,
+        archive_page_size: int = ARCHIVE_PAGE_SIZE,
+    ) -> None:
         self.site_dir = site_dir
         self.now = now
         self.base_url = base_url.rstrip("/")
-        self.builder = SiteBuilder(site_dir, base_url=self.base_url)
+        self.builder = SiteBuilder(
+            site_dir, base_url=self.base_url, ended_kept=ended_kept, archive_page_size=archive_page_size
+        )
         self.loaded = False
 
     def alert_url(self, alert_id: str) -> str:

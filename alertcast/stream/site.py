@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from alertcast.channels.website import WebsiteChannel
@@ -25,7 +26,13 @@ CHECK_S = 5.0  # how soon a worker given the site builds it, and checks for expi
 site_versions = topic("site.versions")
 # Per alert id: the PublishedAlert as JSON. One partition, like site.versions: one owner.
 site_alerts = app.Table("site_alerts", default=None, partitions=1)
-writer = SiteWriter(settings.site_dir, clock.now, settings.site_base_url)
+writer = SiteWriter(
+    settings.site_dir,
+    clock.now,
+    settings.site_base_url,
+    ended_kept=timedelta(hours=settings.site_ended_kept_hours),
+    archive_page_size=settings.site_archive_page_size,
+)
 writing = asyncio.Lock()  # one writer call at a time (the builder is not thread-safe)
 
 
