@@ -1,0 +1,127 @@
+"""Signed one-click links: confirm a subscription, or end it, with nothing but the link.
+
+A token is `<action>.<subscription id>.<issued, Unix seconds>.<HMAC-SHA256, base64url>`: all
+url-safe, so it sits in a path or a query as is. The MAC covers a fixed label too, so a
+signature made with the same secret for something else (a webhook) is never a valid token.
+Unsubscribe links never expire: RFC 8058's one-click List-Unsubscribe link lives in mails read
+months later, and ending a subscription must always work. Confirm links expire (48 hours by
+default), like the pending subscription they confirm.
+
+`verify` reads whatever arrives from the Internet (any bytes, any text), so it never raises:
+a bad token is a `Problem` that says which way it is bad, never quoting the token's signature
+nor, of course, the secret. Only a programming or configuration mistake (an empty secret, an
+unknown action to sign) raises, and then only `TokenError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Literal, NamedTuple
+
+from alertcast.clock import clock
+from alertcast.models.problem import Problem
+from alertcast.subscriptions.model import ID_PATTERN
+
+Action = Literal["confirm", "unsubscribe"]
+ACTIONS: tuple[Action, ...] = ("confirm", "unsubscribe")
+CONFIRM_MAX_AGE = timedelta(hours=48)
+MIN_SECRET_BYTES = 32
+# A signature made "a little" in the future is clock skew between workers; more is forged or broken.
+CLOCK_SKEW = timedelta(minutes=5)
+
+_LABEL = b"alertcast.subscription-link.v1"
+_ID = re.compile(ID_PATTERN)
+_ISSUED = re.compile(r"^[0-9]{1,11}$")  # until the year 5138: datetime cannot go past 9999
+_MAX_LENGTH = 200
+
+
+class TokenError(ValueError):
+    """A mistake in the caller's code or settings, never in a token received."""
+
+
+class Verified(NamedTuple):
+    subscription_id: str
+    action: Action
+
+
+def _check_secret(secret: bytes) -> None:
+    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+        raise TokenError(f"the subscription secret must be at least {MIN_SECRET_BYTES} bytes")
+
+
+def _mac(secret: bytes, action: str, subscription_id: str, issued: str) -> bytes:
+    message = b"\x00".join((_LABEL, action.encode(), subscription_id.encode(), issued.encode()))
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=")
+
+
+def sign(subscription_id: str, action: Action, secret: bytes, now: datetime | None = None) -> str:
+    """A token for a link; `now` is when it was issued (only confirm links ever look at it)."""
+    _check_secret(secret)
+    if action not in ACTIONS:
+        raise TokenError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
+    if not isinstance(subscription_id, str) or not _ID.match(subscription_id):
+        raise TokenError("a subscription id is 16 to 64 url-safe characters")
+    issued = str(int((now or clock.now()).timestamp()))
+    return ".".join((action, subscription_id, issued, _mac(secret, action, subscription_id, issued).decode()))
+
+
+def verify(
+    token: str | bytes, secret: bytes, now: datetime, max_age: timedelta = CONFIRM_MAX_AGE
+) -> Verified | Problem:
+    """The subscription and action a token was signed for, or why it is refused."""
+    _check_secret(secret)
+    text = _ascii(token)
+    if text is None or len(text) > _MAX_LENGTH:
+        return _refused("token_malformed", "this link is not one of ours, or was cut short")
+    parts = text.split(".")
+    if len(parts) != 4:
+        return _refused("token_malformed", "this link is not one of ours, or was cut short")
+    action, subscription_id, issued, signature = parts
+    if action not in ACTIONS or not _ID.match(subscription_id) or not _ISSUED.match(issued):
+        return _refused("token_malformed", "this link is not one of ours, or was cut short")
+    # Signature before age: an expired-looking forgery learns nothing about what we would accept.
+    if not hmac.compare_digest(_mac(secret, action, subscription_id, issued), signature.encode("ascii")):
+        return _refused("token_signature", "this link's signature does not match: it was changed or mistyped")
+    if action == "unsubscribe":
+        return Verified(subscription_id, "unsubscribe")
+    issued_at = datetime.fromtimestamp(int(issued), UTC)
+    if issued_at > now + CLOCK_SKEW:
+        return _refused("token_from_future", "this link was signed in the future")
+    if now - issued_at > max_age:
+        return _refused("token_expired", f"this confirmation link is older than {_hours(max_age)}")
+    return Verified(subscription_id, "confirm")
+
+
+_HINTS = {
+    "token_malformed": "copy the whole link from the message, or open it from the message itself",
+    "token_signature": "open the link from the message itself",
+    "token_from_future": "check the server clock",
+    "token_expired": "subscribe again: a new confirmation message will be sent",
+}
+
+
+def _ascii(token: object) -> str | None:
+    """The token as ASCII text, or None for anything else (other types, bytes, non-ASCII)."""
+    if isinstance(token, bytes | bytearray):
+        try:
+            return bytes(token).decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    if isinstance(token, str) and token.isascii():
+        return token
+    return None
+
+
+def _hours(age: timedelta) -> str:
+    hours = age.total_seconds() / 3600
+    return f"{hours:g} hours"
+
+
+def _refused(rule: str, message: str) -> Problem:
+    # The token itself is withheld: a link is a capability, and logs are read by others.
+    return Problem(path="token", value=None, rule=rule, message=message, hint=_HINTS[rule])
