@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from alertcast.errors import ServiceError
 from alertcast.maven import MavenError, copy_dependencies
 from alertcast.processes import port_open, running_pid, stop
 from alertcast.settings import ROOT
@@ -26,7 +27,7 @@ DEPLOY = ROOT / "deploy" / "kafka"
 BROKER_JAR = f"kafka_2.13-{KAFKA_VERSION}.jar"
 
 
-class KafkaError(RuntimeError):
+class KafkaError(ServiceError, RuntimeError):
     """Something the operator must fix: the message says what and how."""
 
 

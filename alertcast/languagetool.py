@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from alertcast.charter import grammar
+from alertcast.errors import ServiceError
 from alertcast.maven import MavenError, copy_dependencies
 from alertcast.processes import port_open, running_pid, stop
 from alertcast.settings import ROOT
@@ -52,7 +53,7 @@ SERVER_CONFIG = {
 }
 
 
-class LanguageToolError(RuntimeError):
+class LanguageToolError(ServiceError, RuntimeError):
     """Something the operator must fix: the message says what and how."""
 
 

@@ -14,8 +14,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from alertcast.errors import ServiceError
 
-class MavenError(RuntimeError):
+
+class MavenError(ServiceError, RuntimeError):
     """Maven is missing or could not fetch the jars: the message says what to do."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 
 from alertcast.delivery.ledger import Resolution
+from alertcast.errors import AlertcastError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.settings import Settings
 from alertcast.topic_reader import read_to_end
@@ -28,7 +29,7 @@ def resolution_headers(resolution: Resolution, by: str, url: str | None = None) 
     return headers
 
 
-class NotFound(LookupError):
+class NotFound(AlertcastError, LookupError):
     pass
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from alertcast.errors import DeliveryError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.post import PostResult
 
@@ -34,7 +35,7 @@ class AccountHealth(BaseModel):
     problem: str | None = None
 
 
-class LookupUnsupported(Exception):
+class LookupUnsupported(DeliveryError):
     """The network cannot tell whether a post exists (e.g. Telegram channels)."""
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from alertcast.channels.base import Channel
 from alertcast.clock import clock
+from alertcast.errors import ConfigurationError
 from alertcast.http import make_client
 from alertcast.render.length import CHANNELS
 from alertcast.settings import Settings
 
 
-class UnknownChannel(ValueError):
+class UnknownChannel(ConfigurationError, ValueError):
     pass
 
 

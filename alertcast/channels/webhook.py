@@ -36,6 +36,7 @@ from alertcast.channels.account import error_text, hide_url, redact, redact_http
 from alertcast.channels.base import AccountHealth
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
+from alertcast.errors import ConfigurationError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.post import PostResult
 from alertcast.models.problem import Problem
@@ -51,7 +52,7 @@ SECRET_SETTING = "ALERTCAST_WEBHOOK_SECRET"
 UNSIGNED_SETTING = "ALERTCAST_WEBHOOK_UNSIGNED"
 
 
-class WebhookConfigError(ValueError):
+class WebhookConfigError(ConfigurationError, ValueError):
     """The webhook channel cannot start as configured; `problem` is the one error shape."""
 
     def __init__(self, problem: Problem) -> None:

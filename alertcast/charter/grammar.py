@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from alertcast.charter import spelling
 from alertcast.charter.lexicon import Charter, Message
 from alertcast.charter.sentences import split
+from alertcast.errors import ServiceError
 from alertcast.http import make_sync_client
 from alertcast.models.finding import Finding, Level
 
@@ -76,7 +77,7 @@ DISABLED_CATEGORIES: dict[str, str] = {
 _JOINER = "\n\n"  # sentences of one request: a paragraph each, so no rule spans two
 
 
-class GrammarUnavailable(RuntimeError):
+class GrammarUnavailable(ServiceError, RuntimeError):
     """The LanguageTool server did not answer: the text is checked without it."""
 
 

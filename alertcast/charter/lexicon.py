@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alertcast.charter.folding import fold
 from alertcast.charter.phrases import Matcher, compile_entry
+from alertcast.errors import ConfigurationError
 
 #: The phrase lists of a language file, each checked by one rule.
 PHRASE_LISTS = ("opinion", "borderline", "alarmist", "partisan", "praise", "blame")
@@ -92,7 +93,7 @@ class PlacesFile(BaseModel):
     exclude: dict[str, list[str]] = Field(default_factory=dict)
 
 
-class LexiconError(ValueError):
+class LexiconError(ConfigurationError, ValueError):
     """A lexicon file is not what the charter expects; says which file and why."""
 
 

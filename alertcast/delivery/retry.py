@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from alertcast.errors import DeliveryError
+
 T = TypeVar("T")
 
 
-class TransientError(Exception):
+class TransientError(DeliveryError):
     """Worth retrying (timeout, 5xx, 429). `retry_after` is what the server asked for, in seconds."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
@@ -19,11 +21,11 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
-class PermanentError(Exception):
+class PermanentError(DeliveryError):
     """Retrying cannot help (4xx other than 429, refused content): fail at once with the reason."""
 
 
-class OutcomeUnknown(Exception):
+class OutcomeUnknown(DeliveryError):
     """The post may have reached a network that cannot be asked afterwards (a Telegram send
     that timed out after the request left): retrying could post twice, so a person decides."""
 

@@ -34,6 +34,7 @@ from alertcast.charter import grammar
 from alertcast.charter.engine import blocking, check_incident, check_text
 from alertcast.charter.lexicon import LexiconError
 from alertcast.clock import clock
+from alertcast.errors import ConfigurationError
 from alertcast.models.alert import ChannelText
 from alertcast.models.finding import Finding
 from alertcast.models.incident import Incident, Info, MsgType, Status
@@ -53,7 +54,7 @@ UPDATE_LABELS = {"fr": "Mise à jour", "en": "Update"}
 _MAX_REFUSALS = 5
 
 
-class TemplateProblem(Exception):
+class TemplateProblem(ConfigurationError):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.message)
         self.problem = problem

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import Any
 
+from alertcast.errors import ConfigurationError
+
 # Exactly those of pyproject.toml (a test keeps them equal).
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0", "mode-streaming": "0.7.1"}
 WHY = (
@@ -31,7 +33,7 @@ WHY = (
 )
 
 
-class StreamGuardError(RuntimeError):
+class StreamGuardError(ConfigurationError, RuntimeError):
     """The worker refuses to start: a fix of transport.py would be off without a word."""
 
 

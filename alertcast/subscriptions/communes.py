@@ -24,6 +24,7 @@ import shapely  # type: ignore[import-untyped]
 from shapely.strtree import STRtree  # type: ignore[import-untyped]
 
 from alertcast.charter.folding import fold
+from alertcast.errors import ConfigurationError
 from alertcast.subscriptions.codes import departement_of, is_commune, is_departement
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "communes-sample.csv"
@@ -33,7 +34,7 @@ _SEPARATORS = re.compile(r"[\s'\-]+")
 _COLUMNS = ("code", "name", "departement", "lat", "lon")
 
 
-class CommuneDataError(ValueError):
+class CommuneDataError(ConfigurationError, ValueError):
     """The communes file is wrong: the body's data, reported with its line, at load time."""
 
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
 from alertcast.clock import clock
+from alertcast.errors import ConfigurationError
 from alertcast.models.problem import Problem
 from alertcast.subscriptions.model import ID_PATTERN
 
@@ -39,7 +40,7 @@ _ISSUED = re.compile(r"^[0-9]{1,11}$")  # until the year 5138: datetime cannot g
 _MAX_LENGTH = 200
 
 
-class TokenError(ValueError):
+class TokenError(ConfigurationError, ValueError):
     """A mistake in the caller's code or settings, never in a token received."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alertcast.errors import ConfigurationError
 from alertcast.models.problem import Problem, problems_from_validation
 
 KEY_PREFIX = "ack_"
@@ -54,7 +55,7 @@ class SourcesConfig(BaseModel):
         return self
 
 
-class ConfigError(ValueError):
+class ConfigError(ConfigurationError, ValueError):
     """The sources configuration cannot be used; `problems` say where and why."""
 
     def __init__(self, where: str, problems: list[Problem]) -> None:

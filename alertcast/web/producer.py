@@ -16,10 +16,12 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from alertcast.errors import ServiceError
+
 log = logging.getLogger(__name__)
 
 
-class ProduceError(RuntimeError):
+class ProduceError(ServiceError, RuntimeError):
     """Kafka did not take the messages: the caller answers 503 and the sender retries."""
 
 
