@@ -133,3 +133,21 @@ def test_an_ended_alert_leaves_the_feeds_after_the_configured_time_and_stays_in_
     assert alert.alert_id not in (tmp_path / "alerts.json").read_text()
     assert alert.alert_id not in (tmp_path / "feed.atom").read_text()
     assert alert.alert_id in (tmp_path / "archive.html").read_text()
+
+
+def test_a_writer_taking_over_removes_what_a_killed_writer_left_half_written(tmp_path: Path) -> None:
+    incident = road_closure()
+    at = (incident.info[0].expires or datetime(2030, 1, 1, tzinfo=UTC)) - timedelta(hours=1)
+    alert = folded(None, SiteVersion(request=request_for(incident), published_at=at))
+    first = SiteWriter(tmp_path, lambda: at)
+    first.load([])
+    first.publish(alert)
+    left = [
+        tmp_path / ".index.html.x1.alertcast-tmp",
+        tmp_path / "alerts" / f".{alert.alert_id}.html.x2.alertcast-tmp",
+    ]
+    for path in left:
+        path.write_bytes(b"half written")
+    changed = SiteWriter(tmp_path, lambda: at).load([alert])
+    assert all(path in changed and not path.exists() for path in left)
+    assert not list(tmp_path.rglob("*.alertcast-tmp"))

@@ -97,3 +97,14 @@ def sync_folder(folder: Path) -> None:
 
 def sync_folders(folders: Iterable[Path]) -> None:
     list(_flushers().map(sync_folder, sorted(set(folders))))
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporary files a writer killed mid-write left under `folder` (it renames
+    them only once all are on disk); the caller must be the folder's one writer."""
+    removed = []
+    for path in sorted(folder.rglob(f"*{TEMP_SUFFIX}")):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from alertcast.models.alert import DeliveryStatus, Receipt
-from alertcast.site.atomic import write_atomic
+from alertcast.site.atomic import remove_leftovers, write_atomic
 from alertcast.site.incremental import ARCHIVE_PAGE_SIZE, ENDED_KEPT, SiteBuilder
 from alertcast.site.model import PublishedAlert, SiteVersion
 
@@ -59,7 +59,9 @@ class SiteWriter:
     def load(self, alerts: Iterable[PublishedAlert]) -> list[Path]:
         """The whole site from `alerts` (at start, or when this writer takes the site over)."""
         held = sorted(alerts, key=lambda alert: alert.alert_id)
-        changed = self.builder.load(held, self.now())  # checks every id is a file name
+        # A writer killed mid-publish (the one this one replaces) leaves its temporary files.
+        changed = remove_leftovers(self.site_dir) if self.site_dir.exists() else []
+        changed += self.builder.load(held, self.now())  # checks every id is a file name
         for alert in held:
             self._mirror(alert)
         self.loaded = True
