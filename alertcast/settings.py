@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,11 +133,27 @@ class Settings(BaseSettings):
         default=5.0, description="how long a console decision waits for the worker"
     )
     http_timeout_s: float = 10.0
-    timezone: str = "Europe/Paris"
+    timezone: str = Field(
+        default="Europe/Paris", description="the body's time zone (IANA), for times on pages and in texts"
+    )
     log_level: str = "info"
     cache_dir: Path = Field(default=Path.home() / ".cache" / "alertcast")
     kafka_dir: Path = Field(default=Path(".alertcast") / "kafka", description="local broker data and logs")
     kafka_port: int = 9092
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """Refused at start, not at the first page: a typo would otherwise stop the site writer."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: give an IANA name such as Europe/Paris or Indian/Reunion"
+            ) from None
+        return value
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -151,3 +151,28 @@ def test_a_writer_taking_over_removes_what_a_killed_writer_left_half_written(tmp
     changed = SiteWriter(tmp_path, lambda: at).load([alert])
     assert all(path in changed and not path.exists() for path in left)
     assert not list(tmp_path.rglob("*.alertcast-tmp"))
+
+
+def test_the_site_speaks_the_body_s_time_zone_not_always_paris(tmp_path: Path) -> None:
+    """A body in La Réunion (UTC+4) shows its own clock, and says whose it is."""
+    incident = road_closure()
+    at = datetime(2030, 1, 1, 6, 0, tzinfo=UTC)
+    alert = folded(None, SiteVersion(request=request_for(incident), published_at=at))
+    paris, reunion = tmp_path / "paris", tmp_path / "reunion"
+    SiteWriter(paris, lambda: at).load([alert])
+    SiteWriter(reunion, lambda: at, tz="Indian/Reunion").load([alert])
+    assert "Heures de Paris." in (paris / "index.html").read_text()
+    index = (reunion / "index.html").read_text()
+    assert "Heures de La Réunion." in index and "Paris" not in index
+    assert 'datetime="2030-01-01T10:00:00+04:00"' in index  # "page updated" in Réunion time
+
+
+def test_an_unknown_time_zone_is_refused_with_the_setting_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from alertcast.settings import Settings
+
+    monkeypatch.setenv("ALERTCAST_TIMEZONE", "Europe/Pariss")
+    with pytest.raises(ValidationError, match="unknown time zone 'Europe/Pariss'") as refused:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert refused.value.errors()[0]["loc"] == ("timezone",)

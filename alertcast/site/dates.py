@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone_location
 
 from alertcast.site.labels import DEFAULT_LANGUAGE, language_of
 
@@ -38,3 +38,10 @@ def spoken_time(value: datetime, *, now: datetime, tz: tzinfo, language: str = D
 def shown_time(value: datetime, *, now: datetime, tz: tzinfo, language: str = DEFAULT_LANGUAGE) -> ShownTime:
     local = value.astimezone(tz).replace(microsecond=0)
     return ShownTime(iso=local.isoformat(), text=spoken_time(value, now=now, tz=tz, language=language))
+
+
+def zone_place(tz: tzinfo, language: str = DEFAULT_LANGUAGE) -> str:
+    """The place a time zone is named after, in `language` ("Paris", "La Réunion", "Nouméa"):
+    a page says whose clock its times are on, and a body overseas is not on Paris time."""
+    _, _, locale = _PATTERNS[language_of(language) or DEFAULT_LANGUAGE]
+    return str(get_timezone_location(tz, locale=locale, return_city=True))

@@ -35,7 +35,7 @@ from alertcast.site.atom_feed import atom_entry, atom_feed
 from alertcast.site.atomic import sync_folders, write_files
 from alertcast.site.cap_feed import cap_entry, cap_feed
 from alertcast.site.cap_writer import DEFAULT_TIMEZONE, cap_documents, resolve_timezone, xml_bytes
-from alertcast.site.dates import shown_time
+from alertcast.site.dates import shown_time, zone_place
 from alertcast.site.json_index import alerts_json, current_digest, entry_json
 from alertcast.site.labels import DEFAULT_LANGUAGE, labels
 from alertcast.site.model import PublishedAlert
@@ -122,7 +122,13 @@ class SiteBuilder:
         self.ended_kept = ended_kept
         self.archive_page_size = archive_page_size
         self._env = page_environment(templates_dir)
-        self._common: dict[str, Any] = {"lang": language, "t": labels(language), "generated": None}
+        words = labels(language)
+        place = zone_place(self.tz, language)
+        self._common: dict[str, Any] = {
+            "lang": language,
+            "t": {**words, "times_note": words["times_note"].format(place=place)},
+            "generated": None,
+        }
         self._held: dict[str, _Held] = {}
         self._areas: dict[str, set[str]] = {}  # area slug -> ids of the alerts that ever named it
         self._archive: dict[str, ArchivePage] = {}  # as last written

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from alertcast.models.alert import DeliveryStatus, Receipt
 from alertcast.site.atomic import remove_leftovers, write_atomic
+from alertcast.site.cap_writer import DEFAULT_TIMEZONE
 from alertcast.site.incremental import ARCHIVE_PAGE_SIZE, ENDED_KEPT, SiteBuilder
 from alertcast.site.model import PublishedAlert, SiteVersion
 
@@ -44,12 +45,17 @@ class SiteWriter:
         *,
         ended_kept: timedelta = ENDED_KEPT,
         archive_page_size: int = ARCHIVE_PAGE_SIZE,
+        tz: str = DEFAULT_TIMEZONE,
     ) -> None:
         self.site_dir = site_dir
         self.now = now
         self.base_url = base_url.rstrip("/")
         self.builder = SiteBuilder(
-            site_dir, base_url=self.base_url, ended_kept=ended_kept, archive_page_size=archive_page_size
+            site_dir,
+            base_url=self.base_url,
+            ended_kept=ended_kept,
+            archive_page_size=archive_page_size,
+            tz=tz,
         )
         self.loaded = False
 

@@ -32,6 +32,7 @@ writer = SiteWriter(
     settings.site_base_url,
     ended_kept=timedelta(hours=settings.site_ended_kept_hours),
     archive_page_size=settings.site_archive_page_size,
+    tz=settings.timezone,
 )
 writing = asyncio.Lock()  # one writer call at a time (the builder is not thread-safe)
 
