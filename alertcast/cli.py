@@ -131,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--by", help="who (default: your login)")
     deliveries_commands.add_parser("paused", help="the active pause switches and the deliveries they hold")
 
+    subscribers = commands.add_parser("subscribers", help="a citizen's subscriptions, on their request")
+    subscribers_commands = subscribers.add_subparsers(dest="action", required=True)
+    for verb, text in (
+        ("export", "print as JSON everything held about one subscriber"),
+        ("delete", "erase every subscription of one subscriber (audited, without the address)"),
+    ):
+        command = subscribers_commands.add_parser(verb, help=text)
+        command.add_argument("who", help="the subscriber's e-mail address or push endpoint URL")
+        if verb == "delete":
+            command.add_argument("--by", help="who erases (default: your login), for the audit")
+
     users = commands.add_parser("users", help="console users")
     users_commands = _actions(users)
     users_commands.add_parser("hash", help="read a password twice (not echoed), print its argon2id hash")
@@ -282,6 +293,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_REFUSED
         print(f"{args.delivery_key}: {choice.value} sent to the workers; its receipt will follow")
+        return EXIT_OK
+    if args.command == "subscribers":
+        from alertcast.subscribers import delete_subscriber, export_subscriber, exported_json
+
+        if args.action == "export":
+            print(exported_json(export_subscriber(settings, args.who)))
+            return EXIT_OK
+        erased = delete_subscriber(settings, args.who, args.by)
+        print(f"{len(erased)} subscription(s) erased" + (f": {', '.join(erased)}" if erased else ""))
         return EXIT_OK
     if args.command == "users":
         import getpass

@@ -22,6 +22,7 @@ from alertcast.models import (
 from alertcast.models.decision import AuditEvent, Decision
 from alertcast.settings import ROOT
 from alertcast.site.model import SiteVersion
+from alertcast.subscriptions.model import Subscription
 
 SCHEMAS_DIR = ROOT / "topics" / "schemas"
 MODELS: tuple[type[BaseModel], ...] = (
@@ -36,6 +37,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     AuditEvent,
     Pause,
     SiteVersion,
+    Subscription,
 )
 
 

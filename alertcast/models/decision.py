@@ -77,6 +77,7 @@ class AuditAction(StrEnum):
     LOGIN_FAILED = "login_failed"  # a wrong name or password (actor "?" for a name no user has)
     LOGIN_THROTTLED = "login_throttled"  # attempts refused unread while a throttle delay runs
     LOGOUT = "logout"  # a session ended: details.session is its revocation id, refused from then on
+    SUBSCRIBER_ERASED = "subscriber_erased"  # a citizen's subscriptions erased on request (ids only)
 
 
 class DraftStatus(StrEnum):
