@@ -29,9 +29,17 @@ class Matcher:
     pattern: re.Pattern[str]
     on_folded: bool
     entry: Any
+    required: tuple[str, ...] = ()  # words the text must contain for the phrase to match
 
     def spans(self, folded: Folded) -> Iterator[tuple[int, int]]:
-        """Spans in the original text (see Folded.span)."""
+        """Spans in the original text (see Folded.span).
+
+        A phrase's regex starts with a look-behind and often a set, so the engine tries it at
+        every position of the text; its fixed words are looked for first, as plain substrings
+        (a necessary condition: nothing the phrase matches is missed)."""
+        text = folded.text if self.on_folded else folded.original
+        if any(word not in text for word in self.required):
+            return
         if self.on_folded:
             for match in self.pattern.finditer(folded.text):
                 if match.end() > match.start():
@@ -83,6 +91,19 @@ def _with_sets(option: str, sets: Mapping[str, list[str]], exact: bool) -> str:
     )
 
 
+def required_words(phrase: str) -> tuple[str, ...]:
+    """The words a text must contain for `phrase` to match: those written outside any set or
+    alternative, folded like the text they are looked for in (acronyms as written)."""
+    exact = is_acronym_phrase(phrase)
+    words: list[str] = []
+    for token in _TOKENS.finditer(phrase.strip()):
+        if token.group(1) is not None or token.group(2) is not None:
+            continue
+        literal = token.group(0) if exact else fold(token.group(0))
+        words += [w for w in literal.split() if not (exact and any(c in w for c in "'\u2019"))]
+    return tuple(dict.fromkeys(w for w in words if not any(c in w for c in "(){}")))
+
+
 def phrase_pattern(phrase: str, sets: Mapping[str, list[str]]) -> tuple[str, bool]:
     """The regex source of a phrase and whether it matches the folded text."""
     exact = is_acronym_phrase(phrase)
@@ -114,6 +135,7 @@ def compile_entry(
             return Matcher(re.compile(regex, re.IGNORECASE), on_folded=False, entry=entry)
         assert phrase is not None
         source, on_folded = phrase_pattern(phrase, sets)
-        return Matcher(re.compile(source), on_folded=on_folded, entry=entry)
+        required = required_words(phrase)
+        return Matcher(re.compile(source), on_folded=on_folded, entry=entry, required=required)
     except re.error as error:
         raise ValueError(f"invalid pattern: {error}") from error

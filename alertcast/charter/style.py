@@ -148,6 +148,8 @@ def is_emoji(grapheme: str) -> bool:
 
 
 def emoji_spans(text: str) -> list[tuple[int, int]]:
+    if _PICTOGRAPHIC.search(text) is None:  # no pictogram anywhere: no grapheme to walk
+        return []
     return [(match.start(), match.end()) for match in _GRAPHEME.finditer(text) if is_emoji(match.group(0))]
 
 
