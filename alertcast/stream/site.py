@@ -46,16 +46,20 @@ def connect(channel: WebsiteChannel) -> None:
     channel.hand_off = hand_off
 
 
+def _is_site(tp: Any) -> bool:
+    return bool(tp.topic == site_versions.get_topic_name())
+
+
 @app.on_partitions_revoked.connect
 async def forget_site(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
     """Given back later, the site may have changed under another owner: build it anew then."""
     revoked: set[Any] = args[0] if args else set()
-    if any(tp.topic == site_versions.get_topic_name() for tp in revoked):
+    if any(map(_is_site, revoked)):
         writer.forget()
 
 
 def owns_site() -> bool:
-    return any(tp.topic == site_versions.get_topic_name() for tp in app.consumer.assignment())
+    return any(map(_is_site, app.consumer.assignment()))
 
 
 def recovered() -> list[PublishedAlert]:
@@ -93,9 +97,12 @@ async def write_one(event: Any) -> None:
 
 async def check_site() -> None:
     """The owner builds the site once given it (before any publish) and rebuilds what an
-    expiry changed; a worker that lost the site forgets it (it may change elsewhere)."""
+    expiry changed. Not during a rebalance: the table may be recovering (a worker that loses
+    the site forgets it when its partition is revoked, `forget_site`)."""
     async with writing:
-        if not owns_site() or app.rebalancing:
+        if app.rebalancing:
+            return
+        if not owns_site():
             writer.forget()
             return
         await ensure_loaded()

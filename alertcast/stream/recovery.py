@@ -1,0 +1,180 @@
+"""A watchdog for Faust's table recovery: a stalled recovery is described, then started again.
+
+After a worker is killed, the worker given its active changelog partitions recovers them
+before it reads anything else. The cluster tier saw that recovery stall about one run in five:
+Faust logged "No event received for active tp ... since recovery start" every 5 s for minutes,
+while the partition held records (29 on `site_alerts-changelog[0]`, all of them already read
+as a standby) and every stream partition of that worker stayed paused: its incidents waited
+for good. Faust never gives up a recovery nor starts it again on its own.
+
+So every few seconds, while a recovery runs: an active partition that still has records to
+read and has sent none for `STALL_S` counts as stalled (`stalled`, pure). The worker then
+logs what the consumer knows of it, and where the tasks that carry records into recovery
+stand (`describe`, to find the cause), and starts the recovery again the way a new rebalance
+does (Faust's `signal_recovery_start`: its recovery loop seeks the active partitions again and
+re-reads them; a changelog read twice sets each key to the same value). At most
+`RESTARTS` times per rebalance: then the log says the worker needs a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from alertcast.stream import versions
+from alertcast.stream.app import app
+
+log = logging.getLogger(__name__)
+
+CHECK_S = 5.0
+STALL_S = 20.0  # Faust's own warning comes after 15 s without an event
+RESTARTS = 3
+# The tasks that carry a record from the broker to recovery: where each is awaiting says
+# which link of the chain holds (the consumer's drain loop, recovery's reader, its loop).
+CHAIN = ("_drain_messages", "_slurp_changelogs", "_restart_recovery")
+
+
+def stalled(
+    now: float,
+    started_at: float | None,
+    last_event_at: Mapping[Any, float],
+    remaining: Mapping[Any, int],
+    stall_s: float = STALL_S,
+) -> list[Any]:
+    """The active partitions with records left whose last event (or, with none, the start of
+    the recovery) is `stall_s` or more ago. None while no recovery runs (`started_at` None)."""
+    if started_at is None:
+        return []
+    return sorted(
+        (
+            tp
+            for tp, left in remaining.items()
+            if left > 0 and now - last_event_at.get(tp, started_at) >= stall_s
+        ),
+        key=str,
+    )
+
+
+def await_chain(coro: Any) -> list[str]:
+    """Where a suspended coroutine waits, outermost first (a task's own stack shows only its
+    outermost frame)."""
+    frames = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        frame = frame or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            frames.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        awaited = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+        coro = awaited or getattr(coro, "gi_yieldfrom", None)
+    return frames
+
+
+def task_stacks(names: tuple[str, ...] = CHAIN) -> list[str]:
+    """One line per running task that goes through one of `names`: where it awaits."""
+    lines = []
+    for task in asyncio.all_tasks():
+        chain = await_chain(task.get_coro())
+        if any(name in frame for frame in chain for name in names):
+            lines.append(f"task: {' -> '.join(chain)}")
+    return lines
+
+
+def describe(tp: Any) -> list[str]:
+    """What Faust's consumer and aiokafka's know of `tp`, best effort (private names of the
+    pinned versions; a missing one prints as '?', this is only said, never acted on)."""
+    consumer: Any = app.consumer
+    faust_side = {
+        "active": tp in (getattr(consumer, "_active_partitions", None) or ()),
+        "paused": tp in getattr(consumer, "_paused_partitions", ()),
+        "buffered": tp in getattr(consumer, "_buffered_partitions", ()),
+        "read_offset": getattr(consumer, "_read_offset", {}).get(tp, "?"),
+        "flow_active": getattr(consumer, "flow_active", "?"),
+        "flow_control_active": app.flow_control.is_active(),
+        "generation": app.consumer_generation_id,
+    }
+    lines = [f"{tp} faust: {faust_side}"]
+    try:
+        aio: Any = consumer._thread._consumer
+        fetcher = aio._fetcher
+        assignment = fetcher._subscriptions.subscription.assignment
+        state = assignment.state_value(tp) if assignment else None
+        aio_side = {
+            "assigned": state is not None,
+            "paused": getattr(state, "paused", "?"),
+            "position": getattr(state, "position", "?")
+            if getattr(state, "has_valid_position", False)
+            else None,
+            "highwater": getattr(state, "highwater", "?"),
+            "buffered_records": tp in fetcher._records,
+            "in_flight_nodes": sorted(fetcher._in_flight),
+        }
+        lines.append(f"{tp} aiokafka: {aio_side}")
+    except Exception as error:  # a diagnosis never stops the worker
+        lines.append(f"{tp} aiokafka: not readable ({type(error).__name__})")
+    tables: Any = app.tables
+    queue = tables.changelog_queue
+    lines.append(f"changelog queue: {queue.qsize()}/{queue.maxsize}")
+    full = [
+        f"{channel}: {channel.queue.qsize()}/{channel.queue.maxsize}"
+        for channel in list(getattr(app.topics, "_topics", ()))
+        if channel.queue.maxsize and channel.queue.qsize() >= channel.queue.maxsize
+    ]
+    if full:
+        lines.append(f"full stream queues: {full}")
+    return lines
+
+
+class Watchdog:
+    """Per rebalance: how many times the recovery was started again."""
+
+    def __init__(self) -> None:
+        self.generation: int | None = None
+        self.restarts = 0
+
+    async def check(self) -> None:
+        tables: Any = app.tables
+        recovery: Any = tables.recovery
+        if not recovery.in_recovery:
+            return
+        versions.require_attributes(recovery, RECOVERY_ATTRIBUTES, "Faust's recovery")
+        if app.consumer_generation_id != self.generation:
+            self.generation, self.restarts = app.consumer_generation_id, 0
+        stuck = stalled(
+            time.monotonic(),  # Faust's recovery times are time.monotonic()
+            recovery._recovery_started_at,
+            recovery._active_events_received_at,
+            recovery.active_remaining(),
+        )
+        if not stuck:
+            return
+        if self.restarts >= RESTARTS:
+            if self.restarts == RESTARTS:
+                self.restarts += 1
+                log.error(
+                    "recovery stalled on %s after %d restarts: this worker needs a restart",
+                    ", ".join(map(str, stuck)),
+                    RESTARTS,
+                )
+            return
+        self.restarts += 1
+        details = [line for tp in stuck for line in describe(tp)] + task_stacks()
+        log.warning(
+            "recovery stalled on %s (no record for %.0f s): starting it again (%d/%d)\n  %s",
+            ", ".join(map(str, stuck)),
+            STALL_S,
+            self.restarts,
+            RESTARTS,
+            "\n  ".join(details),
+        )
+        recovery.signal_recovery_start.set()
+
+
+# Faust's Recovery: when it started, when each active partition last sent a record, and the
+# event its loop waits on to start a recovery (also set by every rebalance).
+RECOVERY_ATTRIBUTES = ("_recovery_started_at", "_active_events_received_at", "signal_recovery_start")
+
+watchdog = Watchdog()
+app.timer(interval=CHECK_S)(watchdog.check)
