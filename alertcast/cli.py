@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--port", type=int, default=None, help="port on 127.0.0.1 (default: ALERTCAST_LANGUAGETOOL_PORT)"
         )
 
+    communes = commands.add_parser("communes", help="the official list of French communes (Etalab)")
+    _actions(communes).add_parser("install", help="fetch it once into the cache (npm); read offline after")
+
     topics = commands.add_parser("topics", help="declarative topics (topics/*.yaml)")
     topics_commands = _actions(topics)
     topics_commands.add_parser("apply", help="create missing topics, report differing ones")
@@ -207,6 +210,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 return EXIT_OK if all(pid for _, pid in states) else EXIT_WARNINGS
         except kafka.KafkaError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        return EXIT_OK
+    if args.command == "communes":
+        from alertcast import communes
+
+        try:
+            installed = communes.install(settings.cache_dir)
+            print(f"communes: {installed} ({len(communes.load(settings.cache_dir))} communes)")
+        except communes.CommunesMissing as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_REFUSED
         return EXIT_OK

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alertcast.charter.folding import fold
 from alertcast.charter.phrases import Matcher, compile_entry
+from alertcast.communes import name_tokens, split_name
 from alertcast.errors import ConfigurationError
 
 #: The phrase lists of a language file, each checked by one rule.
@@ -139,18 +140,13 @@ class Charter:
         return Charter(**{**self.__dict__, "extra_proper_nouns": self.extra_proper_nouns | tokens})
 
     def is_place_token(self, token: str) -> bool:
-        return token in self.place_tokens or token in self.extra_proper_nouns
+        """One of the body's places, the incident's own names, or any French commune's."""
+        return token in self.place_tokens or token in self.extra_proper_nouns or token in name_tokens()
 
 
 class _Defaulting(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
-
-
-def split_name(name: str) -> list[str]:
-    """The word pieces of a place name: "Saint-Omer" -> Saint, Omer; "L'Haÿ" -> L, Haÿ."""
-    pieces = name.replace("\u2019", "'").replace("'", " ").replace("-", " ").split()
-    return [piece for piece in pieces if piece]
 
 
 def _read(path_name: str, text: str) -> dict[str, Any]:

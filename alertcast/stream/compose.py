@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from alertcast import communes
 from alertcast.charter import grammar, nlp
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
 from alertcast.render.compose import Templates, compose
@@ -29,9 +30,10 @@ checker = grammar.configured()  # LanguageTool, one cache per worker; None: offl
 
 
 async def load_language_models() -> None:
-    """The charter's language models take seconds to load: loaded at start, in a thread,
-    rather than by the first incident."""
+    """The charter's language models and the communes' names take seconds to load: loaded at
+    start, in a thread, rather than by the first incident."""
     await asyncio.to_thread(nlp.load_all)
+    await asyncio.to_thread(communes.name_tokens)
 
 
 app.task(load_language_models)
