@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
             "--port", type=int, default=None, help="port on 127.0.0.1 (default: ALERTCAST_LANGUAGETOOL_PORT)"
         )
 
+    vapid = commands.add_parser("vapid", help="the VAPID key pair that signs Web Push messages")
+    vapid_commands = _actions(vapid)
+    vapid_new = vapid_commands.add_parser(
+        "new", help="make a key pair: the private key into FILE (0600, never replaced), the public printed"
+    )
+    vapid_new.add_argument("file", type=Path, metavar="FILE")
+    vapid_public = vapid_commands.add_parser(
+        "public", help="print the applicationServerKey of FILE, or of the configured key"
+    )
+    vapid_public.add_argument("file", type=Path, nargs="?", metavar="FILE")
+
     communes = commands.add_parser("communes", help="the official list of French communes (Etalab)")
     _actions(communes).add_parser("install", help="fetch it once into the cache (npm); read offline after")
 
@@ -210,6 +221,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 return EXIT_OK if all(pid for _, pid in states) else EXIT_WARNINGS
         except kafka.KafkaError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        return EXIT_OK
+    if args.command == "vapid":
+        from alertcast.subscriptions import vapid
+
+        try:
+            if args.action == "new":
+                key = vapid.generate_key_file(args.file)
+                print(key.application_server_key)
+                print(f"# set ALERTCAST_VAPID_PRIVATE_KEY_FILE={args.file.resolve()}", file=sys.stderr)
+            else:
+                key = vapid.load_key_file(args.file) if args.file else vapid.load_key(settings)
+                print(key.application_server_key)
+        except vapid.VapidError as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_REFUSED
         return EXIT_OK

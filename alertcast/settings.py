@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     telegram_accounts: list[dict[str, Any]] = Field(
         default=[], description="Telegram chats (JSON list of TelegramAccount)"
     )
+    sms_accounts: list[dict[str, Any]] = Field(
+        default=[], description="SMPP gateway binds and their numbers (JSON list of SmsAccount)"
+    )
     web_port: int = Field(default=8000, description="alertcast web (intake API) port on 127.0.0.1")
     web_max_body_bytes: int = Field(
         default=1024 * 1024, description="largest intake body unless a source sets its own"
@@ -126,6 +129,17 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="secret for session cookies and CSRF tokens"
     )
     session_key_file: Path | None = Field(default=None, description="a file holding that secret")
+    vapid_private_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Web Push VAPID private key (PEM, or the 32-byte key in base64url); prefer the file",
+    )
+    vapid_private_key_file: Path | None = Field(
+        default=None,
+        description="file (0600) holding the VAPID private key, made by `alertcast vapid new FILE`",
+    )
+    vapid_subject: str = Field(
+        default="", description="VAPID contact sent to push services: mailto:address or https:// URL"
+    )
     session_ttl_s: int = Field(default=8 * 3600, description="a console session lasts this long")
     cookie_secure: bool = Field(default=False, description="Secure cookies (set behind HTTPS)")
     policy_file: Path | None = Field(default=None, description="approval policy (YAML); none: auto")
