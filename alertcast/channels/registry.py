@@ -76,6 +76,10 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 [TelegramAccount.model_validate(a) for a in settings.telegram_accounts],
                 make_client(settings.http_timeout_s),
             )
+        elif name == "sms":
+            from alertcast.channels.sms import SmsAccount, SmsChannel
+
+            channels[name] = SmsChannel([SmsAccount.model_validate(a) for a in settings.sms_accounts])
         elif name in CHANNELS:
             raise UnknownChannel(f"channel {name!r} has no adapter yet; configured: ALERTCAST_CHANNELS")
         else:
