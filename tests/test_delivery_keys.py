@@ -53,7 +53,7 @@ PRODUCERS = {
     "alertcast/stream/fanout.py": r"requests\.send\(",
     "alertcast/stream/pauses.py": r"requests\.send\(",
     "alertcast/resolve.py": r"settings\.topic\(\"deliveries\.requests\"\),",
-    "alertcast/web/console/routes.py": r"topic=self\.topics\.requests,",
+    "alertcast/web/console/deliveries.py": r"topic=topics\.requests,",
 }
 
 

@@ -128,6 +128,11 @@ class Pages:
         shown = value.astimezone(self.zone)
         return shown.strftime("%d/%m/%Y %H:%M:%S" if with_date else "%H:%M:%S")
 
+    def parse(self, text: str) -> datetime | None:
+        """A date and time typed in a form, read in the console's zone; None when empty.
+        Raises ValueError when unreadable (each form says so its own way)."""
+        return datetime.fromisoformat(text).replace(tzinfo=self.zone) if text else None
+
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)

@@ -1,0 +1,180 @@
+"""The approval queue and a draft's page: what waits for a person, and their decisions on it.
+
+Decisions are produced to `alerts.decisions` keyed by incident key; the page then waits (a
+few seconds at most) for the approval agent's audit event, so the person sees the outcome,
+including a refusal and its reason. The web refuses what it already knows the agent would
+refuse (same person twice, a blocked edit), without producing anything: the agent stays the
+judge, this only spares a round trip and a confusing "sent" for a decision bound to fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from alertcast.approval.workflow import refusal_for_approval
+from alertcast.clock import clock
+from alertcast.models.decision import Decision, DecisionAction, DraftStatus
+from alertcast.web.console.auth import Permission
+from alertcast.web.console.guard import Area, Form, Who
+from alertcast.web.console.readmodel import DraftView
+from alertcast.web.producer import Message
+
+DECISION_ACTIONS = {
+    "approve": DecisionAction.APPROVE,
+    "reject": DecisionAction.REJECT,
+    "hold": DecisionAction.HOLD,
+    "release": DecisionAction.RELEASE,
+}
+
+
+class Drafts(Area):
+    def routes(self) -> list[BaseRoute]:
+        g = self.guard
+        return [
+            g.get("/queue", Permission.READ, self.queue),
+            g.get("/queue.part", Permission.READ, self.queue_part),
+            g.get("/api/queue", Permission.READ, self.queue_json),
+            g.get("/drafts/{alert_id}", Permission.READ, self.draft),
+            g.post("/drafts/{alert_id}/decide", Permission.DECIDE, self.decide),
+            g.post("/drafts/{alert_id}/edit", Permission.DECIDE, self.edit),
+        ]
+
+    async def queue(self, request: Request, who: Who, form: Form) -> Response:
+        read_model = self.guard.read_model
+        return self.guard.page("queue.html", who, queue=read_model.queue(), auto=read_model.recently_auto())
+
+    async def queue_part(self, request: Request, who: Who, form: Form) -> Response:
+        read_model = self.guard.read_model
+        return self.guard.pages.fragment(
+            "queue_part.html", queue=read_model.queue(), auto=read_model.recently_auto()
+        )
+
+    async def queue_json(self, request: Request, who: Who, form: Form) -> Response:
+        return JSONResponse(
+            [
+                {
+                    "alert_id": view.draft.alert_id,
+                    "version": view.draft.version,
+                    "headline": (
+                        view.draft.incident.main_info.headline if view.draft.incident.main_info else ""
+                    ),
+                    "severity_rank": view.draft.incident.severity_rank,
+                    "status": view.status.value,
+                    "received_at": view.draft.received_at.isoformat(),
+                }
+                for view in self.guard.read_model.queue()
+            ]
+        )
+
+    async def draft(
+        self, request: Request, who: Who, form: Form, error: str = "", status_code: int = 200
+    ) -> Response:
+        """The draft, its texts per channel, and (after a decision, `?d=`) that decision's outcome."""
+        read_model = self.guard.read_model
+        view = read_model.drafts.get(request.path_params["alert_id"])
+        if view is None:
+            return self.guard.not_found(who, "aucun brouillon pour cette alerte")
+        outcome = read_model.outcomes.get(request.query_params.get("d", ""))
+        waiting = request.query_params.get("d", "") in view.pending and outcome is None
+        return self.guard.page(
+            "draft.html",
+            who,
+            status_code,
+            view=view,
+            error=error,
+            outcome=outcome,
+            waiting=waiting,
+            can_decide=who.user.can(Permission.DECIDE),
+        )
+
+    async def decide(self, request: Request, who: Who, form: Form) -> Response:
+        view = self.guard.read_model.drafts.get(request.path_params["alert_id"])
+        action = DECISION_ACTIONS.get(form.get("action", ""))
+        if view is None or action is None:
+            return self.guard.not_found(who, "brouillon ou action inconnus")
+        decision = self._decision(view, who, form, action, reason=form.get("reason", "").strip()[:2000])
+        return await self._send(request, who, form, view, decision)
+
+    async def edit(self, request: Request, who: Who, form: Form) -> Response:
+        view = self.guard.read_model.drafts.get(request.path_params["alert_id"])
+        if view is None:
+            return self.guard.not_found(who, "aucun brouillon pour cette alerte")
+        decision = self._decision(
+            view,
+            who,
+            form,
+            DecisionAction.EDIT,
+            channel=form.get("channel", ""),
+            language=form.get("language", ""),
+            text=form.get("text", "")[:10_000],
+        )
+        return await self._send(request, who, form, view, decision)
+
+    def _decision(
+        self, view: DraftView, who: Who, form: Form, action: DecisionAction, **fields: Any
+    ) -> Decision:
+        """The decision on the version the person was reading (`version` in the form)."""
+        version = form.get("version", "")
+        return Decision(
+            incident_key=view.draft.incident_key,
+            alert_id=view.draft.alert_id,
+            version=int(version) if version.isdigit() and int(version) > 0 else view.draft.version,
+            action=action,
+            actor=who.user.name,
+            roles=who.user.roles,
+            at=clock.now(),
+            **fields,
+        )
+
+    def precheck(self, view: DraftView, decision: Decision) -> str | None:
+        """What the web already knows the agent would refuse (it checks again itself)."""
+        if decision.version != view.draft.version:
+            return f"la version {view.draft.version} a remplacé celle que vous regardiez : relisez-la"
+        if not view.status.open:
+            return f"ce brouillon est déjà {view.status.value}"
+        if decision.action is DecisionAction.APPROVE:
+            if any(
+                d.actor == decision.actor and d.action is DecisionAction.APPROVE
+                for d in view.pending.values()
+            ):
+                return "votre approbation est déjà en cours de traitement"
+            refusal = refusal_for_approval(view.state, decision)
+            if refusal is not None:
+                return refusal
+        if decision.action is DecisionAction.REJECT and not decision.reason:
+            return "indiquez le motif du rejet"
+        if decision.action is DecisionAction.RELEASE and view.status is not DraftStatus.HELD:
+            return "ce brouillon n'est pas suspendu"
+        if decision.action is DecisionAction.EDIT and not any(
+            t.channel == decision.channel and t.language == decision.language for t in view.draft.texts
+        ):
+            return "ce canal n'a pas de texte dans cette langue"
+        return None
+
+    async def _send(
+        self, request: Request, who: Who, form: Form, view: DraftView, decision: Decision
+    ) -> Response:
+        """The decision produced, then a short wait for its outcome, shown on the draft's page."""
+        refusal = self.precheck(view, decision)
+        if refusal is not None:
+            return await self.draft(request, who, form, error=refusal, status_code=409)
+        message = Message(
+            topic=self.guard.topics.decisions,
+            key=decision.incident_key.encode(),
+            value=decision.model_dump_json().encode(),
+        )
+        if not await self.guard.send([message], f"decision {decision.decision_id}"):
+            return await self.draft(
+                request,
+                who,
+                form,
+                error="Kafka n'a pas pris la décision : réessayez dans un instant",
+                status_code=503,
+            )
+        self.guard.read_model.sent(decision)
+        await self.guard.read_model.outcome(decision.decision_id, self.guard.config.decision_wait_s)
+        return self.guard.redirect(f"/drafts/{view.draft.alert_id}?d={decision.decision_id}")
