@@ -238,6 +238,21 @@ async def test_missing_or_wrong_csrf_token_is_403(setup: Setup) -> None:
     assert len(setup.produced("decisions")) == 1
 
 
+async def test_a_version_that_is_no_number_never_answers_5xx(setup: Setup) -> None:
+    """ "²" and "٣" pass str.isdigit() but int() refuses the first: the version read is then
+    the draft's own, as for any version that is not a positive number."""
+    draft = make_draft()
+    setup.feed("drafted", draft)
+    url = f"/console/drafts/{draft.alert_id}/decide"
+    async with setup.client() as client:
+        token = await login(client, "alice")
+        for version in ("²", "٣", "-1", "1e3", "9" * 400):
+            answer = await client.post(url, data={"action": "hold", "version": version, "csrf": token})
+            assert answer.status_code < 500, version
+    versions = {json.loads(message.value)["version"] for message in setup.produced("decisions")}
+    assert versions <= {draft.version, int("9" * 400)}
+
+
 async def test_same_user_cannot_give_both_approvals(setup: Setup) -> None:
     draft = make_draft()
     setup.feed("drafted", draft)

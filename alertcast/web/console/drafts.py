@@ -122,7 +122,9 @@ class Drafts(Area):
         return Decision(
             incident_key=view.draft.incident_key,
             alert_id=view.draft.alert_id,
-            version=int(version) if version.isdigit() and int(version) > 0 else view.draft.version,
+            version=int(version)
+            if version.isascii() and version.isdigit() and int(version) > 0
+            else view.draft.version,
             action=action,
             actor=who.user.name,
             roles=who.user.roles,
