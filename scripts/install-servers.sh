@@ -35,6 +35,32 @@ install_synapse() {
 # E-mail needs no install here: aiosmtpd is a pip dev dependency of the project (pyproject.toml),
 # and the test certificate is made at test time with openssl.
 
+# --- IMAP: Debian's dovecot-imapd (replies to our alert e-mails, alertcast/channels/email_replies.py) ----
+# A system package (apt-get, as root or through sudo), but never run as a system service: the
+# tests start /usr/sbin/dovecot (as the current user; as root, as the dovecot user) from a private config folder on a free port
+# (tests/servers/dovecot.py). A Debian postinst may start the service where invoke-rc.d allows;
+# containers usually forbid it (policy-rc.d), and the tests never use port 143 anyway.
+DOVECOT=/usr/sbin/dovecot
+install_dovecot() {
+    if [ -x "$DOVECOT" ] && [ -x /usr/lib/dovecot/imap ]; then
+        echo "install-servers: dovecot present: $("$DOVECOT" --version 2>/dev/null || echo "$DOVECOT")"
+        return 0
+    fi
+    local run=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || {
+            echo "install-servers: need root (or sudo) to apt-get install dovecot-imapd" >&2
+            exit 1
+        }
+        run=(sudo -n)
+    fi
+    echo "install-servers: installing Debian's dovecot-imapd with apt-get"
+    "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dovecot-imapd
+    echo "install-servers: installed dovecot $("$DOVECOT" --version)"
+}
+# --- end IMAP ------------------------------------------------------------------------------------
+
 # --- Bluesky: the reference PDS + a local PLC (npm, into $CACHE_DIR/pds) --------------------------
 install_pds() { "$(dirname "${BASH_SOURCE[0]}")/install-pds.sh"; }
 
@@ -53,5 +79,6 @@ print("install-servers: LanguageTool", languagetool.LANGUAGETOOL_VERSION, "prese
 }
 
 install_synapse
+install_dovecot
 install_pds
 install_languagetool
