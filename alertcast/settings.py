@@ -9,7 +9,10 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alertcast.errors import ConfigurationError
+
 ROOT = Path(__file__).resolve().parents[1]
+SUBSCRIPTION_SECRET_BYTES = 32  # alertcast.subscriptions.tokens.MIN_SECRET_BYTES
 
 
 class Settings(BaseSettings):
@@ -129,6 +132,14 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="secret for session cookies and CSRF tokens"
     )
     session_key_file: Path | None = Field(default=None, description="a file holding that secret")
+    communes_file: Path | None = Field(
+        default=None,
+        description="the body's communes with positions (CSV: code,name,departement,lat,lon[,wkt]) that "
+        "alerts' areas are matched against for subscriptions; none: the shipped sample (tests, demo)",
+    )
+    subscription_silence_days: int = Field(
+        default=90, ge=1, description="a subscription never seen for this long expires (dead push endpoints)"
+    )
     vapid_private_key: SecretStr = Field(
         default=SecretStr(""),
         description="Web Push VAPID private key (PEM, or the 32-byte key in base64url); prefer the file",
@@ -139,6 +150,28 @@ class Settings(BaseSettings):
     )
     vapid_subject: str = Field(
         default="", description="VAPID contact sent to push services: mailto:address or https:// URL"
+    )
+    subscription_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key of the subscribers' confirm and unsubscribe links, at least 32 bytes (a "
+        "new key breaks every link already sent); none: the public subscribe endpoints are off",
+    )
+    subscription_secret_file: Path | None = Field(
+        default=None, description="a file (a secret mount) holding that key, instead of the variable"
+    )
+    subscribe_base_url: str = Field(
+        default="",
+        description="public URL where `alertcast web` answers /subscribe (links in mails, the subscribe "
+        "page's forms); empty: the site's address, a reverse proxy sending /subscribe to alertcast web",
+    )
+    subscribe_email_account: str = Field(
+        default="", description="the e-mail account (a name in email_accounts) sending confirmation mails"
+    )
+    subscribe_rate_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="subscribe, confirm and unsubscribe requests a minute from one client address "
+        "(commune searches: ten times that)",
     )
     session_ttl_s: int = Field(default=8 * 3600, description="a console session lasts this long")
     cookie_secure: bool = Field(default=False, description="Secure cookies (set behind HTTPS)")
@@ -168,6 +201,35 @@ class Settings(BaseSettings):
                 f"unknown time zone {value!r}: give an IANA name such as Europe/Paris or Indian/Reunion"
             ) from None
         return value
+
+    def subscription_key(self) -> bytes | None:
+        """The links' HMAC key from the variable or the file (not both); None when neither is
+        set. A file that cannot be read, or a key too short, raises ConfigurationError."""
+        inline = self.subscription_secret.get_secret_value().encode()
+        path = self.subscription_secret_file
+        if inline and path is not None:
+            raise ConfigurationError(
+                "give ALERTCAST_SUBSCRIPTION_SECRET or ALERTCAST_SUBSCRIPTION_SECRET_FILE, not both"
+            )
+        if path is None:
+            if inline and len(inline) < SUBSCRIPTION_SECRET_BYTES:
+                # Never quoted: even a key too short is someone's secret.
+                raise ConfigurationError(
+                    f"ALERTCAST_SUBSCRIPTION_SECRET must be at least {SUBSCRIPTION_SECRET_BYTES} bytes: "
+                    "a short HMAC key can be guessed offline from one link"
+                )
+            return inline or None
+        try:
+            key = path.read_bytes().strip()
+        except OSError as error:
+            raise ConfigurationError(
+                f"cannot read the subscription secret from {path}: {error.strerror}"
+            ) from None
+        if len(key) < SUBSCRIPTION_SECRET_BYTES:
+            raise ConfigurationError(
+                f"the subscription secret in {path} must be at least {SUBSCRIPTION_SECRET_BYTES} bytes"
+            )
+        return key
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -136,6 +136,7 @@ def test_every_channel_id_is_counted() -> None:
         "facebook",
         "telegram",
         "sms",
+        "webpush",
     }
     for channel in CHANNELS:
         assert count(channel, "Route fermée").channel == channel

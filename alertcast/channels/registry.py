@@ -76,6 +76,16 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 [TelegramAccount.model_validate(a) for a in settings.telegram_accounts],
                 make_client(settings.http_timeout_s),
             )
+        elif name == "webpush":
+            from alertcast.channels.webpush import WebPushChannel
+            from alertcast.subscriptions.vapid import check_subject, load_key
+
+            channels[name] = WebPushChannel(
+                make_client(settings.http_timeout_s),
+                load_key(settings),
+                check_subject(settings.vapid_subject),
+                settings.site_base_url,
+            )
         elif name == "sms":
             from alertcast.channels.sms import SmsAccount, SmsChannel
 

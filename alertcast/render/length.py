@@ -47,7 +47,17 @@ from twitter_text import parse_tweet  # type: ignore[import-untyped]
 from twitter_text.config import config as _twitter_config  # type: ignore[import-untyped]
 
 Channel = Literal[
-    "website", "webhook", "email", "mastodon", "bluesky", "matrix", "x", "facebook", "telegram", "sms"
+    "website",
+    "webhook",
+    "email",
+    "mastodon",
+    "bluesky",
+    "matrix",
+    "x",
+    "facebook",
+    "telegram",
+    "sms",
+    "webpush",
 ]
 CHANNELS: tuple[str, ...] = (
     "website",
@@ -60,6 +70,7 @@ CHANNELS: tuple[str, ...] = (
     "facebook",
     "telegram",
     "sms",
+    "webpush",
 )
 
 DEFAULT_LIMITS: dict[str, int | None] = {
@@ -73,6 +84,9 @@ DEFAULT_LIMITS: dict[str, int | None] = {
     "facebook": 63_206,
     "telegram": 4_096,
     "sms": 3,
+    # A notification's body: phones show about four lines, and the payload must fit one
+    # encrypted record (alertcast/subscriptions/webpush.py); the alert's page has the rest.
+    "webpush": 300,
 }
 DEFAULT_URL_WEIGHT = 23
 SMS_SINGLE = {"gsm7": 160, "ucs2": 70}

@@ -44,7 +44,7 @@ _PART = re.compile(f"{START}([^{FIELD}]*){FIELD}([0-9]*){FIELD}(.*?){END}", re.D
 _SHORTER = re.compile(f"{FORM}([0-9]*){FORM}")
 
 #: Networks read on a phone in a feed: one newline between parts. Others: a blank line.
-SHORT_CHANNELS = frozenset({"x", "mastodon", "bluesky", "sms"})
+SHORT_CHANNELS = frozenset({"x", "mastodon", "bluesky", "sms", "webpush"})
 
 
 def separator(channel: str) -> str:

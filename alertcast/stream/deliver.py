@@ -24,6 +24,7 @@ from typing import Any
 
 from alertcast.channels.base import Channel, LookupUnsupported
 from alertcast.channels.registry import build_channels
+from alertcast.channels.webpush import WebPushChannel
 from alertcast.channels.website import WebsiteChannel
 from alertcast.clock import clock
 from alertcast.delivery import machine
@@ -35,7 +36,7 @@ from alertcast.delivery.throttle import Throttle
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.post import PostResult
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
-from alertcast.stream import metrics, pauses, site
+from alertcast.stream import metrics, pauses, site, subscriptions
 from alertcast.stream.app import app, dead, for_each_event, ledger, receipts, requests, send_durably, settings
 from alertcast.stream.keyed import KeyedLocks
 
@@ -50,6 +51,8 @@ for _name, _channel in channels.items():
     breakers.announce(_name)  # every configured channel's gauge exists (closed) from the start
     if isinstance(_channel, WebsiteChannel):
         site.connect(_channel)
+    if isinstance(_channel, WebPushChannel):
+        subscriptions.connect(_channel)
 
 
 def answer_in(headers: dict[str, bytes] | None) -> PersonsAnswer | None:

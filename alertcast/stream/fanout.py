@@ -2,7 +2,9 @@
 
 Accounts are chosen by the routes (category, area; exercises only to exercise accounts). Each
 request is keyed by its channel and account (`DeliveryRequest.partition_key`), so the worker
-owning that partition alone paces the account and holds its circuit breaker.
+owning that partition alone paces the account and holds its circuit breaker. With the webpush
+channel, each subscription the version reaches is one more account (matched once per version,
+alertcast.stream.subscriptions).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import BaseModel
 
 from alertcast.delivery.routing import Route, select_accounts
 from alertcast.models.alert import Approval, ChannelText, DeliveryRequest, DeliveryStatus
-from alertcast.stream import metrics
+from alertcast.stream import metrics, subscriptions
 from alertcast.stream.app import app, approved, for_each_event, receipts, requests, settings
 from alertcast.stream.deliver import channels, receipt_for
 
@@ -43,8 +45,11 @@ async def fan_out_one(event: Any) -> None:
     approval = Approval.model_validate_json(event.value)
     draft = approval.draft
     accounts = {name: channel.accounts() for name, channel in channels.items()}
+    chosen = select_accounts(draft.incident, accounts, routes)
+    if "webpush" in channels:
+        chosen += [("webpush", subscription) for subscription in await subscriptions.matched(draft.incident)]
     sends = []
-    for name, account in select_accounts(draft.incident, accounts, routes):
+    for name, account in chosen:
         text = text_for(approval, name)
         request = DeliveryRequest(
             alert_id=draft.alert_id,

@@ -11,12 +11,11 @@ import asyncio
 import logging
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from alertcast.delivery.ledger import LedgerEntry, LedgerState
 from alertcast.delivery.pause import Pause, PauseBoard
 from alertcast.stream import metrics
-from alertcast.stream.app import app, ledger, requests, settings
+from alertcast.stream.app import app, ledger, requests
+from alertcast.stream.follow import follow
 
 log = logging.getLogger(__name__)
 
@@ -29,34 +28,10 @@ _released: dict[str, datetime] = {}
 
 
 async def follow_switches() -> None:
-    topic = settings.topic("config.pauses")
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap.split(","), group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()  # loads the cluster's metadata, so the partitions are known
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            await _read(consumer)
-        loaded.set()
-        log.info("pause switches read: %s", ", ".join(p.scope for p in board.active()) or "none active")
-        while True:
-            await _read(consumer)
-    finally:
-        await consumer.stop()
+    await follow("config.pauses", _apply, loaded)
 
 
-async def _read(consumer: AIOKafkaConsumer) -> None:
-    for records in (await consumer.getmany(timeout_ms=500)).values():
-        for record in records:
-            _apply(record.value)
-
-
-def _apply(value: bytes | None) -> None:
+def _apply(key: bytes | None, value: bytes | None) -> None:
     if value is None:
         return
     try:

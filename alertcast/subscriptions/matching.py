@@ -136,6 +136,10 @@ class SubscriptionIndex:
     def __len__(self) -> int:
         return len(self._held)
 
+    def get(self, subscription_id: str) -> Subscription | None:
+        """The subscription as last indexed (None: ended, erased or never confirmed)."""
+        return self._held.get(subscription_id)
+
     def put(self, subscription: Subscription) -> None:
         """The subscription's latest value (the topic's); it replaces any earlier one."""
         self.remove(subscription.id)
