@@ -1,10 +1,11 @@
 """Decisions through a real broker and a real `alertcast worker`: what reaches alerts.approved
-depends on who decided what; deadlines escalate (webhook) and expire through the timer."""
+depends on who decided what; deadlines escalate (webhook) and expire through the timer; a
+scheduled approval survives a worker restart and goes out once, within 2 s of its time."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def incident(identifier: str, **info: object) -> Incident:
 
 
 def decide(
-    broker: str, prefix: str, item: Incident, action: DecisionAction, actor: str, role: Role, **kw: str
+    broker: str, prefix: str, item: Incident, action: DecisionAction, actor: str, role: Role, **kw: object
 ) -> None:
     decision = Decision(
         incident_key=item.key,
@@ -106,6 +107,61 @@ def test_decisions_decide_what_is_approved(
     assert has(strike.key, "escalated")
     approved = _all(broker, prefix + "alerts.approved")
     assert [a["draft"]["incident_key"] for a in approved] == [severe.key]  # nothing else was published
+
+
+def test_a_scheduled_approval_survives_a_restart_and_fires_on_time_once(
+    broker: str, prefix: str, start_worker, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default:\n  name: un\n  approval: one\n")
+    topics.apply(broker, prefix)
+    first = start_worker(ALERTCAST_POLICY_FILE=str(policy))
+    now = datetime.now(UTC)  # a real worker: the real clock, every time relative to it
+    bus = incident(
+        "a-demain-1",
+        onset=(now + timedelta(hours=10)).isoformat(),
+        expires=(now + timedelta(hours=14)).isoformat(),
+    )
+    submit([bus], Settings(bootstrap=broker, topic_prefix=prefix), "test")
+
+    def audit(action: str) -> list[dict[str, object]]:
+        return [
+            e
+            for e in _all(broker, prefix + "audit.events")
+            if e["incident_key"] == bus.key and e["action"] == action and e["accepted"] is True
+        ]
+
+    wait_for(lambda: audit("drafted"), 120, lambda: f"the drafted event\n{first.log_tail()}")
+    decide(broker, prefix, bus, DecisionAction.APPROVE, "alice", Role.COMMUNICATOR, before_onset_minutes=60)
+    wait_for(lambda: audit("approve"), 60, lambda: f"the scheduled approval\n{first.log_tail()}")
+    assert audit("approve")[0]["status"] == "scheduled"
+    first.stop()  # the schedule is now only in Kafka (the approval_state changelog)
+
+    second = start_worker(ALERTCAST_POLICY_FILE=str(policy))
+    # accepted only while SCHEDULED: the new worker found the state in the changelog
+    decide(broker, prefix, bus, DecisionAction.RESCHEDULE, "bob", Role.COMMUNICATOR, before_onset_minutes=90)
+    wait_for(lambda: audit("reschedule"), 120, lambda: f"the first reschedule\n{second.log_tail()}")
+    publish_at = datetime.now(UTC) + timedelta(seconds=5)
+    decide(broker, prefix, bus, DecisionAction.RESCHEDULE, "bob", Role.COMMUNICATOR, publish_at=publish_at)
+
+    [approval] = read_until(broker, prefix + "alerts.approved", 1, what=second.log_tail)
+    late = datetime.fromisoformat(str(approval["approved_at"])) - publish_at
+    assert timedelta(0) <= late <= timedelta(seconds=2), late
+    assert approval["approved_by"] == ["alice"] and approval["draft"]["incident_key"] == bus.key
+    [published] = wait_for(lambda: audit("published"), 30, "the published event")
+    assert published["actor"] == "alice" and published["details"]["scheduled_by"] == "bob"  # type: ignore[index]
+    assert len({e["decision_id"] for e in audit("reschedule")}) == 2  # read at least once: maybe twice
+    # too late to move it: once its refusal is in the audit, every tick before it was applied too
+    decide(broker, prefix, bus, DecisionAction.RESCHEDULE, "bob", Role.COMMUNICATOR, before_onset_minutes=30)
+    wait_for(
+        lambda: any(
+            e["incident_key"] == bus.key and e["action"] == "reschedule" and e["accepted"] is False
+            for e in _all(broker, prefix + "audit.events")
+        ),
+        60,
+        "the refusal of a reschedule after the publication",
+    )
+    assert len(_all(broker, prefix + "alerts.approved")) == 1
 
 
 def _all(broker: str, topic: str) -> list[dict[str, object]]:

@@ -4,19 +4,35 @@ the supervisors.
 
 The approval agent keeps one `ApprovalState` per incident key in a Faust table and calls
 these functions; tests call them with a fake clock. Every refusal is a value (an audit event
-with `accepted=False` and a message a person can act on), never an exception.
+with `accepted=False` and a message a person can act on), never an exception. An approval may
+name a publication time: the draft is then SCHEDULED and a later tick publishes it (the rules
+of times, moving and cancelling are in `schedule`; the state and events in `state`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from alertcast.approval import schedule
 from alertcast.approval.policy import Requirement
-from alertcast.models.alert import Approval, ChannelText, Draft
+from alertcast.approval.state import (
+    APPROVER_ROLES,
+    DEADLINE_ACTOR,
+    POLICY_ACTOR,
+    ApprovalState,
+    Mark,
+    Recheck,
+    Step,
+    accepted,
+    event,
+    iso,
+    minutes,
+    publish,
+    refusal_without_state,
+    refuse,
+    refuse_problem,
+)
+from alertcast.models.alert import Draft
 from alertcast.models.decision import (
     ApprovalMode,
     AuditAction,
@@ -26,67 +42,23 @@ from alertcast.models.decision import (
     DraftStatus,
     Role,
 )
-from alertcast.models.incident import Incident, UtcDateTime
+from alertcast.models.problem import Problem
 
-POLICY_ACTOR = "policy"
-DEADLINE_ACTOR = "system:deadline"
-APPROVER_ROLES = frozenset({Role.COMMUNICATOR, Role.SUPERVISOR})
-
-#: check_edit's shape: (channel, text, language, incident, limit) -> the text counted and checked.
-Recheck = Callable[[str, str, str, Incident, int | None], ChannelText]
-
-
-class Mark(BaseModel):
-    """One approval given."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    user: str
-    roles: list[Role]
-    at: UtcDateTime
-
-
-class ApprovalState(BaseModel):
-    """One incident's current draft and what was decided about it (the Faust table's value)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    draft: Draft = Field(description="the latest version, with the communicators' edits applied")
-    requirement: Requirement
-    status: DraftStatus
-    arrived_at: UtcDateTime
-    approvals: list[Mark] = Field(default_factory=list)
-    edited: list[str] = Field(default_factory=list, description="channel/language of edited texts")
-    held_by: str | None = None
-    escalated_at: UtcDateTime | None = None
-    closed_at: UtcDateTime | None = None
-
-    @property
-    def approvals_needed(self) -> int:
-        """A blocked draft under `auto` waits for one person."""
-        return max(self.requirement.approvals_needed, 1 if self.requirement.mode is ApprovalMode.AUTO else 0)
-
-    def due(self, now: datetime) -> bool:
-        """Has a deadline passed that was not acted on yet (the timer sends a tick then)?"""
-        if not self.status.open:
-            return False
-        expire, escalate = self.requirement.expire_after, self.requirement.escalate_after
-        if expire is not None and now >= self.arrived_at + expire:
-            return True
-        return (
-            escalate is not None
-            and self.status is DraftStatus.PENDING
-            and self.escalated_at is None
-            and now >= self.arrived_at + escalate
-        )
-
-
-@dataclass
-class Step:
-    state: ApprovalState | None
-    approval: Approval | None = None
-    audit: list[AuditEvent] = field(default_factory=list)
-    escalate: bool = False
+__all__ = [
+    "APPROVER_ROLES",
+    "DEADLINE_ACTOR",
+    "POLICY_ACTOR",
+    "ApprovalState",
+    "Mark",
+    "Recheck",
+    "Step",
+    "decide",
+    "receive_draft",
+    "refusal_for_approval",
+    "text_key",
+    "tick",
+    "unpublishable",
+]
 
 
 def text_key(channel: str, language: str) -> str:
@@ -118,34 +90,37 @@ def receive_draft(
     events: list[AuditEvent] = []
     if previous is not None and previous.status.open:
         events.append(
-            _event(
+            event(
                 previous,
                 now,
                 POLICY_ACTOR,
                 AuditAction.SUPERSEDED,
                 status=DraftStatus.SUPERSEDED,
-                message=f"version {draft.version} replaced {previous.draft.version} before a decision",
+                message=f"version {draft.version} replaced {previous.draft.version} before a decision"
+                + (
+                    f" (it was to be published at {iso(previous.publish_at)})"
+                    if previous.status is DraftStatus.SCHEDULED and previous.publish_at
+                    else ""
+                ),
             )
         )
     state = ApprovalState(draft=draft, requirement=requirement, status=DraftStatus.PENDING, arrived_at=now)
     if not draft.texts:
         state.status, state.closed_at = DraftStatus.REJECTED, now
         events.append(
-            _event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message="no channel text rendered")
+            event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message="no channel text rendered")
         )
         return Step(state, audit=events)
     blocked = unpublishable(draft)
     if requirement.mode is ApprovalMode.AUTO and blocked is None:
         events.append(
-            _event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message="published at once (auto)")
+            event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message="published at once (auto)")
         )
-        return _publish(state, now, [POLICY_ACTOR + ":auto"], events)
+        return publish(state, now, [POLICY_ACTOR + ":auto"], events)
     message = f"waits for {state.approvals_needed} approval(s)"
     if blocked is not None:
         message += f"; {blocked}"
-    events.append(
-        _event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message=message, details=_rule(state))
-    )
+    events.append(event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message=message, details=_rule(state)))
     return Step(state, audit=events)
 
 
@@ -167,46 +142,55 @@ def decide(state: ApprovalState | None, decision: Decision, now: datetime, reche
     if decision.action is DecisionAction.TICK:
         return tick(state, now) if state is not None else Step(state)
     if state is None:
-        return Step(None, audit=[_refusal_without_state(decision, now)])
+        return Step(None, audit=[refusal_without_state(decision, now)])
     if decision.version != state.draft.version:
-        return _refuse(
+        return refuse(
             state, decision, now, f"version {state.draft.version} is the current one, reload the draft"
         )
     if not state.status.open:
-        return _refuse(state, decision, now, f"this draft is already {state.status.value}")
+        return refuse(state, decision, now, f"this draft is already {state.status.value}")
+    if decision.action is DecisionAction.RESCHEDULE:
+        return schedule.reschedule(state, decision, now)
+    if decision.action is DecisionAction.UNSCHEDULE:
+        return schedule.unschedule(state, decision, now)
+    if state.status is DraftStatus.SCHEDULED and decision.action is not DecisionAction.REJECT:
+        return schedule.while_scheduled(state, decision, now)
     if decision.action is DecisionAction.EDIT:
         return _edit(state, decision, now, recheck)
     if decision.action is DecisionAction.APPROVE:
         return _approve(state, decision, now)
     if decision.action is DecisionAction.REJECT:
         if not decision.reason.strip():
-            return _refuse(state, decision, now, "a rejection needs a reason")
+            return refuse(state, decision, now, "a rejection needs a reason")
         state.status, state.closed_at = DraftStatus.REJECTED, now
-        return Step(state, audit=[_accepted(state, decision, now, message=decision.reason)])
+        return Step(state, audit=[accepted(state, decision, now, message=decision.reason)])
+    # HOLD, RELEASE: a scheduled draft was sent to `while_scheduled` above
     if decision.action is DecisionAction.HOLD:
         state.status, state.held_by = DraftStatus.HELD, decision.actor
-        return Step(state, audit=[_accepted(state, decision, now, message=decision.reason)])
+        return Step(state, audit=[accepted(state, decision, now, message=decision.reason)])
     # RELEASE
     if state.status is not DraftStatus.HELD:
-        return _refuse(state, decision, now, "this draft is not on hold")
+        return refuse(state, decision, now, "this draft is not on hold")
     state.status, state.held_by = DraftStatus.PENDING, None
-    return Step(state, audit=[_accepted(state, decision, now, message=decision.reason)])
+    return Step(state, audit=[accepted(state, decision, now, message=decision.reason)])
 
 
 def tick(state: ApprovalState, now: datetime) -> Step:
-    """Deadlines: expire an unapproved draft, or call the supervisors once."""
+    """Times: publish a scheduled draft, expire an unapproved one, or call the supervisors once."""
     if not state.due(now):
         return Step(state)
+    if state.status is DraftStatus.SCHEDULED:
+        return schedule.fire(state, now)
     expire = state.requirement.expire_after
-    if expire is not None and now >= state.arrived_at + expire:
+    if expire is not None and now >= state.waiting_since + expire:
         state.status, state.closed_at = DraftStatus.EXPIRED, now
-        message = f"not approved within {_minutes(expire)} (rule {state.requirement.rule})"
-        return Step(state, audit=[_event(state, now, DEADLINE_ACTOR, AuditAction.EXPIRED, message=message)])
+        message = f"not approved within {minutes(expire)} (rule {state.requirement.rule})"
+        return Step(state, audit=[event(state, now, DEADLINE_ACTOR, AuditAction.EXPIRED, message=message)])
     state.escalated_at = now
     after = state.requirement.escalate_after
-    message = f"no decision within {_minutes(after) if after else '?'}: supervisors called"
-    event = _event(state, now, DEADLINE_ACTOR, AuditAction.ESCALATED, message=message)
-    return Step(state, audit=[event], escalate=True)
+    message = f"no decision within {minutes(after) if after else '?'}: supervisors called"
+    called = event(state, now, DEADLINE_ACTOR, AuditAction.ESCALATED, message=message)
+    return Step(state, audit=[called], escalate=True)
 
 
 def refusal_for_approval(state: ApprovalState, decision: Decision) -> str | None:
@@ -215,6 +199,8 @@ def refusal_for_approval(state: ApprovalState, decision: Decision) -> str | None
         return "only a communicator or a supervisor can approve"
     if state.status is DraftStatus.HELD:
         return f"on hold by {state.held_by}: release it first"
+    if state.status is DraftStatus.SCHEDULED:
+        return schedule.scheduled_refusal(state) + ": reschedule or unschedule it"
     blocked = unpublishable(state.draft, state.edited)
     if blocked is not None:
         return blocked
@@ -228,25 +214,38 @@ def refusal_for_approval(state: ApprovalState, decision: Decision) -> str | None
 
 
 def _approve(state: ApprovalState, decision: Decision, now: datetime) -> Step:
+    """An approval, at once or for a time (`publish_at`, `before_onset_minutes`). Under a
+    two-person rule either approver may give the time (the latest given stands); the draft is
+    scheduled when the last approval needed arrives, and the next tick publishes it, even when
+    that time has already come (see `schedule`: only ticks publish a scheduled draft)."""
     refusal = refusal_for_approval(state, decision)
     if refusal is not None:
-        return _refuse(state, decision, now, refusal)
+        return refuse(state, decision, now, refusal)
+    planned = schedule.planned_time(decision, state.draft.incident, now)
+    if isinstance(planned, Problem):
+        return refuse_problem(state, decision, now, planned)
     state.approvals.append(Mark(user=decision.actor, roles=decision.roles, at=now))
+    if planned is not None:
+        state.publish_at, state.scheduled_by = planned, decision.actor
     remaining = state.approvals_needed - len(state.approvals)
-    given = _accepted(
-        state, decision, now, message=f"{remaining} more approval(s) needed" if remaining else ""
-    )
-    given.details["roles"] = [role.value for role in decision.roles]
-    if remaining > 0:
+    later = state.publish_at is not None
+    if remaining <= 0 and later:
+        state.status = DraftStatus.SCHEDULED
+    notes = [f"{remaining} more approval(s) needed"] if remaining > 0 else []
+    if later:
+        notes.append(f"to be published at {iso(state.publish_at or now)} (set by {state.scheduled_by})")
+    given = accepted(state, decision, now, message="; ".join(notes))
+    given.details |= {"roles": [role.value for role in decision.roles]} | schedule.details(state)
+    if remaining > 0 or later:
         return Step(state, audit=[given])
-    return _publish(state, now, [mark.user for mark in state.approvals], [given])
+    return publish(state, now, [mark.user for mark in state.approvals], [given])
 
 
 def _edit(state: ApprovalState, decision: Decision, now: datetime, recheck: Recheck) -> Step:
     if decision.channel is None or decision.language is None or decision.text is None:
-        return _refuse(state, decision, now, "an edit names a channel, a language and the new text")
+        return refuse(state, decision, now, "an edit names a channel, a language and the new text")
     if state.status is DraftStatus.HELD:
-        return _refuse(state, decision, now, f"on hold by {state.held_by}: release it first")
+        return refuse(state, decision, now, f"on hold by {state.held_by}: release it first")
     index = next(
         (
             i
@@ -256,7 +255,7 @@ def _edit(state: ApprovalState, decision: Decision, now: datetime, recheck: Rech
         None,
     )
     if index is None:
-        return _refuse(
+        return refuse(
             state, decision, now, f"this draft has no {decision.channel} text in {decision.language}"
         )
     before = state.draft.texts[index]
@@ -270,95 +269,7 @@ def _edit(state: ApprovalState, decision: Decision, now: datetime, recheck: Rech
     message = f"blocked: {after.reason}" if after.blocked else "the charter finds nothing blocking"
     if state.approvals:
         message += "; earlier approvals were of the old text and are withdrawn"
-        state.approvals = []
-    event = _accepted(state, decision, now, message=message)
-    event.before, event.after = before, after
-    return Step(state, audit=[event])
-
-
-def _publish(state: ApprovalState, now: datetime, approvers: list[str], events: list[AuditEvent]) -> Step:
-    state.status, state.closed_at = DraftStatus.PUBLISHED, now
-    approval = Approval(
-        draft=state.draft, approved_by=approvers, approved_at=now, policy=state.requirement.rule
-    )
-    waited = (now - state.arrived_at).total_seconds()
-    events.append(
-        _event(
-            state,
-            now,
-            approvers[-1],
-            AuditAction.PUBLISHED,
-            message=f"approved by {', '.join(approvers)} after {waited:.0f} s",
-            details={"waited_s": waited},
-        )
-    )
-    return Step(state, approval=approval, audit=events)
-
-
-def _event(
-    state: ApprovalState,
-    now: datetime,
-    actor: str,
-    action: AuditAction,
-    *,
-    message: str = "",
-    status: DraftStatus | None = None,
-    accepted: bool = True,
-    decision: Decision | None = None,
-    details: dict[str, object] | None = None,
-) -> AuditEvent:
-    return AuditEvent(
-        at=now,
-        actor=actor,
-        action=action,
-        incident_key=state.draft.incident_key,
-        alert_id=state.draft.alert_id,
-        version=state.draft.version,
-        decision_id=decision.decision_id if decision else None,
-        accepted=accepted,
-        message=message,
-        status=status or state.status,
-        policy=f"{state.requirement.rule} ({state.requirement.mode.value})",
-        approvers=[mark.user for mark in state.approvals],
-        channel=decision.channel if decision else None,
-        language=decision.language if decision else None,
-        details=dict(details or {}),
-    )
-
-
-def _accepted(state: ApprovalState, decision: Decision, now: datetime, *, message: str = "") -> AuditEvent:
-    return _event(
-        state, now, decision.actor, AuditAction(decision.action.value), message=message, decision=decision
-    )
-
-
-def _refuse(state: ApprovalState, decision: Decision, now: datetime, message: str) -> Step:
-    event = _event(
-        state,
-        now,
-        decision.actor,
-        AuditAction(decision.action.value),
-        message=message,
-        accepted=False,
-        decision=decision,
-    )
-    return Step(state, audit=[event])
-
-
-def _refusal_without_state(decision: Decision, now: datetime) -> AuditEvent:
-    return AuditEvent(
-        at=now,
-        actor=decision.actor,
-        action=AuditAction(decision.action.value),
-        incident_key=decision.incident_key,
-        alert_id=decision.alert_id,
-        version=decision.version,
-        decision_id=decision.decision_id,
-        accepted=False,
-        message="no draft is known for this incident",
-    )
-
-
-def _minutes(delta: timedelta) -> str:
-    seconds = delta.total_seconds()
-    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+        state.approvals, state.publish_at, state.scheduled_by = [], None, None
+    edited = accepted(state, decision, now, message=message)
+    edited.before, edited.after = before, after
+    return Step(state, audit=[edited])

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from alertcast.models.alert import ChannelText
 from alertcast.models.incident import Category, Severity, UtcDateTime
 
+MAX_BEFORE_ONSET_MINUTES = 7 * 24 * 60
+
 
 class Role(StrEnum):
     OPERATOR = "operator"  # submits incidents, sees their own
@@ -35,7 +37,9 @@ class DecisionAction(StrEnum):
     EDIT = "edit"
     HOLD = "hold"
     RELEASE = "release"  # ends a hold
-    TICK = "tick"  # the deadline timer: escalate or expire if a deadline has passed
+    TICK = "tick"  # the timer: escalate, expire, or publish a scheduled draft when its time came
+    RESCHEDULE = "reschedule"  # moves the publication time of a scheduled draft
+    UNSCHEDULE = "unschedule"  # cancels a scheduled publication: the draft waits for approval again
 
 
 class Decision(BaseModel):
@@ -55,6 +59,17 @@ class Decision(BaseModel):
     channel: str | None = Field(default=None, description="edit: the channel whose text changes")
     language: str | None = Field(default=None, description="edit: the language of that text")
     text: str | None = Field(default=None, max_length=10_000, description="edit: the new text")
+    publish_at: UtcDateTime | None = Field(
+        default=None,
+        description="approve, reschedule: publish at this time rather than at once (UTC offset required)",
+    )
+    before_onset_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_BEFORE_ONSET_MINUTES,
+        description="approve, reschedule: publish this many minutes before the alert's earliest onset "
+        "(resolved to a time when the decision is applied; not with publish_at)",
+    )
 
 
 class AuditAction(StrEnum):
@@ -64,6 +79,8 @@ class AuditAction(StrEnum):
     EDIT = "edit"
     HOLD = "hold"
     RELEASE = "release"
+    RESCHEDULE = "reschedule"
+    UNSCHEDULE = "unschedule"
     PUBLISHED = "published"
     ESCALATED = "escalated"
     EXPIRED = "expired"
@@ -83,6 +100,7 @@ class AuditAction(StrEnum):
 class DraftStatus(StrEnum):
     PENDING = "pending"
     HELD = "held"
+    SCHEDULED = "scheduled"  # approved, published by the timer at `publish_at`
     PUBLISHED = "published"
     REJECTED = "rejected"
     EXPIRED = "expired"
@@ -90,7 +108,8 @@ class DraftStatus(StrEnum):
 
     @property
     def open(self) -> bool:
-        return self in (DraftStatus.PENDING, DraftStatus.HELD)
+        """Not published nor closed yet: a new version supersedes it, the timer watches it."""
+        return self in (DraftStatus.PENDING, DraftStatus.HELD, DraftStatus.SCHEDULED)
 
 
 class AuditEvent(BaseModel):

@@ -6,9 +6,13 @@ table row per incident (`approval_state`) holds where it stands. The policy (a Y
 re-read when it changes) fixes what each new draft needs; `alertcast.approval.workflow`
 decides everything else.
 
-Deadlines: a Faust table can only be written while processing a message, so the timer does
-not touch it. It sends a `tick` decision for each draft whose deadline has passed, and the
-agent handles it like any decision (an extra tick is harmless: it finds nothing due).
+Deadlines and scheduled publications: a Faust table can only be written while processing a
+message, so the timer does not touch it. Every second it sends a `tick` decision for each
+draft whose time has passed (an approval deadline, or the time a scheduled draft publishes),
+and the agent handles it like any decision (an extra tick is harmless: it finds nothing due).
+A scheduled draft's time is in its state, so the schedule is Kafka's (the table's changelog),
+and it fires within a tick plus a round trip of its time; after a restart or a rebalance the
+timer rescans the recovered states at once rather than at its next periodic rescan.
 """
 
 from __future__ import annotations
@@ -113,9 +117,11 @@ async def _apply(key: str, step: Step) -> None:
 
 
 def _observe_wait(approved_at: datetime, state: ApprovalState | None) -> None:
-    """Time from the draft reaching this agent to its approval (0 for auto), for Prometheus."""
+    """Time from the draft reaching this agent to its last approval (0 for auto), for
+    Prometheus: a scheduled draft's wait for its time is not a person's delay."""
     if state is not None:
-        observe_approval_wait((approved_at - state.arrived_at).total_seconds())
+        decided = max((mark.at for mark in state.approvals), default=approved_at)
+        observe_approval_wait((min(decided, approved_at) - state.arrived_at).total_seconds())
 
 
 class _Status(BaseModel):
@@ -136,6 +142,10 @@ class OpenDrafts:
         self.rescan_s = rescan_s
         self._scanned_at: float | None = None
 
+    def rescan_soon(self) -> None:
+        """States were recovered (a restart, a rebalance): look at them on the next tick."""
+        self._scanned_at = None
+
     def note(self, key: str, state: ApprovalState) -> None:
         if state.status.open:
             self.keys.add(key)
@@ -154,6 +164,13 @@ class OpenDrafts:
 
 
 open_drafts = OpenDrafts()
+
+
+@states.on_recover
+async def _recovered() -> None:
+    """A draft scheduled on a partition this worker just took over fires on time, not at the
+    next periodic rescan."""
+    open_drafts.rescan_soon()
 
 
 async def deadlines() -> None:

@@ -1,0 +1,208 @@
+"""One draft's approval state (the `approval_state` table's value) and the audit events every
+transition writes.
+
+Shared by `workflow` (drafts, approvals, edits, deadlines) and `schedule` (publication at a
+time): both build the same events and publish the same way, so a scheduled publication reaches
+`alerts.approved` and the audit log exactly like an immediate one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alertcast.approval.policy import Requirement
+from alertcast.models.alert import Approval, ChannelText, Draft
+from alertcast.models.decision import (
+    ApprovalMode,
+    AuditAction,
+    AuditEvent,
+    Decision,
+    DraftStatus,
+    Role,
+)
+from alertcast.models.incident import Incident, UtcDateTime
+from alertcast.models.problem import Problem
+
+POLICY_ACTOR = "policy"
+DEADLINE_ACTOR = "system:deadline"
+APPROVER_ROLES = frozenset({Role.COMMUNICATOR, Role.SUPERVISOR})
+
+#: check_edit's shape: (channel, text, language, incident, limit) -> the text counted and checked.
+Recheck = Callable[[str, str, str, Incident, int | None], ChannelText]
+
+
+class Mark(BaseModel):
+    """One approval given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: str
+    roles: list[Role]
+    at: UtcDateTime
+
+
+class ApprovalState(BaseModel):
+    """One incident's current draft and what was decided about it (the Faust table's value).
+
+    Fields added after the first release have defaults, so states stored by an earlier version
+    still load from the table's changelog."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    draft: Draft = Field(description="the latest version, with the communicators' edits applied")
+    requirement: Requirement
+    status: DraftStatus
+    arrived_at: UtcDateTime
+    approvals: list[Mark] = Field(default_factory=list)
+    edited: list[str] = Field(default_factory=list, description="channel/language of edited texts")
+    held_by: str | None = None
+    escalated_at: UtcDateTime | None = None
+    closed_at: UtcDateTime | None = None
+    publish_at: UtcDateTime | None = Field(
+        default=None, description="when the approved draft publishes (set by an approval or a reschedule)"
+    )
+    scheduled_by: str | None = Field(default=None, description="who set `publish_at`")
+    reopened_at: UtcDateTime | None = Field(
+        default=None, description="an unscheduled draft waits again from then: its deadlines restart"
+    )
+
+    @property
+    def approvals_needed(self) -> int:
+        """A blocked draft under `auto` waits for one person."""
+        return max(self.requirement.approvals_needed, 1 if self.requirement.mode is ApprovalMode.AUTO else 0)
+
+    @property
+    def waiting_since(self) -> datetime:
+        """Where the approval deadlines count from."""
+        return self.reopened_at or self.arrived_at
+
+    def due(self, now: datetime) -> bool:
+        """Has a time passed that was not acted on yet (the timer sends a tick then)?"""
+        if self.status is DraftStatus.SCHEDULED:
+            return self.publish_at is not None and now >= self.publish_at
+        if not self.status.open:
+            return False
+        expire, escalate = self.requirement.expire_after, self.requirement.escalate_after
+        if expire is not None and now >= self.waiting_since + expire:
+            return True
+        return (
+            escalate is not None
+            and self.status is DraftStatus.PENDING
+            and self.escalated_at is None
+            and now >= self.waiting_since + escalate
+        )
+
+
+@dataclass
+class Step:
+    state: ApprovalState | None
+    approval: Approval | None = None
+    audit: list[AuditEvent] = field(default_factory=list)
+    escalate: bool = False
+
+
+def publish(state: ApprovalState, now: datetime, approvers: list[str], events: list[AuditEvent]) -> Step:
+    """The approval for `alerts.approved`, and its `published` event; the same whether the
+    last approval came now or the scheduled time did."""
+    state.status, state.closed_at = DraftStatus.PUBLISHED, now
+    approval = Approval(
+        draft=state.draft, approved_by=approvers, approved_at=now, policy=state.requirement.rule
+    )
+    decided = max((mark.at for mark in state.approvals), default=now)
+    waited = (decided - state.arrived_at).total_seconds()
+    message = f"approved by {', '.join(approvers)} after {waited:.0f} s"
+    details: dict[str, object] = {"waited_s": waited}
+    if state.publish_at is not None:
+        late = max((now - state.publish_at).total_seconds(), 0.0)
+        message += f"; scheduled for {iso(state.publish_at)} by {state.scheduled_by}"
+        details |= {"publish_at": iso(state.publish_at), "scheduled_by": state.scheduled_by, "late_s": late}
+    events.append(event(state, now, approvers[-1], AuditAction.PUBLISHED, message=message, details=details))
+    return Step(state, approval=approval, audit=events)
+
+
+def event(
+    state: ApprovalState,
+    now: datetime,
+    actor: str,
+    action: AuditAction,
+    *,
+    message: str = "",
+    status: DraftStatus | None = None,
+    accepted: bool = True,
+    decision: Decision | None = None,
+    details: dict[str, object] | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        at=now,
+        actor=actor,
+        action=action,
+        incident_key=state.draft.incident_key,
+        alert_id=state.draft.alert_id,
+        version=state.draft.version,
+        decision_id=decision.decision_id if decision else None,
+        accepted=accepted,
+        message=message,
+        status=status or state.status,
+        policy=f"{state.requirement.rule} ({state.requirement.mode.value})",
+        approvers=[mark.user for mark in state.approvals],
+        channel=decision.channel if decision else None,
+        language=decision.language if decision else None,
+        details=dict(details or {}),
+    )
+
+
+def accepted(state: ApprovalState, decision: Decision, now: datetime, *, message: str = "") -> AuditEvent:
+    return event(
+        state, now, decision.actor, AuditAction(decision.action.value), message=message, decision=decision
+    )
+
+
+def refuse(
+    state: ApprovalState, decision: Decision, now: datetime, message: str, problem: Problem | None = None
+) -> Step:
+    """A refused decision, audited. `problem` (the one error shape: the field, the rule, a hint)
+    is kept in `details.problem` for the console to point at the field."""
+    refusal = event(
+        state,
+        now,
+        decision.actor,
+        AuditAction(decision.action.value),
+        message=message,
+        accepted=False,
+        decision=decision,
+        details={"problem": problem.model_dump(mode="json")} if problem is not None else None,
+    )
+    return Step(state, audit=[refusal])
+
+
+def refuse_problem(state: ApprovalState, decision: Decision, now: datetime, problem: Problem) -> Step:
+    message = f"{problem.message}; {problem.hint}" if problem.hint else problem.message
+    return refuse(state, decision, now, message, problem)
+
+
+def refusal_without_state(decision: Decision, now: datetime) -> AuditEvent:
+    return AuditEvent(
+        at=now,
+        actor=decision.actor,
+        action=AuditAction(decision.action.value),
+        incident_key=decision.incident_key,
+        alert_id=decision.alert_id,
+        version=decision.version,
+        decision_id=decision.decision_id,
+        accepted=False,
+        message="no draft is known for this incident",
+    )
+
+
+def iso(when: datetime) -> str:
+    """A time in audit messages: UTC, to the second (the console shows it in its own zone)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def minutes(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
