@@ -4,8 +4,15 @@
 Endpoints: GET /api/v2/instance and /api/v1/instance (`configuration.statuses`),
 GET /api/v1/accounts/verify_credentials, GET /api/v1/apps/verify_credentials,
 GET /api/v1/accounts/:id/statuses (newest first, `limit` <= 40, `max_id`),
-POST /api/v1/statuses (form or JSON; `Idempotency-Key`, `in_reply_to_id`),
-GET/PUT/DELETE /api/v1/statuses/:id, GET /api/v1/statuses/:id/context.
+POST /api/v1/statuses (form or JSON; `Idempotency-Key`, `in_reply_to_id`, `visibility`,
+`spoiler_text`), GET/PUT/DELETE /api/v1/statuses/:id, GET /api/v1/statuses/:id/context
+(ancestors root first, descendants in id order), GET /api/v1/notifications.
+
+Mentions and notifications, as Mastodon does them (tests/servers/mastodon_notifications.py): a
+status's `@u<id>` of an account of this server is a mention (an h-card link in `content`) and gives
+that account a `mention` notification; `private_mentions` is the accounts' policy for direct
+ones ("filter", Mastodon 4.3's default, "accept" or "drop"). GET /api/v1/notifications pages
+them newest first with `min_id`/`max_id`/`since_id`, `types[]`, `include_filtered` and a `Link`.
 
 Behaviours a test switches on through `ContractState` (the server runs in the test's process):
 - `max_characters` / `url_weight`: what the instance reports and enforces (422 when too long,
@@ -41,6 +48,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from servers.asgi import ThreadedServer
+from servers.mastodon_notifications import MENTION, mention_notifications, mentioned, page_of
 
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _GRAPHEME = regex.compile(r"\X")
@@ -58,6 +66,8 @@ class ContractState:
     edits: bool = True
     hold_posts: bool = False
     v2_instance: bool = True
+    private_mentions: str = "filter"  # the accounts' notification policy for private mentions
+    notifications: list[dict[str, Any]] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> account id
     revoked: set[str] = field(default_factory=set)
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -91,8 +101,9 @@ def mastodon_length(text: str, url_weight: int) -> int:
     return len(_GRAPHEME.findall(_URL.sub("x" * url_weight, text)))
 
 
-def render(text: str) -> str:
-    """Plain text to Mastodon's HTML: escaped, <p> per paragraph, <br> per line, links shortened."""
+def render(text: str, base_url: str = "") -> str:
+    """Plain text to Mastodon's HTML: escaped, <p> per paragraph, <br> per line, links shortened,
+    mentions of this server's accounts as h-card links."""
 
     def link(match: re.Match[str]) -> str:
         url = match.group(0)
@@ -115,9 +126,16 @@ def render(text: str) -> str:
                 parts.append(link(match))
                 last = match.end()
             parts.append(html.escape(line[last:]))
-            lines.append("".join(parts))
+            lines.append(MENTION.sub(lambda m: _h_card(m.group(1), base_url), "".join(parts)))
         paragraphs.append("<p>" + "<br />".join(lines) + "</p>")
     return "".join(paragraphs)
+
+
+def _h_card(username: str, base_url: str) -> str:
+    return (
+        f'<span class="h-card" translate="no"><a href="{base_url}/@{username}" class="u-url mention">'
+        f"@<span>{username}</span></a></span>"
+    )
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -137,6 +155,7 @@ class ContractApp:
             Route("/api/v1/statuses", self.create, methods=["POST"]),
             Route("/api/v1/statuses/{id}", self.one, methods=["GET", "PUT", "DELETE"]),
             Route("/api/v1/statuses/{id}/context", self.context),
+            Route("/api/v1/notifications", self.notifications),
         ]
         self.app = Starlette(routes=routes)
 
@@ -177,7 +196,12 @@ class ContractApp:
         return account_id
 
     def _account_json(self, account_id: str) -> dict[str, Any]:
-        return {"id": account_id, "username": f"u{account_id}", "acct": f"u{account_id}"}
+        return {
+            "id": account_id,
+            "username": f"u{account_id}",
+            "acct": f"u{account_id}",
+            "url": f"{self.base_url}/@u{account_id}",
+        }
 
     # --- endpoints -------------------------------------------------------------------------------
 
@@ -253,19 +277,28 @@ class ContractApp:
             if reply_to is not None and str(reply_to) not in state.statuses:
                 return _error(404, "Record not found")
             status_id = state.new_id()
+            accounts = mentioned(text, state.tokens.values())
             state.statuses[status_id] = {
                 "id": status_id,
-                "created_at": datetime.now(UTC).isoformat(),
+                "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "in_reply_to_id": str(reply_to) if reply_to is not None else None,
+                "in_reply_to_account_id": (
+                    state.statuses[str(reply_to)]["account"]["id"] if reply_to is not None else None
+                ),
+                "spoiler_text": str(body.get("spoiler_text", "")),
+                "mentions": [self._mention_json(other) for other in accounts],
                 "visibility": body.get("visibility", "public"),
                 "language": body.get("language"),
                 "url": f"{self.base_url}/@u{account}/{status_id}",
                 "uri": f"{self.base_url}/users/u{account}/statuses/{status_id}",
                 "account": self._account_json(account),
                 "source_text": text,
-                "content": render(text),
+                "content": render(text, self.base_url),
                 "edited_at": None,
             }
+            state.notifications += mention_notifications(
+                state.statuses[status_id], accounts, state.private_mentions, state.new_id
+            )
             if key:
                 state.idempotency[(account, key)] = status_id
             created = self._public(state.statuses[status_id])
@@ -301,7 +334,9 @@ class ContractApp:
         if refused is not None:
             return refused
         with self.state.lock:
-            status.update(source_text=text, content=render(text), edited_at=datetime.now(UTC).isoformat())
+            status.update(
+                source_text=text, content=render(text, self.base_url), edited_at=datetime.now(UTC).isoformat()
+            )
         return JSONResponse(self._public(status))
 
     async def context(self, request: Request) -> Response:
@@ -316,9 +351,37 @@ class ContractApp:
             while parent is not None and parent in self.state.statuses:
                 ancestors.insert(0, self._public(self.state.statuses[parent]))
                 parent = self.state.statuses[parent]["in_reply_to_id"]
-        return JSONResponse({"ancestors": ancestors, "descendants": []})
+            below, descendants = {status["id"]}, []
+            for other in sorted(self.state.statuses.values(), key=lambda s: int(s["id"])):
+                if other["in_reply_to_id"] in below:
+                    below.add(other["id"])
+                    descendants.append(self._public(other))
+        return JSONResponse({"ancestors": ancestors, "descendants": descendants})
+
+    async def notifications(self, request: Request) -> Response:
+        """GET /api/v1/notifications as documented (see mastodon_notifications.page_of)."""
+        if (gate := self._gate(request)) is not None:
+            return gate
+        account = self._account(request)
+        if isinstance(account, Response):
+            return account
+        with self.state.lock:
+            known = [
+                {**n, "status": self._public(self.state.statuses[n["status_id"]])}
+                for n in self.state.notifications
+                if n["status_id"] in self.state.statuses  # a deleted status takes its notifications along
+            ]
+        try:
+            page, headers = page_of(known, account, request.query_params, self.base_url)
+        except ValueError:
+            return _error(422, "Validation failed: limit and ids must be numbers")
+        return JSONResponse(page, headers=headers)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def _mention_json(self, account_id: str) -> dict[str, Any]:
+        shown = self._account_json(account_id)
+        return {key: shown[key] for key in ("id", "username", "url", "acct")}
 
     def _refuse_text(self, text: str) -> Response | None:
         if not text.strip():
