@@ -8,10 +8,10 @@ import sys
 from mode.utils.logging import level_number
 
 from alertcast import topics
-from alertcast.stream import accounts, approval, compose, deliver, fanout, ingest, pollers, recovery, site
+from alertcast.stream import accounts, approval, compose, deliver, fanout, ingest, pollers, site, stalls
 from alertcast.stream.app import app, settings
 
-AGENTS = (ingest, compose, approval, fanout, deliver, site, pollers, accounts, recovery)
+AGENTS = (ingest, compose, approval, fanout, deliver, site, pollers, accounts, stalls)
 LEVELS = {"warning": "warn", "critical": "crit"}
 
 

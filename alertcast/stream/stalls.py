@@ -1,4 +1,6 @@
-"""A watchdog for Faust's table recovery: a stalled recovery is described, then started again.
+"""Watchdogs for the two ways a worker was seen to stall with work waiting.
+
+1. Table recovery: a stalled recovery is described, then started again.
 
 After a worker is killed, the worker given its active changelog partitions recovers them
 before it reads anything else. The cluster tier saw that recovery stall about one run in five:
@@ -14,6 +16,14 @@ stand (`describe`, to find the cause), and starts the recovery again the way a n
 does (Faust's `signal_recovery_start`: its recovery loop seeks the active partitions again and
 re-reads them; a changelog read twice sets each key to the same value). At most
 `RESTARTS` times per rebalance: then the log says the worker needs a restart.
+
+2. Streams: in the cluster tier's rolling restart, a worker that had just started, recovered
+and said "Worker ready" then handed nothing to any agent for five minutes, while its partitions
+held hundreds of records (the cause is not known yet). So outside rebalances, every few seconds:
+a stream partition whose committed offset has not moved for `STALL_S` while the log holds
+records past it counts as stalled (`Progress`, pure), and the worker describes it, with where the
+tasks of the record chain wait, once per stuck offset. It is only said, not acted on: the cause
+decides the cure (a delivery retrying with backoff for minutes also holds its partition's commit).
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ STALL_S = 20.0  # Faust's own warning comes after 15 s without an event
 RESTARTS = 3
 # The tasks that carry a record from the broker to recovery: where each is awaiting says
 # which link of the chain holds (the consumer's drain loop, recovery's reader, its loop).
-CHAIN = ("_drain_messages", "_slurp_changelogs", "_restart_recovery")
+CHAIN = ("_drain_messages", "_slurp_changelogs", "_restart_recovery", "for_each_event")
 
 
 def stalled(
@@ -56,6 +66,33 @@ def stalled(
         ),
         key=str,
     )
+
+
+class Progress:
+    """Per stream partition: the committed offset last seen and since when."""
+
+    def __init__(self, stall_s: float = STALL_S) -> None:
+        self.stall_s = stall_s
+        self.since: dict[Any, tuple[int, float]] = {}
+        self.said: dict[Any, int] = {}
+
+    def stalled(self, now: float, tp: Any, committed: int | None, end: int | None) -> bool:
+        """True once for each committed offset that has held `stall_s` with records after it
+        (`end`: the next offset the log will write)."""
+        if committed is None or end is None or end <= committed:
+            self.since.pop(tp, None)
+            return False
+        seen = self.since.get(tp)
+        if seen is None or seen[0] != committed:
+            self.since[tp] = (committed, now)
+            return False
+        if now - seen[1] < self.stall_s or self.said.get(tp) == committed:
+            return False
+        self.said[tp] = committed
+        return True
+
+    def forget(self) -> None:
+        self.since.clear()
 
 
 def await_chain(coro: Any) -> list[str]:
@@ -128,17 +165,49 @@ def describe(tp: Any) -> list[str]:
 
 
 class Watchdog:
-    """Per rebalance: how many times the recovery was started again."""
+    """Per rebalance: how many times the recovery was started again; per stream partition, its
+    progress."""
 
     def __init__(self) -> None:
         self.generation: int | None = None
         self.restarts = 0
+        self.progress = Progress()
 
     async def check(self) -> None:
         tables: Any = app.tables
-        recovery: Any = tables.recovery
-        if not recovery.in_recovery:
+        if tables.recovery.in_recovery:
+            await self.check_recovery()
+        elif app.rebalancing:
+            self.progress.forget()
+        else:
+            await self.check_streams()
+
+    async def check_streams(self) -> None:
+        consumer: Any = app.consumer
+        changelogs = set(app.tables.changelog_topics)
+        partitions = [tp for tp in consumer.assignment() if tp.topic not in changelogs]
+        if not partitions:
             return
+        versions.require_attributes(consumer, ["_committed_offset"], "Faust's consumer")
+        ends = await consumer.highwaters(*partitions)
+        now = time.monotonic()
+        stuck = [
+            tp
+            for tp in partitions
+            if self.progress.stalled(now, tp, consumer._committed_offset.get(tp), ends.get(tp))
+        ]
+        if stuck:
+            details = [line for tp in stuck for line in describe(tp)] + task_stacks()
+            log.warning(
+                "stream stalled on %s: records waiting, nothing committed for %.0f s\n  %s",
+                ", ".join(f"{tp} at {consumer._committed_offset.get(tp)} of {ends.get(tp)}" for tp in stuck),
+                STALL_S,
+                "\n  ".join(details),
+            )
+
+    async def check_recovery(self) -> None:
+        tables: Any = app.tables
+        recovery: Any = tables.recovery
         versions.require_attributes(recovery, RECOVERY_ATTRIBUTES, "Faust's recovery")
         if app.consumer_generation_id != self.generation:
             self.generation, self.restarts = app.consumer_generation_id, 0

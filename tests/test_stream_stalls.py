@@ -1,11 +1,11 @@
-"""The recovery watchdog (alertcast/stream/recovery.py): which partitions count as stalled, and
-the description of where the tasks of the record chain wait."""
+"""The watchdogs (alertcast/stream/stalls.py): which recovering or streaming partitions count as
+stalled, and the description of where the tasks of the record chain wait."""
 
 from __future__ import annotations
 
 import asyncio
 
-from alertcast.stream.recovery import STALL_S, await_chain, stalled, task_stacks
+from alertcast.stream.stalls import STALL_S, Progress, await_chain, stalled, task_stacks
 
 
 def test_a_partition_silent_since_the_start_with_records_left_is_stalled() -> None:
@@ -42,3 +42,21 @@ async def test_the_chain_of_a_waiting_task_names_every_coroutine_down_to_the_wai
     assert task_stacks(("no_such_coroutine",)) == []
     event.set()
     await task
+
+
+def test_a_stream_partition_is_stalled_once_per_offset_held_with_records_after_it() -> None:
+    progress = Progress(stall_s=20)
+    assert not progress.stalled(0, "p", committed=10, end=50)  # first seen
+    assert not progress.stalled(19, "p", committed=10, end=50)
+    assert progress.stalled(20, "p", committed=10, end=50)
+    assert not progress.stalled(40, "p", committed=10, end=60)  # said once for offset 10
+    assert not progress.stalled(41, "p", committed=11, end=60)  # it moved: a new watch
+    assert not progress.stalled(60, "p", committed=11, end=60)
+    assert progress.stalled(61, "p", committed=11, end=60)
+
+
+def test_nothing_waiting_or_nothing_known_is_never_a_stall() -> None:
+    progress = Progress(stall_s=0)
+    for committed, end in ((10, 10), (None, 50), (10, None), (12, 10)):
+        assert not progress.stalled(0, "p", committed, end)
+        assert not progress.stalled(100, "p", committed, end)
