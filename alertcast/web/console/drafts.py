@@ -9,6 +9,7 @@ judge, this only spares a round trip and a confusing "sent" for a decision bound
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +18,7 @@ from starlette.routing import BaseRoute
 
 from alertcast.approval.workflow import refusal_for_approval
 from alertcast.clock import clock
-from alertcast.models.decision import Decision, DecisionAction, DraftStatus
+from alertcast.models.decision import MAX_BEFORE_ONSET_MINUTES, Decision, DecisionAction, DraftStatus
 from alertcast.web.console.auth import Permission
 from alertcast.web.console.guard import Area, Form, Who
 from alertcast.web.console.readmodel import DraftView
@@ -28,7 +29,12 @@ DECISION_ACTIONS = {
     "reject": DecisionAction.REJECT,
     "hold": DecisionAction.HOLD,
     "release": DecisionAction.RELEASE,
+    "reschedule": DecisionAction.RESCHEDULE,
+    "unschedule": DecisionAction.UNSCHEDULE,
 }
+#: Decisions that carry a time: a date typed in the console's zone, or minutes before onset.
+TIMED = (DecisionAction.APPROVE, DecisionAction.RESCHEDULE)
+NOT_WHILE_SCHEDULED = (DecisionAction.APPROVE, DecisionAction.HOLD, DecisionAction.EDIT)
 
 
 class Drafts(Area):
@@ -96,8 +102,34 @@ class Drafts(Area):
         action = DECISION_ACTIONS.get(form.get("action", ""))
         if view is None or action is None:
             return self.guard.not_found(who, "brouillon ou action inconnus")
-        decision = self._decision(view, who, form, action, reason=form.get("reason", "").strip()[:2000])
+        try:
+            when = self._when(form) if action in TIMED else {}
+        except ValueError as error:
+            return await self.draft(request, who, form, error=str(error), status_code=400)
+        decision = self._decision(
+            view, who, form, action, reason=form.get("reason", "").strip()[:2000], **when
+        )
         return await self._send(request, who, form, view, decision)
+
+    def _when(self, form: Form) -> dict[str, Any]:
+        """The time of a scheduled approval, or none (publish at once): `publish_at`, a date and
+        time typed in the console's zone, or `before_onset` minutes before the alert's onset."""
+        typed, minutes = form.get("publish_at", "").strip(), form.get("before_onset", "").strip()
+        if typed and minutes:
+            raise ValueError("indiquez une heure de publication ou un délai avant le début, pas les deux")
+        if minutes:
+            if not (minutes.isascii() and minutes.isdigit()) or int(minutes) > MAX_BEFORE_ONSET_MINUTES:
+                raise ValueError(
+                    f"le délai avant le début est un nombre de minutes de 0 à {MAX_BEFORE_ONSET_MINUTES}"
+                )
+            return {"before_onset_minutes": int(minutes)}
+        if not typed:
+            return {}
+        try:
+            at = self.guard.pages.parse(typed)
+        except ValueError:
+            raise ValueError(f"« {typed[:40]} » n'est pas une date et une heure (AAAA-MM-JJ HH:MM)") from None
+        return {"publish_at": at.astimezone(UTC)} if at else {}
 
     async def edit(self, request: Request, who: Who, form: Form) -> Response:
         view = self.guard.read_model.drafts.get(request.path_params["alert_id"])
@@ -138,6 +170,15 @@ class Drafts(Area):
             return f"la version {view.draft.version} a remplacé celle que vous regardiez : relisez-la"
         if not view.status.open:
             return f"ce brouillon est déjà {view.status.value}"
+        scheduled = view.status is DraftStatus.SCHEDULED
+        if decision.action in (DecisionAction.RESCHEDULE, DecisionAction.UNSCHEDULE) and not scheduled:
+            return "ce brouillon n'est pas programmé"
+        if decision.action is DecisionAction.RESCHEDULE and not (
+            decision.publish_at or decision.before_onset_minutes is not None
+        ):
+            return "indiquez la nouvelle heure de publication"
+        if scheduled and decision.action in NOT_WHILE_SCHEDULED:
+            return "ce brouillon est programmé : déprogrammez-le d'abord"
         if decision.action is DecisionAction.APPROVE:
             if any(
                 d.actor == decision.actor and d.action is DecisionAction.APPROVE

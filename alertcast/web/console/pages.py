@@ -25,6 +25,7 @@ STATIC = TEMPLATES / "static"
 
 STATUS_LABELS = {
     "pending": "en attente",
+    "scheduled": "programmé",
     "held": "suspendu",
     "published": "publié",
     "rejected": "rejeté",
@@ -53,6 +54,8 @@ ACTION_LABELS = {
     "edit": "modification",
     "hold": "suspension",
     "release": "reprise",
+    "reschedule": "nouvelle heure de publication",
+    "unschedule": "publication déprogrammée",
     "published": "publication",
     "escalated": "escalade",
     "expired": "expiration",
@@ -120,7 +123,7 @@ class Pages:
             mode=lambda value: MODE_LABELS.get(str(value), str(value)),
             scope=scope_label,
         )
-        self.env.globals.update(segments=segments)
+        self.env.globals.update(segments=segments, zone_name=str(self.zone))
 
     def local(self, value: datetime | None, with_date: bool = True) -> str:
         if value is None:

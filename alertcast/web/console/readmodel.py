@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from alertcast.approval import schedule
 from alertcast.approval.policy import Requirement
 from alertcast.approval.workflow import ApprovalState, Mark, text_key
 from alertcast.delivery.pause import Pause, PauseBoard
@@ -413,6 +414,7 @@ def _mirror(view: DraftView, event: AuditEvent) -> None:
         state.held_by = None
     elif event.action is AuditAction.ESCALATED:
         state.escalated_at = event.at
+    schedule.mirror(state, event)  # a scheduled time, moved or withdrawn
 
 
 def _seconds(value: object) -> timedelta | None:
