@@ -132,6 +132,13 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="secret for session cookies and CSRF tokens"
     )
     session_key_file: Path | None = Field(default=None, description="a file holding that secret")
+    replies_poll_s: float = Field(
+        default=60.0, ge=0, description="how often the leader worker reads replies (0: never)"
+    )
+    email_reply_accounts: list[dict[str, Any]] = Field(
+        default=[],
+        description="IMAP mailboxes where replies to alert e-mails arrive (JSON list of ImapAccount)",
+    )
     communes_file: Path | None = Field(
         default=None,
         description="the body's communes with positions (CSV: code,name,departement,lat,lon[,wkt]) that "

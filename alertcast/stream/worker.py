@@ -8,10 +8,21 @@ import sys
 from mode.utils.logging import level_number
 
 from alertcast import topics
-from alertcast.stream import accounts, approval, compose, deliver, fanout, ingest, pollers, site, stalls
+from alertcast.stream import (
+    accounts,
+    approval,
+    compose,
+    deliver,
+    fanout,
+    ingest,
+    pollers,
+    replies,
+    site,
+    stalls,
+)
 from alertcast.stream.app import app, settings
 
-AGENTS = (ingest, compose, approval, fanout, deliver, site, pollers, accounts, stalls)
+AGENTS = (ingest, compose, approval, fanout, deliver, site, pollers, accounts, stalls, replies)
 LEVELS = {"warning": "warn", "critical": "crit"}
 
 
