@@ -40,13 +40,24 @@ SENT = datetime(2019, 3, 4, 7, 30, tzinfo=UTC)
 US = "did:plc:ville"
 OUR_POST = f"at://{US}/app.bsky.feed.post/3ours"
 ALERTS = {OUR_POST: "alerte-1"}
-NOW = datetime(2026, 12, 6, 22, 30, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)  # the firehose's sequencing time of the frames
+
+
+def iso(at: datetime) -> str:
+    """As AT Protocol writes times: UTC with a Z."""
+    return at.isoformat().replace("+00:00", "Z")
+
 
 # --- pure: frames and posts ---------------------------------------------------------------------
 
 
 def post(repo: str, rkey: str, text: str = "toujours fermé", **record: Any) -> Created:
-    body = {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-12-06T22:29:00.000Z", **record}
+    body = {
+        "$type": "app.bsky.feed.post",
+        "text": text,
+        "createdAt": iso(NOW - timedelta(minutes=1)),
+        **record,
+    }
     return Created(repo, rkey, body, NOW)
 
 
@@ -64,7 +75,7 @@ def test_a_reply_to_our_post_is_kept_tied_to_it() -> None:
     assert reply.id == "bluesky:at://did:plc:c1/app.bsky.feed.post/3a"
     assert (reply.alert_id, reply.in_reply_to, reply.conversation) == ("alerte-1", OUR_POST, reply.id[8:])
     assert reply.url == "https://bsky.app/profile/did:plc:c1/post/3a"
-    assert reply.at == datetime(2026, 12, 6, 22, 29, tzinfo=UTC)
+    assert reply.at == NOW - timedelta(minutes=1)
 
 
 def test_a_reply_deeper_in_our_thread_keeps_the_citizen_conversation() -> None:
@@ -87,7 +98,7 @@ def test_mentions_unrelated_posts_and_our_own() -> None:
 
 
 def test_a_far_off_created_at_gives_way_to_the_sequencing_time() -> None:
-    assert written_at(post("did:plc:c1", "3a", createdAt="2019-01-01T00:00:00Z")) == NOW
+    assert written_at(post("did:plc:c1", "3a", createdAt=iso(NOW - timedelta(days=2000)))) == NOW
     assert written_at(post("did:plc:c1", "3a", createdAt="pas une date")) == NOW
     assert written_at(post("did:plc:c1", "3a")) == NOW - timedelta(minutes=1)
 
@@ -110,7 +121,7 @@ def commit_frame(repo: str, rkey: str, record: dict[str, Any]) -> bytes:
     body = {
         "seq": 42,
         "repo": repo,
-        "time": "2026-12-06T22:30:00.000Z",
+        "time": iso(NOW),
         "ops": [{"action": "create", "path": f"app.bsky.feed.post/{rkey}", "cid": cid}],
         "blocks": car,
     }
@@ -118,7 +129,7 @@ def commit_frame(repo: str, rkey: str, record: dict[str, Any]) -> bytes:
 
 
 def test_a_commit_frame_is_decoded_to_its_created_posts() -> None:
-    record = {"$type": "app.bsky.feed.post", "text": "encore", "createdAt": "2026-12-06T22:29:59Z"}
+    record = {"$type": "app.bsky.feed.post", "text": "encore", "createdAt": iso(NOW - timedelta(seconds=1))}
     frame = decode_frame(commit_frame("did:plc:c1", "3a", record))
     assert frame.kind == "#commit" and frame.seq == 42
     assert frame.posts == [Created("did:plc:c1", "3a", record, NOW)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from alertcast.models.alert import ChannelText, DeliveryRequest
 from alertcast.models.incident import Incident
 
 SENT = datetime(2019, 3, 4, 7, 30, tzinfo=UTC)
+CREATED = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=123000)  # a status's time
 TEXT = "Route fermée à Saint-Étienne https://exemple.fr/a/1\nDéviation par la D8. Source : préfecture"
 
 # --- pure: HTML to text -----------------------------------------------------------------------------
@@ -75,7 +76,7 @@ def status(
     return Status.model_validate(
         {
             "id": status_id,
-            "created_at": "2026-12-06T22:30:00.123Z",
+            "created_at": CREATED.isoformat().replace("+00:00", "Z"),
             "account": {"id": account, "acct": f"{account}@ailleurs.example"},
             "in_reply_to_id": parent,
             "in_reply_to_account_id": parent_account,
@@ -120,7 +121,7 @@ def test_a_status_becomes_a_reply() -> None:
     assert reply.id == "mastodon:200"
     assert reply.author == "c1@ailleurs.example"
     assert reply.text == "colère\n\ntexte"
-    assert reply.at == datetime(2026, 12, 6, 22, 30, 0, 123000, tzinfo=UTC)
+    assert reply.at == CREATED
     assert (reply.alert_id, reply.in_reply_to, reply.url) == ("alerte-1", "100", "https://x.test/@c1/200")
 
 

@@ -49,6 +49,7 @@ from alertcast.channels.bluesky_reply_parsing import (
     to_reply,
 )
 from alertcast.delivery.retry import PermanentError, TransientError
+from alertcast.errors import ServiceError
 from alertcast.http import USER_AGENT, make_client
 from alertcast.replies.model import Reply
 
@@ -217,5 +218,5 @@ class _Firehose:
         return handle if isinstance(handle, str) and body.get("handleIsCorrect") is not False else None
 
 
-class _Cut(Exception):
+class _Cut(ServiceError):
     """The service dropped us mid-read (ConsumerTooSlow): keep what was read, continue next time."""
