@@ -44,6 +44,8 @@ class OfficialCommune(BaseModel):
     departement: str | None = None
     codesPostaux: list[str] = Field(default_factory=list)  # Etalab's field name
     population: int | None = None
+    chefLieu: str | None = Field(default=None, description="a delegated or associated commune's commune")
+    commune: str | None = Field(default=None, description="a municipal arrondissement's commune")
 
 
 def path(cache_dir: Path | None = None) -> Path:

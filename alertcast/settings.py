@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         default=[],
         description="IMAP mailboxes where replies to alert e-mails arrive (JSON list of ImapAccount)",
     )
+    replies_routing_file: Path | None = Field(
+        default=None,
+        description="YAML: which competent service answers citizens' replies (alertcast.replies.routing); "
+        "none: the shipped alertcast/replies/routing.yaml",
+    )
     communes_file: Path | None = Field(
         default=None,
         description="the body's communes with positions (CSV: code,name,departement,lat,lon[,wkt]) that "
@@ -183,6 +188,24 @@ class Settings(BaseSettings):
     session_ttl_s: int = Field(default=8 * 3600, description="a console session lasts this long")
     cookie_secure: bool = Field(default=False, description="Secure cookies (set behind HTTPS)")
     policy_file: Path | None = Field(default=None, description="approval policy (YAML); none: auto")
+    rota_file: Path | None = Field(
+        default=None,
+        description="the duty rota (YAML): who is on duty when, per service, with a backup, and how "
+        "each person is called; none: nobody is called when a draft waits",
+    )
+    duty_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key (at least 32 bytes) of the acknowledgement links in duty calls; none: the "
+        "calls link to the draft only",
+    )
+    duty_secret_file: Path | None = Field(
+        default=None, description="a file (a secret mount) holding that key, instead of the variable"
+    )
+    console_base_url: str = Field(
+        default="",
+        description="public address of `alertcast web`, for the links in duty calls; empty: "
+        "http://127.0.0.1:<web_port>",
+    )
     decision_wait_s: float = Field(
         default=5.0, description="how long a console decision waits for the worker"
     )
@@ -237,6 +260,29 @@ class Settings(BaseSettings):
                 f"the subscription secret in {path} must be at least {SUBSCRIPTION_SECRET_BYTES} bytes"
             )
         return key
+
+    def duty_key(self) -> bytes | None:
+        """The duty links' HMAC key from the variable or the file (not both); None when neither
+        is set. Unreadable or too short: ConfigurationError (the key itself is never quoted)."""
+        inline = self.duty_secret.get_secret_value().encode()
+        path = self.duty_secret_file
+        if inline and path is not None:
+            raise ConfigurationError("give ALERTCAST_DUTY_SECRET or ALERTCAST_DUTY_SECRET_FILE, not both")
+        if path is not None:
+            try:
+                inline = path.read_bytes().strip()
+            except OSError as error:
+                raise ConfigurationError(f"cannot read the duty secret from {path}: {error.strerror}") from None
+        if inline and len(inline) < SUBSCRIPTION_SECRET_BYTES:
+            raise ConfigurationError(
+                f"the duty secret ({path or 'ALERTCAST_DUTY_SECRET'}) must be at least "
+                f"{SUBSCRIPTION_SECRET_BYTES} bytes: a short HMAC key can be guessed offline from one link"
+            )
+        return inline or None
+
+    def console_url(self) -> str:
+        """Where people reach the console from a duty call's link."""
+        return (self.console_base_url or f"http://127.0.0.1:{self.web_port}").rstrip("/")
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -19,6 +19,7 @@ from alertcast.site.cap_writer import DEFAULT_TIMEZONE
 from alertcast.site.incremental import ARCHIVE_PAGE_SIZE, ENDED_KEPT, SiteBuilder
 from alertcast.site.labels import DEFAULT_LANGUAGE
 from alertcast.site.model import PublishedAlert
+from alertcast.site.subscribe import SubscribePage
 
 # The folders whose files a build owns entirely; `prune` only ever removes files there.
 _OWNED = (("alerts", "*.html"), ("areas", "*.html"), ("cap", "*.xml"), (ARCHIVE_FOLDER, "*.html"))
@@ -36,6 +37,7 @@ def build_site(
     prune: bool = False,
     ended_kept: timedelta = ENDED_KEPT,
     archive_page_size: int = ARCHIVE_PAGE_SIZE,
+    subscribe: SubscribePage | None = None,
 ) -> list[Path]:
     """Write the site into `site_dir`; return the files that changed (written or removed).
 
@@ -45,7 +47,7 @@ def build_site(
     withdrawn on purpose (published by mistake). Files outside the site's own folders
     (the channel's `data/`, anything an operator put there) are never touched.
     Ended alerts stay on the index, feeds, JSON and area pages for `ended_kept`, and in the
-    archive (pages of `archive_page_size`) for good.
+    archive (pages of `archive_page_size`) for good. With `subscribe`, the subscribe page too.
     """
     builder = SiteBuilder(
         site_dir,
@@ -55,6 +57,7 @@ def build_site(
         tz=tz,
         ended_kept=ended_kept,
         archive_page_size=archive_page_size,
+        subscribe=subscribe,
     )
     changed = builder.load(alerts, now)
     if prune:

@@ -40,6 +40,7 @@ from alertcast.site.json_index import alerts_json, current_digest, entry_json
 from alertcast.site.labels import DEFAULT_LANGUAGE, labels
 from alertcast.site.model import PublishedAlert
 from alertcast.site.pages import assets, page_environment, render_page
+from alertcast.site.subscribe import SubscribePage, subscribe_files
 from alertcast.site.views import AlertView, alert_view, archive_order, cap_path, current_order, end_of
 
 ENDED_KEPT = timedelta(hours=48)
@@ -111,7 +112,10 @@ class SiteBuilder:
         tz: tzinfo | str = DEFAULT_TIMEZONE,
         ended_kept: timedelta = ENDED_KEPT,
         archive_page_size: int = ARCHIVE_PAGE_SIZE,
+        subscribe: SubscribePage | None = None,
     ) -> None:
+        """`subscribe`: where the subscribe page's forms go; None (no subscribe endpoints) writes
+        no subscribe page and links none."""
         if archive_page_size < 1:
             raise ValueError("an archive page holds at least one alert")
         self.site_dir = site_dir
@@ -121,6 +125,7 @@ class SiteBuilder:
         self.tz = resolve_timezone(tz)
         self.ended_kept = ended_kept
         self.archive_page_size = archive_page_size
+        self.subscribe = subscribe
         self._env = page_environment(templates_dir)
         words = labels(language)
         place = zone_place(self.tz, language)
@@ -128,6 +133,7 @@ class SiteBuilder:
             "lang": language,
             "t": {**words, "times_note": words["times_note"].format(place=place)},
             "generated": None,
+            "subscribe": subscribe is not None,
         }
         self._held: dict[str, _Held] = {}
         self._areas: dict[str, set[str]] = {}  # area slug -> ids of the alerts that ever named it
@@ -340,6 +346,10 @@ class SiteBuilder:
 
     def _write(self, now: datetime, changes: _Changes, *, full: bool = False) -> list[Path]:
         files: list[tuple[str, bytes]] = list(assets(self.templates_dir).items()) if full else []
+        if full and self.subscribe is not None:
+            files += subscribe_files(
+                self.subscribe, self._page, language=self.language, templates_dir=self.templates_dir
+            )
         for alert_id in sorted(changes.cap):
             files.extend(self._cap_files(alert_id))
         for alert_id in sorted(changes.pages):

@@ -20,6 +20,7 @@ from alertcast.site.atomic import remove_leftovers, write_atomic
 from alertcast.site.cap_writer import DEFAULT_TIMEZONE
 from alertcast.site.incremental import ARCHIVE_PAGE_SIZE, ENDED_KEPT, SiteBuilder
 from alertcast.site.model import PublishedAlert, SiteVersion
+from alertcast.site.subscribe import SubscribePage
 
 DATA_FOLDER = "data"
 
@@ -46,6 +47,7 @@ class SiteWriter:
         ended_kept: timedelta = ENDED_KEPT,
         archive_page_size: int = ARCHIVE_PAGE_SIZE,
         tz: str = DEFAULT_TIMEZONE,
+        subscribe: SubscribePage | None = None,
     ) -> None:
         self.site_dir = site_dir
         self.now = now
@@ -56,6 +58,7 @@ class SiteWriter:
             ended_kept=ended_kept,
             archive_page_size=archive_page_size,
             tz=tz,
+            subscribe=subscribe,
         )
         self.loaded = False
 

@@ -17,6 +17,7 @@ from typing import Any
 from alertcast.channels.website import WebsiteChannel
 from alertcast.clock import clock
 from alertcast.site.model import PublishedAlert, SiteVersion
+from alertcast.site.subscribe import SubscribePage
 from alertcast.site.writer import SiteWriter, folded
 from alertcast.stream.app import app, for_each_event, receipts, send_durably, settings, topic
 
@@ -33,6 +34,7 @@ writer = SiteWriter(
     ended_kept=timedelta(hours=settings.site_ended_kept_hours),
     archive_page_size=settings.site_archive_page_size,
     tz=settings.timezone,
+    subscribe=SubscribePage.from_settings(settings),  # None: subscriptions off, no page
 )
 writing = asyncio.Lock()  # one writer call at a time (the builder is not thread-safe)
 

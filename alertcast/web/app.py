@@ -34,6 +34,7 @@ from alertcast.web.intake import API, MEDIA_TYPES, Health, IncidentState, Intake
 from alertcast.web.keys import KeyRing, SourcesConfig, load_sources
 from alertcast.web.producer import KafkaProducer, Producer, follow
 from alertcast.web.ratelimit import RateLimiter
+from alertcast.web.subscribe import Subscribe, SubscribeConfig
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,10 @@ def create_app(
     follow_topics: bool = True,
     monotonic: Callable[[], float] = time.monotonic,
     console_config: ConsoleConfig | None = None,
+    subscribe_config: SubscribeConfig | None = None,
 ) -> Starlette:
-    """The intake app and the console (/console). Given a `producer` (tests), it is used as is;
+    """The intake app, the console (/console) and the public subscribe endpoints (/subscribe,
+    when a subscription secret is set). Given a `producer` (tests), it is used as is;
     `follow_topics=False` skips the read models' consumer, so the app then needs no broker."""
     config = config or WebConfig.from_settings(settings or get_settings())
     kafka_producer = producer or KafkaProducer(config.bootstrap)
@@ -92,7 +95,17 @@ def create_app(
     console_config = console_config or ConsoleConfig.from_settings(settings or get_settings())
     console_config.source_names = [source.name for source in config.sources.sources]
     console = Console(console_config, kafka_producer, config.topic)
-    followed = list(dict.fromkeys([accepted_topic, rejected_topic, *console.topics.all()]))
+    subscribe_config = subscribe_config or SubscribeConfig.from_settings(settings or get_settings())
+    subscribe = (
+        Subscribe(subscribe_config, kafka_producer, config.topic, monotonic) if subscribe_config else None
+    )
+    if subscribe is None:
+        log.info("public subscribe endpoints off: no ALERTCAST_SUBSCRIPTION_SECRET")
+    followed = list(
+        dict.fromkeys(
+            [accepted_topic, rejected_topic, *console.topics.all(), *([subscribe.topic] if subscribe else [])]
+        )
+    )
 
     def on_message(topic: str, key: bytes | None, value: bytes) -> None:
         if topic == accepted_topic:
@@ -100,6 +113,8 @@ def create_app(
         elif topic == rejected_topic:
             read_model.on_rejected(key, value)
         console.on_message(topic, key, value)
+        if subscribe is not None:
+            subscribe.on_message(topic, key, value)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -128,11 +143,13 @@ def create_app(
             Route(f"{API}/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", _health, methods=["GET"]),
             *console.routes,
+            *(subscribe.routes if subscribe else []),
         ],
         exception_handlers={HTTPException: http_exception, Exception: unexpected},
         lifespan=lifespan,
     )
     app.state.console = console
+    app.state.subscribe = subscribe
     return app
 
 

@@ -29,7 +29,7 @@ class ProduceError(ServiceError, RuntimeError):
 class Message:
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone, erasing the key of a compacted topic
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
