@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from alertcast.stream.stalls import STALL_S, Progress, await_chain, stalled, task_stacks
+from alertcast.stream.stalls import STALL_S, Progress, await_chain, stalled, task_stacks, thread_stacks
 
 
 def test_a_partition_silent_since_the_start_with_records_left_is_stalled() -> None:
@@ -60,3 +60,23 @@ def test_nothing_waiting_or_nothing_known_is_never_a_stall() -> None:
     for committed, end in ((10, 10), (None, 50), (10, None), (12, 10)):
         assert not progress.stalled(0, "p", committed, end)
         assert not progress.stalled(100, "p", committed, end)
+
+
+def test_every_other_thread_is_described_where_it_runs() -> None:
+    import threading
+
+    started, done = threading.Event(), threading.Event()
+
+    def parked() -> None:
+        started.set()
+        done.wait(10)
+
+    thread = threading.Thread(target=parked, name="parked-for-the-test")
+    thread.start()
+    try:
+        assert started.wait(10)
+        (line,) = [line for line in thread_stacks() if line.startswith("thread parked-for-the-test:")]
+        assert "parked:" in line and "wait:" in line
+    finally:
+        done.set()
+        thread.join(10)

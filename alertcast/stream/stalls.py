@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 import time
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CHECK_S = 5.0
 STALL_S = 20.0  # Faust's own warning comes after 15 s without an event
+ANSWER_S = 10.0  # the consumer's thread answers an offsets request in milliseconds
 RESTARTS = 3
 # The tasks that carry a record from the broker to recovery: where each is awaiting says
 # which link of the chain holds (the consumer's drain loop, recovery's reader, its loop).
@@ -119,6 +123,19 @@ def task_stacks(names: tuple[str, ...] = CHAIN) -> list[str]:
     return lines
 
 
+def thread_stacks(limit: int = 12) -> list[str]:
+    """One line per thread but this one: where it runs now (the consumer's thread runs aiokafka
+    on its own event loop; blocked, it fetches nothing and answers nothing)."""
+    lines = []
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        frames = [f"{f.name}:{f.lineno}" for f in traceback.extract_stack(frame, limit=limit)]
+        lines.append(f"thread {names.get(ident, ident)}: {' -> '.join(frames)}")
+    return lines
+
+
 def describe(tp: Any) -> list[str]:
     """What Faust's consumer and aiokafka's know of `tp`, best effort (private names of the
     pinned versions; a missing one prints as '?', this is only said, never acted on)."""
@@ -131,6 +148,8 @@ def describe(tp: Any) -> list[str]:
         "flow_active": getattr(consumer, "flow_active", "?"),
         "flow_control_active": app.flow_control.is_active(),
         "generation": app.consumer_generation_id,
+        "rebalancing": app.rebalancing,
+        "in_recovery": app.in_recovery,
     }
     lines = [f"{tp} faust: {faust_side}"]
     try:
@@ -172,6 +191,8 @@ class Watchdog:
         self.generation: int | None = None
         self.restarts = 0
         self.progress = Progress()
+        self.rebalancing_since: float | None = None
+        self.thread_silent = False
 
     async def check(self) -> None:
         tables: Any = app.tables
@@ -179,8 +200,25 @@ class Watchdog:
             await self.check_recovery()
         elif app.rebalancing:
             self.progress.forget()
+            self.check_rebalance(time.monotonic())
         else:
+            self.rebalancing_since = None
             await self.check_streams()
+
+    def check_rebalance(self, now: float) -> None:
+        """A rebalance that never ends (Faust's flag still up, no recovery running) holds
+        every stream partition of this worker: said once, with the state."""
+        if self.rebalancing_since is None:
+            self.rebalancing_since = now
+        elif now - self.rebalancing_since >= STALL_S:
+            self.rebalancing_since = float("inf")  # said once per rebalance
+            consumer: Any = app.consumer
+            details = [line for tp in sorted(consumer.assignment(), key=str)[:3] for line in describe(tp)]
+            log.warning(
+                "rebalance not over after %.0f s, no recovery running\n  %s",
+                STALL_S,
+                "\n  ".join(details + task_stacks()),
+            )
 
     async def check_streams(self) -> None:
         consumer: Any = app.consumer
@@ -189,7 +227,18 @@ class Watchdog:
         if not partitions:
             return
         versions.require_attributes(consumer, ["_committed_offset"], "Faust's consumer")
-        ends = await consumer.highwaters(*partitions)
+        try:
+            ends = await asyncio.wait_for(consumer.highwaters(*partitions), ANSWER_S)
+        except TimeoutError:
+            if not self.thread_silent:
+                self.thread_silent = True
+                log.warning(
+                    "the consumer's thread gave no end offsets in %.0f s\n  %s",
+                    ANSWER_S,
+                    "\n  ".join(task_stacks() + thread_stacks()),
+                )
+            return
+        self.thread_silent = False
         now = time.monotonic()
         stuck = [
             tp
