@@ -95,6 +95,7 @@ async def test_a_scheduled_draft_shows_its_time_and_is_moved_or_withdrawn_not_ap
         shown = Pages("Europe/Paris").local(when)  # as the console writes times
         assert "Publication programmée" in page.text and "programmée par alice" in page.text
         assert 'value="reschedule"' in page.text and 'value="unschedule"' in page.text
+        assert 'value="reject"' in page.text and page.text.count(f'name="csrf" value="{token}"') >= 4
         assert f"Publication prévue le {shown}" in page.text
         again = await client.post(url, data={"csrf": token, "version": "1", "action": "approve"})
         assert again.status_code == 409 and "déprogrammez" in again.text

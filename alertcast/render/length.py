@@ -39,7 +39,7 @@ them is counted as UCS-2, honestly ("Arrêté" stays "Arrêté", never "Arrete")
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import regex
 from pydantic import BaseModel, ConfigDict
@@ -59,19 +59,7 @@ Channel = Literal[
     "sms",
     "webpush",
 ]
-CHANNELS: tuple[str, ...] = (
-    "website",
-    "webhook",
-    "email",
-    "mastodon",
-    "bluesky",
-    "matrix",
-    "x",
-    "facebook",
-    "telegram",
-    "sms",
-    "webpush",
-)
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 DEFAULT_LIMITS: dict[str, int | None] = {
     "website": None,
