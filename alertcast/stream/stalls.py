@@ -46,9 +46,6 @@ CHECK_S = 5.0
 STALL_S = 20.0  # Faust's own warning comes after 15 s without an event
 ANSWER_S = 10.0  # the consumer's thread answers an offsets request in milliseconds
 RESTARTS = 3
-# The tasks that carry a record from the broker to recovery: where each is awaiting says
-# which link of the chain holds (the consumer's drain loop, recovery's reader, its loop).
-CHAIN = ("_drain_messages", "_slurp_changelogs", "_restart_recovery", "for_each_event")
 
 
 def stalled(
@@ -113,14 +110,16 @@ def await_chain(coro: Any) -> list[str]:
     return frames
 
 
-def task_stacks(names: tuple[str, ...] = CHAIN) -> list[str]:
-    """One line per running task that goes through one of `names`: where it awaits."""
+def task_stacks(names: tuple[str, ...] | None = None) -> list[str]:
+    """One line per running task (or only those going through one of `names`): where it
+    awaits. A stall report lists them all: the task holding the chain may be any of them (the
+    drain loop waits on its callback, which runs as a task of its own)."""
     lines = []
     for task in asyncio.all_tasks():
         chain = await_chain(task.get_coro())
-        if any(name in frame for frame in chain for name in names):
+        if names is None or any(name in frame for frame in chain for name in names):
             lines.append(f"task: {' -> '.join(chain)}")
-    return lines
+    return sorted(lines)
 
 
 def thread_stacks(limit: int = 12) -> list[str]:
@@ -173,13 +172,14 @@ def describe(tp: Any) -> list[str]:
     tables: Any = app.tables
     queue = tables.changelog_queue
     lines.append(f"changelog queue: {queue.qsize()}/{queue.maxsize}")
-    full = [
+    queues = [
         f"{channel}: {channel.queue.qsize()}/{channel.queue.maxsize}"
         for channel in list(getattr(app.topics, "_topics", ()))
-        if channel.queue.maxsize and channel.queue.qsize() >= channel.queue.maxsize
+        if channel.queue.qsize()
     ]
-    if full:
-        lines.append(f"full stream queues: {full}")
+    lines.append(f"stream queues holding events: {queues or 'none'}")
+    producer: Any = app.producer
+    lines.append(f"producer buffer: {getattr(producer.buffer, 'size', '?')} waiting")
     return lines
 
 
