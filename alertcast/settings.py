@@ -272,7 +272,9 @@ class Settings(BaseSettings):
             try:
                 inline = path.read_bytes().strip()
             except OSError as error:
-                raise ConfigurationError(f"cannot read the duty secret from {path}: {error.strerror}") from None
+                raise ConfigurationError(
+                    f"cannot read the duty secret from {path}: {error.strerror}"
+                ) from None
         if inline and len(inline) < SUBSCRIPTION_SECRET_BYTES:
             raise ConfigurationError(
                 f"the duty secret ({path or 'ALERTCAST_DUTY_SECRET'}) must be at least "

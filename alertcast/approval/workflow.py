@@ -120,7 +120,8 @@ def receive_draft(
     message = f"waits for {state.approvals_needed} approval(s)"
     if blocked is not None:
         message += f"; {blocked}"
-    events.append(event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message=message, details=_rule(state)))
+    details = _rule(state) | _about(draft)
+    events.append(event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message=message, details=details))
     return Step(state, audit=events)
 
 
@@ -134,6 +135,19 @@ def _rule(state: ApprovalState) -> dict[str, object]:
         if requirement.escalate_after
         else None,
         "expire_after_s": requirement.expire_after.total_seconds() if requirement.expire_after else None,
+    }
+
+
+def _about(draft: Draft) -> dict[str, object]:
+    """What the duty desk needs to call someone about a waiting draft (which service's rota,
+    what to say), in the `drafted` event: the duty shell follows the audit log only."""
+    main = draft.incident.main_info
+    return {
+        "headline": main.headline if main else draft.incident_key,
+        "category": main.category.value if main else None,
+        "severity": main.severity.value if main else None,
+        "source": draft.incident.source,
+        "incident_status": draft.incident.status.value,
     }
 
 

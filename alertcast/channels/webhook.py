@@ -215,12 +215,16 @@ class WebhookChannel:
             raise PermanentError(f"no webhook account named {name!r}; configured: {configured}") from None
 
     async def publish(self, request: DeliveryRequest) -> PostResult:
-        account = self.account(request.account)
-        body = body_of(request)
+        return await self.post(request.account, body_of(request), request.delivery_key)
+
+    async def post(self, name: str, body: bytes, idempotency_key: str) -> PostResult:
+        """POST a JSON `body` to account `name`, signed like every request of this channel: an
+        alert's version (`publish`), or another event for a receiver (a duty call)."""
+        account = self.account(name)
         timestamp = str(int(clock.now().timestamp()))
         headers = {
             "Content-Type": "application/json",
-            "Idempotency-Key": request.delivery_key,
+            "Idempotency-Key": idempotency_key,
             TIMESTAMP_HEADER: timestamp,
         }
         secret = self._secret.get_secret_value()

@@ -95,6 +95,12 @@ class AuditAction(StrEnum):
     LOGIN_THROTTLED = "login_throttled"  # attempts refused unread while a throttle delay runs
     LOGOUT = "logout"  # a session ended: details.session is its revocation id, refused from then on
     SUBSCRIBER_ERASED = "subscriber_erased"  # a citizen's subscriptions erased on request (ids only)
+    NOTIFIED = "notified"  # a person on duty called about a waiting draft (details: stage, person, channels)
+    ACKNOWLEDGED = "acknowledged"  # a duty call answered from its link: the escalation stops
+    # Citizens' replies (the console's inbox): a person's acts, recorded only; none reaches a network.
+    REPLY_ANSWERED = "reply_answered"  # a conversation answered outside alertcast (its circuit stops)
+    REPLY_ASSIGNED = "reply_assigned"  # a conversation handed to another competent service
+    REPLY_MODERATED = "reply_moderated"  # a person's verdict replacing the charter's (keep/flag/hide)
 
 
 class DraftStatus(StrEnum):

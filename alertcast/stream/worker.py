@@ -13,6 +13,7 @@ from alertcast.stream import (
     approval,
     compose,
     deliver,
+    duty,
     fanout,
     ingest,
     pollers,
@@ -22,7 +23,7 @@ from alertcast.stream import (
 )
 from alertcast.stream.app import app, settings
 
-AGENTS = (ingest, compose, approval, fanout, deliver, site, pollers, accounts, stalls, replies)
+AGENTS = (ingest, compose, approval, fanout, deliver, site, pollers, accounts, stalls, replies, duty)
 LEVELS = {"warning": "warn", "critical": "crit"}
 
 

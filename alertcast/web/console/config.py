@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alertcast.replies.sla import SlaPolicy
 from alertcast.settings import Settings
 from alertcast.web.console.auth import User, load_users
 
@@ -33,6 +34,12 @@ class ConsoleConfig(BaseModel):
     channels: list[str] = Field(
         default_factory=list, description="the worker's channels (settings.channels), for the pause form"
     )
+    routing_file: Path | None = Field(
+        default=None, description="the replies' routing rules (YAML); none: the shipped default"
+    )
+    sla: SlaPolicy = Field(default_factory=SlaPolicy, description="the replies' 72-hour circuit")
+    rota_file: Path | None = Field(default=None, description="the duty rota, for the queue page")
+    duty_key: bytes | None = Field(default=None, description="HMAC key of the duty calls' links")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConsoleConfig:
@@ -45,6 +52,9 @@ class ConsoleConfig(BaseModel):
             decision_wait_s=settings.decision_wait_s,
             timezone=settings.timezone,
             channels=list(settings.channels),
+            routing_file=settings.replies_routing_file,
+            rota_file=settings.rota_file,
+            duty_key=settings.duty_key(),
         )
 
     @classmethod

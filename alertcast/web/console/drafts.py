@@ -20,6 +20,7 @@ from alertcast.approval.workflow import refusal_for_approval
 from alertcast.clock import clock
 from alertcast.models.decision import MAX_BEFORE_ONSET_MINUTES, Decision, DecisionAction, DraftStatus
 from alertcast.web.console.auth import Permission
+from alertcast.web.console.duty import duty_context
 from alertcast.web.console.guard import Area, Form, Who
 from alertcast.web.console.readmodel import DraftView
 from alertcast.web.producer import Message
@@ -51,7 +52,13 @@ class Drafts(Area):
 
     async def queue(self, request: Request, who: Who, form: Form) -> Response:
         read_model = self.guard.read_model
-        return self.guard.page("queue.html", who, queue=read_model.queue(), auto=read_model.recently_auto())
+        return self.guard.page(
+            "queue.html",
+            who,
+            queue=read_model.queue(),
+            auto=read_model.recently_auto(),
+            **duty_context(self.guard),
+        )
 
     async def queue_part(self, request: Request, who: Who, form: Form) -> Response:
         read_model = self.guard.read_model

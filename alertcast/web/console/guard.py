@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from alertcast.duty.rota_file import RotaFile
 from alertcast.models.problem import Problem
 from alertcast.web.console.auth import Permission, User, Users
 from alertcast.web.console.config import ConsoleConfig
@@ -60,6 +61,8 @@ class Guard:
         self.topics = Topics.with_prefix(topic)
         self.read_model = ConsoleReadModel(self.topics)
         self.pages = Pages(config.timezone)
+        # The duty rota, for the queue page (the worker reads the same file to call people).
+        self.rota = RotaFile(config.rota_file, config.timezone, {user.name for user in config.users} or None)
 
     def who(self, request: Request) -> Who | None:
         session = self.signer.read(request.cookies.get(SESSION_COOKIE))

@@ -69,8 +69,29 @@ ACTION_LABELS = {
     "login_failed": "connexion refusée",
     "login_throttled": "connexion ralentie",
     "logout": "déconnexion",
+    "notified": "appel de permanence",
+    "acknowledged": "prise en charge",
+    "reply_answered": "réponse à un citoyen",
+    "reply_assigned": "réponse confiée à un service",
+    "reply_moderated": "verdict de modération",
 }
 MODE_LABELS = {"auto": "automatique", "one": "une approbation", "two": "deux approbations", "?": "?"}
+# The inbox (citizens' replies): where the 72-hour circuit stands, the charter's verdict, filters.
+DUE_LABELS = {
+    "due": "à répondre",
+    "soon": "à répondre, échéance proche",
+    "overdue": "en retard",
+    "answered": "répondu",
+    "answered_late": "répondu hors délai",
+}
+VERDICT_LABELS = {"keep": "conforme", "flag": "à vérifier", "hide": "à masquer"}
+INBOX_FILTER_LABELS = {
+    "open": "à répondre",
+    "overdue": "en retard",
+    "answered": "répondues",
+    "moderated": "modérées",
+}
+NETWORK_LABELS = {"email": "e-mail", "x": "X"}
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,10 @@ class Pages:
             action=lambda value: ACTION_LABELS.get(str(value), str(value)),
             mode=lambda value: MODE_LABELS.get(str(value), str(value)),
             scope=scope_label,
+            due=lambda value: DUE_LABELS.get(str(value), str(value)),
+            verdict=lambda value: VERDICT_LABELS.get(str(value), str(value)),
+            inbox_filter=lambda value: INBOX_FILTER_LABELS.get(str(value), str(value)),
+            network=lambda value: NETWORK_LABELS.get(str(value), str(value).capitalize()),
         )
         self.env.globals.update(segments=segments, zone_name=str(self.zone))
 

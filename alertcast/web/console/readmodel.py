@@ -62,6 +62,8 @@ class DraftView:
     message: str = ""
     known_policy: bool = False  # False until the agent's `drafted` event arrived
     pending: dict[str, Decision] = field(default_factory=dict)  # sent, no outcome yet
+    called: list[str] = field(default_factory=list)  # people on duty called about this version
+    taken_by: str | None = None  # who acknowledged a duty call about it
 
     @property
     def draft(self) -> Draft:
@@ -99,6 +101,7 @@ class Topics:
     dead: str
     audit: str
     pauses: str
+    replies: str  # citizens' replies: the inbox's (inbox_model.py), not this read model's
 
     @classmethod
     def with_prefix(cls, topic: Callable[[str], str]) -> Topics:
@@ -112,6 +115,7 @@ class Topics:
             dead=topic("deliveries.dead"),
             audit=topic("audit.events"),
             pauses=topic("config.pauses"),
+            replies=topic("replies.received"),
         )
 
     def all(self) -> list[str]:
@@ -372,6 +376,12 @@ class ConsoleReadModel:
         if event.decision_id is not None:
             view.pending.pop(event.decision_id, None)
         if not event.accepted:
+            return
+        if event.action is AuditAction.NOTIFIED:  # duty calls: beside the state, not part of it
+            view.called.append(str(event.details.get("person", "?")))
+            return
+        if event.action is AuditAction.ACKNOWLEDGED:
+            view.taken_by = event.actor
             return
         _mirror(view, event)
 

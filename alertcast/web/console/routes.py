@@ -8,6 +8,8 @@ what the areas share; each area owns its pages and forms:
 - `deliveries.py`: the deliveries grid, retrying and dropping a delivery;
 - `pauses.py`: the pause switches, on the deliveries page;
 - `incidents.py`: an alert's timeline, one's own alerts, the new-alert form;
+- `duty.py`: answering a duty call from its link, who is on duty now (on the queue page);
+- `inbox.py`: citizens' replies, their competent service, the 72-hour circuit, moderation;
 - `audit.py`: the audit log;
 - `admin.py`: the policy in force, users and sources.
 
@@ -27,7 +29,9 @@ from alertcast.web.console.audit import Audit
 from alertcast.web.console.config import ConsoleConfig
 from alertcast.web.console.deliveries import Deliveries
 from alertcast.web.console.drafts import Drafts
+from alertcast.web.console.duty import Duty
 from alertcast.web.console.guard import PREFIX, Guard
+from alertcast.web.console.inbox import Inbox
 from alertcast.web.console.incidents import Incidents
 from alertcast.web.console.login import Login
 from alertcast.web.console.pages import STATIC
@@ -42,6 +46,8 @@ class Console:
         self.deliveries = Deliveries(self.guard)
         self.pauses = self.deliveries.pauses
         self.incidents = Incidents(self.guard)
+        self.duty = Duty(self.guard)
+        self.inbox = Inbox(self.guard)
         self.audit = Audit(self.guard)
         self.admin = Admin(self.guard)
         self.config = config
@@ -53,6 +59,7 @@ class Console:
 
     def on_message(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.read_model.on_message(topic, key, value)
+        self.inbox.on_message(topic, key, value)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -62,6 +69,8 @@ class Console:
             *self.deliveries.routes(),
             *self.pauses.routes(),
             *self.incidents.routes(),
+            *self.duty.routes(),
+            *self.inbox.routes(),
             *self.audit.routes(),
             *self.admin.routes(),
             Mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="console-static"),

@@ -1,0 +1,180 @@
+"""Reading the rota file: every problem in the one error shape, and the last good rota kept.
+
+The structure is pydantic's to check (`alertcast.duty.rota`); what it cannot see is here: each
+name on duty is under `people:`, each person is a console user (who acknowledges calls there), a
+service that is not `*` says which drafts it takes. `RotaFile` re-reads the file when it changes
+and keeps the last good rota when an edit is refused: a typo at 23:00 must not leave the night
+without anyone on duty.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Collection
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from alertcast.duty.rota import DEFAULT_SERVICE, NAME, Override, Rota, Shift
+from alertcast.models.problem import Problem, problems_from_validation
+
+log = logging.getLogger(__name__)
+
+_TIME_HINTS = {
+    "shifts": 'a shift\'s times are "HH:MM" in the rota\'s zone, e.g. from: "08:00", to: "18:00"',
+    "overrides": "an override's times are dates or date-times in the rota's zone, e.g. 2026-12-24T18:00",
+}
+
+
+def check_rota(rota: Rota, users: Collection[str] | None = None) -> list[Problem]:
+    """What a valid structure can still get wrong: names. Each name on duty is under `people:`,
+    and (when the console's users are known) each person is a console user, who acknowledges
+    a call there."""
+    problems: list[Problem] = []
+    people = sorted(rota.people)
+
+    def named(path: str, name: str | None) -> None:
+        if name is not None and name not in rota.people:
+            problems.append(
+                Problem(
+                    path=path,
+                    value=name,
+                    rule="rota_unknown_person",
+                    message=f"{name!r} is not under people:",
+                    hint=f"add {name} under people: with how to call them, or fix the spelling "
+                    f"(people: {', '.join(people)})",
+                )
+            )
+
+    named("supervisor", rota.supervisor)
+    for service_name, service in rota.services.items():
+        where = f"services.{service_name}"
+        if service_name != DEFAULT_SERVICE and not (service.categories or service.sources):
+            problems.append(
+                Problem(
+                    path=where,
+                    value=service_name,
+                    rule="rota_service_catches_all",
+                    message="a service with neither categories nor sources takes every draft",
+                    hint=f"give it categories or sources, or name it {DEFAULT_SERVICE!r} (the default)",
+                )
+            )
+        named(f"{where}.supervisor", service.supervisor)
+        slots: list[tuple[str, Shift | Override]] = [
+            *((f"shifts.{index}", shift) for index, shift in enumerate(service.shifts)),
+            *((f"overrides.{index}", override) for index, override in enumerate(service.overrides)),
+        ]
+        for slot_path, slot in slots:
+            named(f"{where}.{slot_path}.primary", slot.primary)
+            named(f"{where}.{slot_path}.backup", slot.backup)
+    for name in rota.people:
+        if not re.match(NAME, name):
+            problems.append(
+                Problem(
+                    path=f"people.{name}",
+                    value=name,
+                    rule="rota_person_name",
+                    message="not a console user name",
+                    hint="people are named by their console login: lower-case letters, digits, - and _",
+                )
+            )
+        elif users is not None and name not in users:
+            problems.append(
+                Problem(
+                    path=f"people.{name}",
+                    value=name,
+                    rule="rota_unknown_user",
+                    message=f"{name!r} is not a console user",
+                    hint="a person on duty acknowledges calls in the console: use their login "
+                    f"({', '.join(sorted(users)) or 'no users configured'}), or add the user",
+                )
+            )
+    return problems
+
+
+def parse_rota(
+    text: str, where: str = "rota", timezone: str = "Europe/Paris", users: Collection[str] | None = None
+) -> Rota | list[Problem]:
+    """The rota in `text` (YAML), or every problem with it. `timezone`: the zone when the rota
+    names none; `users`: the console's user names, checked when given."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        return [Problem(path=where, rule="yaml_syntax", message=str(error), hint="fix the YAML")]
+    if not isinstance(document, dict):
+        return [
+            Problem(
+                path=where,
+                value=type(document).__name__,
+                rule="rota_not_a_mapping",
+                message="a rota is a mapping (supervisor, people, services)",
+                hint="see deploy/rota.example.yaml",
+            )
+        ]
+    document.setdefault("timezone", timezone)
+    try:
+        rota = Rota.model_validate(document)
+    except ValidationError as error:
+        return _problems(error)
+    return check_rota(rota, users) or rota
+
+
+def _problems(error: ValidationError) -> list[Problem]:
+    """pydantic's errors in the one shape, with this module's hints (a webhook URL never shown)."""
+    problems = problems_from_validation(error)
+    for problem, item in zip(problems, error.errors(include_url=False), strict=True):
+        hint = (item.get("ctx") or {}).get("hint")
+        if hint:
+            problem.hint = str(hint)
+        if ".webhook" in f".{problem.path}":
+            problem.value = None
+        if problem.path.endswith(".matrix"):
+            problem.hint = "a room id, !… (room settings, Advanced) shared with the bot, not #alias nor @user"
+        if problem.path.endswith((".from", ".to")):
+            problem.hint = _TIME_HINTS["overrides" if ".overrides." in problem.path else "shifts"]
+    return problems
+
+
+class RotaFile:
+    """The rota file, re-read when it changes; a refused edit keeps the last good rota (said in
+    the log and by `problems`). No file: None, nobody is called."""
+
+    def __init__(
+        self, path: Path | None, timezone: str = "Europe/Paris", users: Collection[str] | None = None
+    ) -> None:
+        self.path = path
+        self.timezone = timezone
+        self.users = users
+        self.problems: list[Problem] = []
+        self._stamp: tuple[int, int] | None = None
+        self._rota: Rota | None = None
+
+    def current(self) -> Rota | None:
+        if self.path is None:
+            return None
+        try:
+            stat = os.stat(self.path)
+        except OSError as error:
+            self._fail([Problem(path=str(self.path), rule="rota_unreadable", message=str(error))])
+            return self._rota
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            text = self.path.read_text(encoding="utf-8")
+            parsed = parse_rota(text, str(self.path), self.timezone, self.users)
+            if isinstance(parsed, Rota):
+                self._rota, self.problems = parsed, []
+                log.info("duty rota loaded from %s (%d services)", self.path, len(parsed.services))
+            else:
+                self._fail(parsed)
+        return self._rota
+
+    def _fail(self, problems: list[Problem]) -> None:
+        if problems != self.problems:
+            kept = "keeping the previous one" if self._rota is not None else "nobody is called"
+            for problem in problems:
+                log.error("duty rota %s refused, %s: %s", self.path, kept, problem.line())
+        self.problems = problems

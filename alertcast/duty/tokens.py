@@ -1,0 +1,125 @@
+"""Signed acknowledgement links of duty calls: "I have it", from the call itself.
+
+A token is `<alert id>.<version>.<person>.<stage>.<issued, Unix seconds>.<HMAC-SHA256, base64url>`,
+url-safe as is. It is made like the subscribers' links (`alertcast.subscriptions.tokens`): the MAC
+covers a label of its own, so a signature made with the same key for anything else (a subscriber's
+link, a webhook) is never a valid token here; the key is `ALERTCAST_DUTY_SECRET`, a separate one,
+so the worker that signs calls holds no key that forges subscribers' links. Tokens expire
+(`MAX_AGE`): a call is about a draft waiting now, not last week's.
+
+The link is not a login: the console asks for one before it records anything, and records the
+person logged in (who may answer for a colleague). The token only proves which call is answered.
+`verify` reads whatever arrives (any text), so it never raises on a bad token: it returns a
+`Problem` that never quotes the token nor the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from alertcast.errors import ConfigurationError
+from alertcast.models.problem import Problem
+
+MIN_SECRET_BYTES = 32
+MAX_AGE = timedelta(hours=24)
+CLOCK_SKEW = timedelta(minutes=5)
+STAGES = ("primary", "backup", "supervisor")
+
+_LABEL = b"alertcast.duty-ack.v1"
+_ALERT = re.compile(r"^[0-9a-f]{16}$")  # alertcast.models.alert.alert_id_for
+_VERSION = re.compile(r"^[1-9][0-9]{0,8}$")
+_PERSON = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # console user names
+_ISSUED = re.compile(r"^[0-9]{1,11}$")
+_MAX_LENGTH = 300
+
+
+class TokenError(ConfigurationError, ValueError):
+    """A mistake in the caller's code or settings, never in a token received."""
+
+
+class Acknowledgeable(NamedTuple):
+    """The call a valid token answers."""
+
+    alert_id: str
+    version: int
+    person: str
+    stage: str
+    issued_at: datetime
+
+
+def _check_secret(secret: bytes) -> None:
+    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+        raise TokenError(f"the duty secret must be at least {MIN_SECRET_BYTES} bytes")
+
+
+def _mac(secret: bytes, fields: tuple[str, ...]) -> bytes:
+    message = b"\x00".join((_LABEL, *(field.encode() for field in fields)))
+    return base64.urlsafe_b64encode(hmac.new(secret, message, hashlib.sha256).digest()).rstrip(b"=")
+
+
+def sign(alert_id: str, version: int, person: str, stage: str, secret: bytes, now: datetime) -> str:
+    _check_secret(secret)
+    fields = (alert_id, str(version), person, stage, str(int(now.timestamp())))
+    if not (_ALERT.match(alert_id) and _VERSION.match(fields[1]) and _PERSON.match(person)):
+        raise TokenError("an alert id (16 hex digits), a version and a console user name are needed")
+    if stage not in STAGES:
+        raise TokenError(f"unknown stage {stage!r}: one of {', '.join(STAGES)}")
+    return ".".join((*fields, _mac(secret, fields).decode()))
+
+
+def verify(
+    token: object, secret: bytes, now: datetime, max_age: timedelta = MAX_AGE
+) -> Acknowledgeable | Problem:
+    """The call a token answers, or why it is refused (malformed, changed, expired)."""
+    _check_secret(secret)
+    if not isinstance(token, str) or not token.isascii() or len(token) > _MAX_LENGTH:
+        return _refused("token_malformed")
+    parts = token.split(".")
+    if len(parts) != 6:
+        return _refused("token_malformed")
+    alert_id, version, person, stage, issued, signature = parts
+    if not (
+        _ALERT.match(alert_id)
+        and _VERSION.match(version)
+        and _PERSON.match(person)
+        and stage in STAGES
+        and _ISSUED.match(issued)
+    ):
+        return _refused("token_malformed")
+    # The signature before the age: a forgery learns nothing about what would be accepted.
+    expected = _mac(secret, (alert_id, version, person, stage, issued))
+    if not hmac.compare_digest(expected, signature.encode("ascii")):
+        return _refused("token_signature")
+    issued_at = datetime.fromtimestamp(int(issued), UTC)
+    if issued_at > now + CLOCK_SKEW:
+        return _refused("token_from_future")
+    if now - issued_at > max_age:
+        return _refused("token_expired")
+    return Acknowledgeable(alert_id, int(version), person, stage, issued_at)
+
+
+_WHY = {
+    "token_malformed": (
+        "this link is not one of ours, or was cut short",
+        "open the link from the call itself, or the draft from the console's queue",
+    ),
+    "token_signature": (
+        "this link's signature does not match: it was changed, or signed with another key",
+        "open the link from the call itself, or the draft from the console's queue",
+    ),
+    "token_from_future": ("this link was signed in the future", "check the servers' clocks"),
+    "token_expired": (
+        f"this call is more than {MAX_AGE.total_seconds() / 3600:g} hours old",
+        "open the draft from the console's queue",
+    ),
+}
+
+
+def _refused(rule: str) -> Problem:
+    message, hint = _WHY[rule]
+    return Problem(path="token", value=None, rule=rule, message=message, hint=hint)
