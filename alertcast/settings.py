@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from alertcast.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBSCRIPTION_SECRET_BYTES = 32  # alertcast.subscriptions.tokens.MIN_SECRET_BYTES
+SECRET_BYTES = 32  # of signed links' HMAC keys (alertcast.subscriptions.tokens.MIN_SECRET_BYTES)
 
 
 class Settings(BaseSettings):
@@ -233,54 +233,14 @@ class Settings(BaseSettings):
         return value
 
     def subscription_key(self) -> bytes | None:
-        """The links' HMAC key from the variable or the file (not both); None when neither is
-        set. A file that cannot be read, or a key too short, raises ConfigurationError."""
-        inline = self.subscription_secret.get_secret_value().encode()
-        path = self.subscription_secret_file
-        if inline and path is not None:
-            raise ConfigurationError(
-                "give ALERTCAST_SUBSCRIPTION_SECRET or ALERTCAST_SUBSCRIPTION_SECRET_FILE, not both"
-            )
-        if path is None:
-            if inline and len(inline) < SUBSCRIPTION_SECRET_BYTES:
-                # Never quoted: even a key too short is someone's secret.
-                raise ConfigurationError(
-                    f"ALERTCAST_SUBSCRIPTION_SECRET must be at least {SUBSCRIPTION_SECRET_BYTES} bytes: "
-                    "a short HMAC key can be guessed offline from one link"
-                )
-            return inline or None
-        try:
-            key = path.read_bytes().strip()
-        except OSError as error:
-            raise ConfigurationError(
-                f"cannot read the subscription secret from {path}: {error.strerror}"
-            ) from None
-        if len(key) < SUBSCRIPTION_SECRET_BYTES:
-            raise ConfigurationError(
-                f"the subscription secret in {path} must be at least {SUBSCRIPTION_SECRET_BYTES} bytes"
-            )
-        return key
+        """The subscribers' links' HMAC key (see `hmac_key`)."""
+        return hmac_key(
+            self.subscription_secret, self.subscription_secret_file, "ALERTCAST_SUBSCRIPTION_SECRET"
+        )
 
     def duty_key(self) -> bytes | None:
-        """The duty links' HMAC key from the variable or the file (not both); None when neither
-        is set. Unreadable or too short: ConfigurationError (the key itself is never quoted)."""
-        inline = self.duty_secret.get_secret_value().encode()
-        path = self.duty_secret_file
-        if inline and path is not None:
-            raise ConfigurationError("give ALERTCAST_DUTY_SECRET or ALERTCAST_DUTY_SECRET_FILE, not both")
-        if path is not None:
-            try:
-                inline = path.read_bytes().strip()
-            except OSError as error:
-                raise ConfigurationError(
-                    f"cannot read the duty secret from {path}: {error.strerror}"
-                ) from None
-        if inline and len(inline) < SUBSCRIPTION_SECRET_BYTES:
-            raise ConfigurationError(
-                f"the duty secret ({path or 'ALERTCAST_DUTY_SECRET'}) must be at least "
-                f"{SUBSCRIPTION_SECRET_BYTES} bytes: a short HMAC key can be guessed offline from one link"
-            )
-        return inline or None
+        """The duty calls' links' HMAC key (see `hmac_key`)."""
+        return hmac_key(self.duty_secret, self.duty_secret_file, "ALERTCAST_DUTY_SECRET")
 
     def console_url(self) -> str:
         """Where people reach the console from a duty call's link."""
@@ -288,6 +248,27 @@ class Settings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+
+def hmac_key(inline_secret: SecretStr, path: Path | None, variable: str) -> bytes | None:
+    """An HMAC key of signed links from `variable` or from the file `<variable>_FILE` names
+    (not both: two sources could hold two keys); None when neither is set. A file that cannot
+    be read, or a key shorter than SECRET_BYTES, raises ConfigurationError, which never quotes
+    the key (even one too short is someone's secret)."""
+    inline = inline_secret.get_secret_value().encode()
+    if inline and path is not None:
+        raise ConfigurationError(f"give {variable} or {variable}_FILE, not both")
+    if path is not None:
+        try:
+            inline = path.read_bytes().strip()
+        except OSError as error:
+            raise ConfigurationError(f"cannot read {variable}_FILE {path}: {error.strerror}") from None
+    if inline and len(inline) < SECRET_BYTES:
+        raise ConfigurationError(
+            f"{variable}{'_FILE ' + str(path) if path else ''} must be at least {SECRET_BYTES} bytes: "
+            "a short HMAC key can be guessed offline from one link"
+        )
+    return inline or None
 
 
 @lru_cache(maxsize=1)
