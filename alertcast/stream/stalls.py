@@ -217,7 +217,7 @@ class Watchdog:
             log.warning(
                 "rebalance not over after %.0f s, no recovery running\n  %s",
                 STALL_S,
-                "\n  ".join(details + task_stacks()),
+                "\n  ".join(details + task_stacks() + thread_stacks()),
             )
 
     async def check_streams(self) -> None:
@@ -246,7 +246,7 @@ class Watchdog:
             if self.progress.stalled(now, tp, consumer._committed_offset.get(tp), ends.get(tp))
         ]
         if stuck:
-            details = [line for tp in stuck for line in describe(tp)] + task_stacks()
+            details = [line for tp in stuck for line in describe(tp)] + task_stacks() + thread_stacks()
             log.warning(
                 "stream stalled on %s: records waiting, nothing committed for %.0f s\n  %s",
                 ", ".join(f"{tp} at {consumer._committed_offset.get(tp)} of {ends.get(tp)}" for tp in stuck),
@@ -278,7 +278,7 @@ class Watchdog:
                 )
             return
         self.restarts += 1
-        details = [line for tp in stuck for line in describe(tp)] + task_stacks()
+        details = [line for tp in stuck for line in describe(tp)] + task_stacks() + thread_stacks()
         log.warning(
             "recovery stalled on %s (no record for %.0f s): starting it again (%d/%d)\n  %s",
             ", ".join(map(str, stuck)),
