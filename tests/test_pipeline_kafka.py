@@ -84,6 +84,9 @@ def test_incident_reaches_website_and_webhook(
     assert website["url"].endswith(f"/alerts/{body['alert_id']}.html")
     handed = read_until(broker, prefix + "site.versions", 1)
     assert [(h["request"]["alert_id"], h["request"]["version"]) for h in handed] == [(body["alert_id"], 1)]
+    # The worker joined its group ready to compose: the models were loaded before (compose.py).
+    log = worker.log.read_text(errors="replace")
+    assert -1 < log.find("language models loaded in") < log.find("Joined group"), worker.log_tail()
 
 
 def test_malformed_incidents_land_in_rejected_with_reasons(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,14 +30,18 @@ charter_dir: Path | None = settings.charter_dir
 checker = grammar.configured()  # LanguageTool, one cache per worker; None: offline spelling
 
 
-async def load_language_models() -> None:
-    """The charter's language models and the communes' names take seconds to load: loaded at
-    start, in a thread, rather than by the first incident."""
-    await asyncio.to_thread(nlp.load_all)
-    await asyncio.to_thread(communes.name_tokens)
+def load_language_models() -> float:
+    """The charter's language models and the communes' names, loaded before the worker joins
+    its consumer group (alertcast.stream.worker.run); returns the seconds it took.
 
-
-app.task(load_language_models)
+    Loaded by a task once the worker had joined, they took 20 s and more on a loaded machine:
+    the first incident's compose waited for them holding its message, and a rebalance then waits
+    for every message in hand (Faust's wait_empty), so one new worker held the whole group's
+    rebalance. A worker that joins ready holds nothing."""
+    started = time.monotonic()
+    nlp.load_all()
+    communes.name_tokens()
+    return time.monotonic() - started
 
 
 @app.agent(accepted)

@@ -63,6 +63,8 @@ def run() -> None:
     topics.apply(settings.bootstrap, settings.topic_prefix)
     topics.apply(settings.bootstrap, "", internal_specs())
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    took = compose.load_language_models()  # before joining the group: see its docstring
+    print(f"alertcast worker: language models loaded in {took:.1f} s", file=sys.stderr, flush=True)
     level = LEVELS.get(settings.log_level, settings.log_level)
     sys.argv = ["alertcast-worker", "worker", "--loglevel", level]
     app.main()
