@@ -10,9 +10,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alertcast.errors import ConfigurationError
+from alertcast.signed_links import MIN_SECRET_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_BYTES = 32  # of signed links' HMAC keys (alertcast.subscriptions.tokens.MIN_SECRET_BYTES)
+SECRET_BYTES = MIN_SECRET_BYTES  # of signed links' HMAC keys
 
 
 class Settings(BaseSettings):

@@ -1,7 +1,7 @@
 """Signed acknowledgement links of duty calls: "I have it", from the call itself.
 
 A token is `<alert id>.<version>.<person>.<stage>.<issued, Unix seconds>.<HMAC-SHA256, base64url>`,
-url-safe as is. It is made like the subscribers' links (`alertcast.subscriptions.tokens`): the MAC
+url-safe as is. It is made as every signed link is (`alertcast.signed_links`): the MAC
 covers a label of its own, so a signature made with the same key for anything else (a subscriber's
 link, a webhook) is never a valid token here; the key is `ALERTCAST_DUTY_SECRET`, a separate one,
 so the worker that signs calls holds no key that forges subscribers' links. Tokens expire
@@ -15,19 +15,16 @@ person logged in (who may answer for a colleague). The token only proves which c
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from alertcast import signed_links
 from alertcast.errors import ConfigurationError
 from alertcast.models.problem import Problem
+from alertcast.signed_links import MIN_SECRET_BYTES
 
-MIN_SECRET_BYTES = 32
 MAX_AGE = timedelta(hours=24)
-CLOCK_SKEW = timedelta(minutes=5)
 STAGES = ("primary", "backup", "supervisor")
 
 _LABEL = b"alertcast.duty-ack.v1"
@@ -53,13 +50,8 @@ class Acknowledgeable(NamedTuple):
 
 
 def _check_secret(secret: bytes) -> None:
-    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+    if not signed_links.secret_ok(secret):
         raise TokenError(f"the duty secret must be at least {MIN_SECRET_BYTES} bytes")
-
-
-def _mac(secret: bytes, fields: tuple[str, ...]) -> bytes:
-    message = b"\x00".join((_LABEL, *(field.encode() for field in fields)))
-    return base64.urlsafe_b64encode(hmac.new(secret, message, hashlib.sha256).digest()).rstrip(b"=")
 
 
 def sign(alert_id: str, version: int, person: str, stage: str, secret: bytes, now: datetime) -> str:
@@ -69,7 +61,7 @@ def sign(alert_id: str, version: int, person: str, stage: str, secret: bytes, no
         raise TokenError("an alert id (16 hex digits), a version and a console user name are needed")
     if stage not in STAGES:
         raise TokenError(f"unknown stage {stage!r}: one of {', '.join(STAGES)}")
-    return ".".join((*fields, _mac(secret, fields).decode()))
+    return signed_links.signed(_LABEL, secret, fields)
 
 
 def verify(
@@ -91,16 +83,14 @@ def verify(
         and _ISSUED.match(issued)
     ):
         return _refused("token_malformed")
-    # The signature before the age: a forgery learns nothing about what would be accepted.
-    expected = _mac(secret, (alert_id, version, person, stage, issued))
-    if not hmac.compare_digest(expected, signature.encode("ascii")):
+    if not signed_links.signature_matches(
+        _LABEL, secret, (alert_id, version, person, stage, issued), signature
+    ):
         return _refused("token_signature")
-    issued_at = datetime.fromtimestamp(int(issued), UTC)
-    if issued_at > now + CLOCK_SKEW:
-        return _refused("token_from_future")
-    if now - issued_at > max_age:
-        return _refused("token_expired")
-    return Acknowledgeable(alert_id, int(version), person, stage, issued_at)
+    refusal = signed_links.age_refusal(issued, now, max_age)
+    if refusal is not None:
+        return _refused(refusal)
+    return Acknowledgeable(alert_id, int(version), person, stage, signed_links.issued_time(issued))
 
 
 _WHY = {

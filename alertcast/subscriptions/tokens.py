@@ -15,24 +15,20 @@ unknown action to sign) raises, and then only `TokenError`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
+from alertcast import signed_links
 from alertcast.clock import clock
 from alertcast.errors import ConfigurationError
 from alertcast.models.problem import Problem
+from alertcast.signed_links import MIN_SECRET_BYTES
 from alertcast.subscriptions.model import ID_PATTERN
 
 Action = Literal["confirm", "unsubscribe"]
 ACTIONS: tuple[Action, ...] = ("confirm", "unsubscribe")
 CONFIRM_MAX_AGE = timedelta(hours=48)
-MIN_SECRET_BYTES = 32
-# A signature made "a little" in the future is clock skew between workers; more is forged or broken.
-CLOCK_SKEW = timedelta(minutes=5)
 
 _LABEL = b"alertcast.subscription-link.v1"
 _ID = re.compile(ID_PATTERN)
@@ -50,14 +46,8 @@ class Verified(NamedTuple):
 
 
 def _check_secret(secret: bytes) -> None:
-    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+    if not signed_links.secret_ok(secret):
         raise TokenError(f"the subscription secret must be at least {MIN_SECRET_BYTES} bytes")
-
-
-def _mac(secret: bytes, action: str, subscription_id: str, issued: str) -> bytes:
-    message = b"\x00".join((_LABEL, action.encode(), subscription_id.encode(), issued.encode()))
-    digest = hmac.new(secret, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=")
 
 
 def sign(subscription_id: str, action: Action, secret: bytes, now: datetime | None = None) -> str:
@@ -68,7 +58,7 @@ def sign(subscription_id: str, action: Action, secret: bytes, now: datetime | No
     if not isinstance(subscription_id, str) or not _ID.match(subscription_id):
         raise TokenError("a subscription id is 16 to 64 url-safe characters")
     issued = str(int((now or clock.now()).timestamp()))
-    return ".".join((action, subscription_id, issued, _mac(secret, action, subscription_id, issued).decode()))
+    return signed_links.signed(_LABEL, secret, (action, subscription_id, issued))
 
 
 def verify(
@@ -85,16 +75,15 @@ def verify(
     action, subscription_id, issued, signature = parts
     if action not in ACTIONS or not _ID.match(subscription_id) or not _ISSUED.match(issued):
         return _refused("token_malformed", "this link is not one of ours, or was cut short")
-    # Signature before age: an expired-looking forgery learns nothing about what we would accept.
-    if not hmac.compare_digest(_mac(secret, action, subscription_id, issued), signature.encode("ascii")):
+    if not signed_links.signature_matches(_LABEL, secret, (action, subscription_id, issued), signature):
         return _refused("token_signature", "this link's signature does not match: it was changed or mistyped")
     if action == "unsubscribe":
         return Verified(subscription_id, "unsubscribe")
-    issued_at = datetime.fromtimestamp(int(issued), UTC)
-    if issued_at > now + CLOCK_SKEW:
-        return _refused("token_from_future", "this link was signed in the future")
-    if now - issued_at > max_age:
-        return _refused("token_expired", f"this confirmation link is older than {_hours(max_age)}")
+    refusal = signed_links.age_refusal(issued, now, max_age)
+    if refusal == "token_from_future":
+        return _refused(refusal, "this link was signed in the future")
+    if refusal == "token_expired":
+        return _refused(refusal, f"this confirmation link is older than {_hours(max_age)}")
     return Verified(subscription_id, "confirm")
 
 
