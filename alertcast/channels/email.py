@@ -188,7 +188,7 @@ class EmailChannel:
         health = AccountHealth(channel=self.id, account=account, ok=False)
         try:
             config = self.account(account)
-            await asyncio.to_thread(_session, config, config.password(), None)
+            await asyncio.to_thread(smtp_session, config, config.password(), None)
         except PermanentError as error:
             return health.model_copy(update={"can_post": False, "problem": str(error)})
         except TransientError as error:
@@ -199,7 +199,7 @@ class EmailChannel:
         """Nothing held open: each delivery is one SMTP session."""
 
     async def _send(self, account: EmailAccount, message: EmailMessage, topic: str) -> PostResult:
-        refused = await asyncio.to_thread(_session, account, account.password(), message)
+        refused = await asyncio.to_thread(smtp_session, account, account.password(), message)
         return PostResult(
             post_id=str(message["Message-ID"]),
             url=None,
@@ -216,11 +216,12 @@ class EmailChannel:
         )
 
 
-def _session(
+def smtp_session(
     account: EmailAccount, password: str, message: EmailMessage | None
 ) -> dict[str, tuple[int, bytes]]:
     """One SMTP session: STARTTLS, AUTH, then send `message` (or only NOOP). Runs in a thread.
-    Returns the recipients the server refused when it accepted others."""
+    Returns the recipients the server refused when it accepted others. Public: the subscribe
+    endpoints send their confirmation mails through it too (alertcast.web.subscribe_mail)."""
     context = ssl.create_default_context(cafile=str(account.ca_file) if account.ca_file else None)
     try:
         with smtplib.SMTP(

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
-from alertcast.channels.email import EmailAccount, _session
+from alertcast.channels.email import EmailAccount, smtp_session
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError
 from alertcast.errors import ConfigurationError
@@ -89,7 +89,7 @@ class SmtpMailer:
         # The account's own list is replaced by the one subscriber: the session sends to `to`.
         account = self._account.model_copy(update={"to": [to]})
         try:
-            refused = await asyncio.to_thread(_session, account, self._account.password(), message)
+            refused = await asyncio.to_thread(smtp_session, account, self._account.password(), message)
         except PermanentError as error:
             if "recipients refused" in str(error):  # alertcast.channels.email.classify's words
                 raise AddressRefused(str(error)) from None
