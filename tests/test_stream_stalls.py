@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-from alertcast.stream.stalls import STALL_S, Progress, await_chain, stalled, task_stacks, thread_stacks
+from alertcast.stream.stalls import (
+    STALL_S,
+    Progress,
+    await_chain,
+    report,
+    stalled,
+    task_stacks,
+    thread_stacks,
+)
 
 
 def test_a_partition_silent_since_the_start_with_records_left_is_stalled() -> None:
@@ -80,3 +88,10 @@ def test_every_other_thread_is_described_where_it_runs() -> None:
     finally:
         done.set()
         thread.join(10)
+
+
+async def test_a_report_gives_the_worker_s_state_once_and_where_tasks_wait() -> None:
+    said = report().split("\n  ")
+    assert [line for line in said if line.startswith("worker: ")] != []
+    assert len([line for line in said if line.startswith("changelog queue: ")]) == 1
+    assert any(line.startswith("task: ") and "test_a_report_gives" in line for line in said)

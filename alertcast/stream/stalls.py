@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from alertcast.stream import versions
@@ -144,11 +144,6 @@ def describe(tp: Any) -> list[str]:
         "paused": tp in getattr(consumer, "_paused_partitions", ()),
         "buffered": tp in getattr(consumer, "_buffered_partitions", ()),
         "read_offset": getattr(consumer, "_read_offset", {}).get(tp, "?"),
-        "flow_active": getattr(consumer, "flow_active", "?"),
-        "flow_control_active": app.flow_control.is_active(),
-        "generation": app.consumer_generation_id,
-        "rebalancing": app.rebalancing,
-        "in_recovery": app.in_recovery,
     }
     lines = [f"{tp} faust: {faust_side}"]
     try:
@@ -169,6 +164,22 @@ def describe(tp: Any) -> list[str]:
         lines.append(f"{tp} aiokafka: {aio_side}")
     except Exception as error:  # a diagnosis never stops the worker
         lines.append(f"{tp} aiokafka: not readable ({type(error).__name__})")
+    return lines
+
+
+def report(partitions: Iterable[Any] = ()) -> str:
+    """A stall report: what is known of `partitions`, of the worker, and where every task and
+    thread waits; one line each, indented under the warning that carries it."""
+    consumer: Any = app.consumer
+    worker = {
+        "flow_active": getattr(consumer, "flow_active", "?"),
+        "flow_control_active": app.flow_control.is_active(),
+        "generation": app.consumer_generation_id,
+        "rebalancing": app.rebalancing,
+        "in_recovery": app.in_recovery,
+    }
+    lines = [line for tp in partitions for line in describe(tp)]
+    lines.append(f"worker: {worker}")
     tables: Any = app.tables
     queue = tables.changelog_queue
     lines.append(f"changelog queue: {queue.qsize()}/{queue.maxsize}")
@@ -180,7 +191,7 @@ def describe(tp: Any) -> list[str]:
     lines.append(f"stream queues holding events: {queues or 'none'}")
     producer: Any = app.producer
     lines.append(f"producer buffer: {getattr(producer.buffer, 'size', '?')} waiting")
-    return lines
+    return "\n  ".join(lines + task_stacks() + thread_stacks())
 
 
 class Watchdog:
@@ -213,11 +224,10 @@ class Watchdog:
         elif now - self.rebalancing_since >= STALL_S:
             self.rebalancing_since = float("inf")  # said once per rebalance
             consumer: Any = app.consumer
-            details = [line for tp in sorted(consumer.assignment(), key=str)[:3] for line in describe(tp)]
             log.warning(
                 "rebalance not over after %.0f s, no recovery running\n  %s",
                 STALL_S,
-                "\n  ".join(details + task_stacks() + thread_stacks()),
+                report(sorted(consumer.assignment(), key=str)[:3]),
             )
 
     async def check_streams(self) -> None:
@@ -235,7 +245,7 @@ class Watchdog:
                 log.warning(
                     "the consumer's thread gave no end offsets in %.0f s\n  %s",
                     ANSWER_S,
-                    "\n  ".join(task_stacks() + thread_stacks()),
+                    report(),
                 )
             return
         self.thread_silent = False
@@ -246,12 +256,11 @@ class Watchdog:
             if self.progress.stalled(now, tp, consumer._committed_offset.get(tp), ends.get(tp))
         ]
         if stuck:
-            details = [line for tp in stuck for line in describe(tp)] + task_stacks() + thread_stacks()
             log.warning(
                 "stream stalled on %s: records waiting, nothing committed for %.0f s\n  %s",
                 ", ".join(f"{tp} at {consumer._committed_offset.get(tp)} of {ends.get(tp)}" for tp in stuck),
                 STALL_S,
-                "\n  ".join(details),
+                report(stuck),
             )
 
     async def check_recovery(self) -> None:
@@ -278,14 +287,13 @@ class Watchdog:
                 )
             return
         self.restarts += 1
-        details = [line for tp in stuck for line in describe(tp)] + task_stacks() + thread_stacks()
         log.warning(
             "recovery stalled on %s (no record for %.0f s): starting it again (%d/%d)\n  %s",
             ", ".join(map(str, stuck)),
             STALL_S,
             self.restarts,
             RESTARTS,
-            "\n  ".join(details),
+            report(stuck),
         )
         recovery.signal_recovery_start.set()
 
