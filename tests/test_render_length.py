@@ -137,6 +137,7 @@ def test_every_channel_id_is_counted() -> None:
         "telegram",
         "sms",
         "webpush",
+        "email_subscribers",
     }
     for channel in CHANNELS:
         assert count(channel, "Route fermée").channel == channel

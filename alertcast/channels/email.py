@@ -45,9 +45,11 @@ from alertcast.channels.account import (
 from alertcast.channels.base import AccountHealth, LookupUnsupported
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
+from alertcast.errors import ConfigurationError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.post import PostResult
 from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
+from alertcast.settings import Settings
 
 #: What an update's and an end's subject start with, per language.
 SUBJECT_STATES = {
@@ -120,9 +122,14 @@ def topic_of(request: DeliveryRequest, previous: PostResult | None) -> str:
 
 
 def build_message(
-    account: EmailAccount, request: DeliveryRequest, subject: str, previous: PostResult | None
+    account: EmailAccount,
+    request: DeliveryRequest,
+    subject: str,
+    previous: PostResult | None,
+    footer: str = "",
 ) -> EmailMessage:
-    text = text_as_rendered(request)
+    """`footer`: a last paragraph after the rendered text (a subscriber's unsubscribe link)."""
+    text = text_as_rendered(request) + (f"\n\n-- \n{footer}" if footer else "")
     message = EmailMessage()
     message["From"] = account.sender
     message["To"] = ", ".join(account.to)
@@ -216,6 +223,24 @@ class EmailChannel:
         )
 
 
+def subscribe_account(settings: Settings) -> EmailAccount | None:
+    """The account that writes to subscribers (`subscribe_email_account`: confirmation mails and
+    alerts); None when none is named. A name that is not an account is refused at start."""
+    name = settings.subscribe_email_account
+    if not name:
+        return None
+    for entry in settings.email_accounts:
+        if entry.get("name") == name:
+            return EmailAccount.model_validate(entry)
+    raise ConfigurationError(
+        f"ALERTCAST_SUBSCRIBE_EMAIL_ACCOUNT names {name!r}, which is not in ALERTCAST_EMAIL_ACCOUNTS"
+    )
+
+
+class RecipientsRefused(PermanentError):
+    """The server refuses the recipients for good (5xx): the address, not the account, is wrong."""
+
+
 def smtp_session(
     account: EmailAccount, password: str, message: EmailMessage | None
 ) -> dict[str, tuple[int, bytes]]:
@@ -257,7 +282,7 @@ def classify(account: EmailAccount, error: Exception) -> TransientError | Perman
         said = ", ".join(f"{rcpt}: {code}" for rcpt, code in codes.items())
         if all(400 <= code < 500 for code in codes.values()):
             return TransientError(f"{where}: recipients deferred ({said})")
-        return PermanentError(f"{where}: recipients refused ({said})")
+        return RecipientsRefused(f"{where}: recipients refused ({said})")
     if isinstance(error, smtplib.SMTPResponseException):
         reply = _reply_text(error.smtp_error)
         if isinstance(error, smtplib.SMTPAuthenticationError) and error.smtp_code >= 500:

@@ -86,6 +86,10 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 check_subject(settings.vapid_subject),
                 settings.site_base_url,
             )
+        elif name == "email_subscribers":
+            from alertcast.channels.email_subscribers import from_settings
+
+            channels[name] = from_settings(settings)
         elif name == "sms":
             from alertcast.channels.sms import SmsAccount, SmsChannel
 

@@ -24,20 +24,15 @@ the stream shell) ends it on the topic, and the delivery is dead with that reaso
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import httpx
 
 from alertcast.channels.base import AccountHealth
 from alertcast.delivery.retry import PermanentError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.post import PostResult
-from alertcast.subscriptions.model import Subscription
+from alertcast.subscriptions.model import EndReason, Lookup, OnGone
 from alertcast.subscriptions.vapid import VapidKey
 from alertcast.subscriptions.webpush import SubscriptionGone, push_alert
-
-Lookup = Callable[[str], Subscription | None]
-OnGone = Callable[[Subscription], Awaitable[None]]
 
 
 class WebPushChannel:
@@ -68,7 +63,7 @@ class WebPushChannel:
             result = await push_alert(self.client, subscription.push, request, self.vapid, self.subject, url)
         except SubscriptionGone:
             if self.on_gone is not None:
-                await self.on_gone(subscription)
+                await self.on_gone(subscription, EndReason.ENDPOINT_GONE)
             raise
         details = (
             {"status": result.status, "reason": result.reason} if result.reason else {"status": result.status}

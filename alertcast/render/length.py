@@ -24,7 +24,7 @@ Bluesky and Mastodon as 1 grapheme, Telegram as 11 UTF-16 units), and accents (a
   emergency SMS services send (a whole alert with its instruction: 459 GSM-7 characters, 201
   once UCS-2); an account may set its own (1 for a one-message service). Length.limit is that
   many segments' capacity (160 / 70 for one segment, 153 / 67 per segment beyond).
-- website, webhook, email: no limit (length in code points).
+- website, webhook, email, email_subscribers: no limit (length in code points).
 Texts are counted as given: renderers should NFC-normalise (decomposed accents cost more in
 Telegram, Facebook and SMS).
 
@@ -58,6 +58,7 @@ Channel = Literal[
     "telegram",
     "sms",
     "webpush",
+    "email_subscribers",
 ]
 CHANNELS: tuple[str, ...] = get_args(Channel)
 
@@ -75,6 +76,7 @@ DEFAULT_LIMITS: dict[str, int | None] = {
     # A notification's body: phones show about four lines, and the payload must fit one
     # encrypted record (alertcast/subscriptions/webpush.py); the alert's page has the rest.
     "webpush": 300,
+    "email_subscribers": None,
 }
 DEFAULT_URL_WEIGHT = 23
 SMS_SINGLE = {"gsm7": 160, "ucs2": 70}

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from alertcast.channels.base import Channel, LookupUnsupported
+from alertcast.channels.email_subscribers import SubscriberEmailChannel
 from alertcast.channels.registry import build_channels
 from alertcast.channels.webpush import WebPushChannel
 from alertcast.channels.website import WebsiteChannel
@@ -51,7 +52,7 @@ for _name, _channel in channels.items():
     breakers.announce(_name)  # every configured channel's gauge exists (closed) from the start
     if isinstance(_channel, WebsiteChannel):
         site.connect(_channel)
-    if isinstance(_channel, WebPushChannel):
+    if isinstance(_channel, WebPushChannel | SubscriberEmailChannel):
         subscriptions.connect(_channel)
 
 

@@ -3,8 +3,8 @@
 Accounts are chosen by the routes (category, area; exercises only to exercise accounts). Each
 request is keyed by its channel and account (`DeliveryRequest.partition_key`), so the worker
 owning that partition alone paces the account and holds its circuit breaker. With the webpush
-channel, each subscription the version reaches is one more account (matched once per version,
-alertcast.stream.subscriptions).
+and email_subscribers channels, each subscription the version reaches is one more account
+(matched once per version, alertcast.stream.subscriptions).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ async def fan_out_one(event: Any) -> None:
     draft = approval.draft
     accounts = {name: channel.accounts() for name, channel in channels.items()}
     chosen = select_accounts(draft.incident, accounts, routes)
-    if "webpush" in channels:
-        chosen += [("webpush", subscription) for subscription in await subscriptions.matched(draft.incident)]
+    if any(name in channels for name in subscriptions.DELIVERED_BY.values()):
+        chosen += [pair for pair in await subscriptions.matched(draft.incident) if pair[0] in channels]
     sends = []
     for name, account in chosen:
         text = text_for(approval, name)

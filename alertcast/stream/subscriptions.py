@@ -1,5 +1,5 @@
 """Citizens' subscriptions on every worker: the index alert versions are matched against, and
-the Web Push channel's way to a subscription and to ending a dead one.
+the subscribers' channels' (Web Push, e-mail) way to a subscription and to ending a dead one.
 
 Every worker follows the compacted `subscriptions` topic whole (alertcast.stream.follow): the
 fan-out of any incident may run on any worker, and the push of any subscription too. The
@@ -12,6 +12,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from alertcast.channels.email_subscribers import SubscriberEmailChannel
 from alertcast.channels.webpush import WebPushChannel
 from alertcast.clock import clock
 from alertcast.models.incident import Incident
@@ -50,22 +51,40 @@ async def follow_subscriptions() -> None:
     await follow(TOPIC, _apply, loaded)
 
 
-async def matched(incident: Incident) -> list[str]:
-    """The ids of the subscriptions this alert version reaches, once the topic is read whole
-    (a worker just started must not leave out the subscribers it has not read yet)."""
+async def matched(incident: Incident) -> list[tuple[str, str]]:
+    """(delivery channel, subscription id) of each subscription this alert version reaches, once
+    the topic is read whole (a worker just started must not leave out the subscribers it has not
+    read yet). A daily digest's subscribers get the digest, not each alert."""
     await loaded.wait()
-    return index.match(incident, clock.now())
+    pairs = []
+    for subscription_id in index.match(incident, clock.now()):
+        subscription = index.get(subscription_id)
+        channel = DELIVERED_BY.get(subscription.channel) if subscription is not None else None
+        if channel is not None and subscription is not None and subscription.digest == "immediate":
+            pairs.append((channel, subscription_id))
+    return pairs
 
 
-async def end_gone(subscription: Subscription) -> None:
-    """The push service says the browser dropped it: ended on the topic, for every worker."""
-    ended = subscription.ended(clock.now(), EndReason.ENDPOINT_GONE)
+#: Which delivery channel sends to a subscription of each kind (a feed is read, never sent).
+DELIVERED_BY = {"webpush": WebPushChannel.id, "email": SubscriberEmailChannel.id}
+
+
+async def end_gone(subscription: Subscription, reason: EndReason) -> None:
+    """The network refuses it for good (push endpoint gone, address bounced): ended on the
+    topic, for every worker."""
+    ended = subscription.ended(clock.now(), reason)
     if isinstance(ended, Subscription):
-        log.info("subscription %s ended: its push endpoint is gone", subscription.id)
+        log.info("subscription %s ended: %s", subscription.id, reason.value)
         await send_durably((subscriptions, ended.id.encode(), ended.model_dump_json().encode()))
 
 
-def connect(channel: WebPushChannel) -> None:
+_following = False
+
+
+def connect(channel: WebPushChannel | SubscriberEmailChannel) -> None:
+    global _following
     channel.lookup = index.get
     channel.on_gone = end_gone
-    app.task(follow_subscriptions)
+    if not _following:  # one follower for every subscribers' channel
+        app.task(follow_subscriptions)
+        _following = True

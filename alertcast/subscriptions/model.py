@@ -15,7 +15,7 @@ import base64
 import binascii
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -348,3 +348,9 @@ def _refused(subscription: Subscription, path: str, at: datetime, rule: str, mes
         message=f"subscription {subscription.id}: {message}",
         hint=HINTS[rule],
     )
+
+
+#: How a subscribers' channel finds a subscription by id when it sends (the stream shell's index).
+Lookup = Callable[[str], "Subscription | None"]
+#: How it ends one the network refuses for good (a push endpoint gone, an address bounced).
+OnGone = Callable[["Subscription", EndReason], Awaitable[None]]

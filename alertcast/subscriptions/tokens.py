@@ -61,6 +61,13 @@ def sign(subscription_id: str, action: Action, secret: bytes, now: datetime | No
     return signed_links.signed(_LABEL, secret, (action, subscription_id, issued))
 
 
+def link(
+    base_url: str, subscription_id: str, action: Action, secret: bytes, now: datetime | None = None
+) -> str:
+    """The page `alertcast web` answers for this action (`base_url`: where /subscribe is served)."""
+    return f"{base_url.rstrip('/')}/subscribe/{action}?token={sign(subscription_id, action, secret, now)}"
+
+
 def verify(
     token: str | bytes, secret: bytes, now: datetime, max_age: timedelta = CONFIRM_MAX_AGE
 ) -> Verified | Problem:

@@ -19,10 +19,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
-from alertcast.channels.email import EmailAccount, smtp_session
+from alertcast.channels.email import EmailAccount, RecipientsRefused, smtp_session, subscribe_account
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError
-from alertcast.errors import ConfigurationError
 from alertcast.settings import Settings
 
 _TEXT = {
@@ -74,16 +73,9 @@ class SmtpMailer:
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpMailer | None:
         """The account `subscribe_email_account` names; None when it names none (the page then
-        offers no e-mail). A name that is not an account is refused at start."""
-        name = settings.subscribe_email_account
-        if not name:
-            return None
-        for entry in settings.email_accounts:
-            if entry.get("name") == name:
-                return cls(EmailAccount.model_validate(entry))
-        raise ConfigurationError(
-            f"ALERTCAST_SUBSCRIBE_EMAIL_ACCOUNT names {name!r}, which is not in ALERTCAST_EMAIL_ACCOUNTS"
-        )
+        offers no e-mail)."""
+        account = subscribe_account(settings)
+        return cls(account) if account is not None else None
 
     async def send(self, message: EmailMessage, to: str) -> None:
         # The account's own list is replaced by the one subscriber: the session sends to `to`.
@@ -91,7 +83,7 @@ class SmtpMailer:
         try:
             refused = await asyncio.to_thread(smtp_session, account, self._account.password(), message)
         except PermanentError as error:
-            if "recipients refused" in str(error):  # alertcast.channels.email.classify's words
+            if isinstance(error, RecipientsRefused):
                 raise AddressRefused(str(error)) from None
             raise
         if refused:

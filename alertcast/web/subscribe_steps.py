@@ -24,7 +24,7 @@ from alertcast.settings import Settings
 from alertcast.site.subscribe import FormState, SubscribePage, words
 from alertcast.subscriptions.directory import CommuneDirectory, Place
 from alertcast.subscriptions.model import Subscription
-from alertcast.subscriptions.tokens import Verified, sign, verify
+from alertcast.subscriptions.tokens import Verified, link, verify
 from alertcast.web.errors import error_response
 from alertcast.web.producer import Message, ProduceError, Producer
 from alertcast.web.ratelimit import RateLimiter
@@ -254,9 +254,8 @@ class Steps:
             raise unavailable() from None
 
     def _link(self, request: Request, subscription_id: str, action: Any) -> str:
-        base = self.config.links_url or str(request.base_url).rstrip("/")
-        token = sign(subscription_id, action, self.config.secret, clock.now())
-        return f"{base}/subscribe/{action}?token={token}"
+        base = self.config.links_url or str(request.base_url)
+        return link(base, subscription_id, action, self.config.secret, clock.now())
 
     def _form(self, language: str, codes: list[str], **values: Any) -> FormState:
         chosen = [self.directory.get(code) or _area_place(code, language) for code in codes]
