@@ -11,6 +11,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -339,3 +340,29 @@ def test_account_numbers_and_sender(password_env: str) -> None:
         SmsAccount.model_validate(
             {**{k: v for k, v in base.items() if k != "password_env"}, "source": "P", "to": NUMBERS}
         )
+
+
+async def test_the_gateway_s_receipts_become_the_delivery_s_receipt_with_its_numbers_counted(
+    channel: SmsChannel, smsc: SmppGateway
+) -> None:
+    """Three UCS-2 segments to two numbers: a number has the alert once its three segments are
+    DELIVRD; one UNDELIV segment means it never will; a receipt is written each time a number's
+    state changes, not for every segment's."""
+    alert = request(FRENCH_ALERT)
+    sent = await channel.publish(alert)
+    assert len(smsc.to(FIRST)) == len(smsc.to(SECOND)) == 3
+    by_number: dict[str, list[str]] = {FIRST: [], SECOND: []}
+    for part in sent.details["parts"]:
+        by_number[FIRST if part["to"].endswith("5678") else SECOND].append(part["message_id"])
+    updates = channel.delivery_receipts(lambda: datetime.now(UTC))
+    for message_id in by_number[FIRST][:2]:
+        smsc.send_receipt(message_id, "DELIVRD")  # two of three segments: still pending
+    smsc.send_receipt(by_number[FIRST][2], "DELIVRD")
+    first = await asyncio.wait_for(anext(updates), 10)
+    assert first.status.value == "sent" and first.delivery_key == alert.delivery_key
+    assert first.details["handsets"] == {"delivered": 1, "failed": 0, "pending": 1}
+    assert first.details["message_ids"] == sent.details["message_ids"] and first.error is None
+    smsc.send_receipt(by_number[SECOND][1], "UNDELIV", err="001")
+    second = await asyncio.wait_for(anext(updates), 10)
+    assert second.details["handsets"] == {"delivered": 1, "failed": 1, "pending": 0}
+    assert second.error == "1 of 2 numbers will not receive it: +33•••••5432 (UNDELIV)"

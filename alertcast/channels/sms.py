@@ -32,7 +32,9 @@ Numbers in messages and receipts are masked (`+33•••••5678`).
 
 Delivery receipts: with `bind: transceiver` (the default) the gateway sends them on the same
 bind as `deliver_sm`; `receipts()` yields them as `DeliveryReceipt` (DELIVRD → delivered;
-UNDELIV, REJECTD, EXPIRED → failed). With `bind: transmitter`, receipts go to whatever receiver
+UNDELIV, REJECTD, EXPIRED → failed), and `delivery_receipts()` as the delivery's own receipt
+again, with its numbers counted (alertcast.sms.handsets; the worker writes them to
+deliveries.receipts). With `bind: transmitter`, receipts go to whatever receiver
 bind the operator routes them to, not here.
 """
 
@@ -42,7 +44,9 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -53,10 +57,11 @@ from alertcast.channels.account import Accounts, Secret, Steps, text_of
 from alertcast.channels.base import AccountHealth, LookupUnsupported
 from alertcast.channels.smpp_session import BindSettings, Session, bind, read_receipts
 from alertcast.delivery.retry import OutcomeUnknown, PermanentError, TransientError
-from alertcast.models.alert import DeliveryRequest
+from alertcast.models.alert import DeliveryRequest, Receipt
 from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS
 from alertcast.sms.encoding import GSM7_CODES, Segment, split
+from alertcast.sms.handsets import Sent
 from alertcast.sms.smpp import (
     BUSY_STATUSES,
     ESME_RSYSERR,
@@ -205,6 +210,8 @@ class SmsChannel:
         self._pacing: dict[str, asyncio.Lock] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._receipts: asyncio.Queue[DeliveryReceipt] = asyncio.Queue(receipt_capacity)
+        self._tracked: OrderedDict[str, Sent] = OrderedDict()  # by message id, oldest first
+        self._tracked_capacity = receipt_capacity
 
     def accounts(self) -> list[str]:
         return list(self._accounts)
@@ -251,6 +258,35 @@ class SmsChannel:
         """Every delivery receipt the gateways send back, as they come (one consumer)."""
         while True:
             yield await self._receipts.get()
+
+    async def delivery_receipts(self, now: Callable[[], datetime]) -> AsyncIterator[Receipt]:
+        """The deliveries' receipts again, each time the gateway's receipts change what a number
+        got (alertcast.sms.handsets). Only deliveries this process submitted are known: receipts
+        for others (before a restart, or another worker's) are logged and left."""
+        async for receipt in self.receipts():
+            sent = self._tracked.get(receipt.message_id)
+            if sent is None:
+                log.info(
+                    "sms account %s: a receipt (%s) for message %s, not submitted by this process",
+                    receipt.account,
+                    receipt.stat,
+                    receipt.message_id,
+                )
+                continue
+            if sent.record(receipt):
+                yield sent.receipt(now())
+            if sent.complete():
+                for message_id in sent.message_ids:
+                    self._tracked.pop(message_id, None)
+
+    def _track(self, request: DeliveryRequest, result: PostResult) -> PostResult:
+        """Remember what was submitted, for its receipts; the oldest is forgotten past capacity."""
+        sent = Sent(request, result)
+        for message_id in sent.message_ids:
+            self._tracked[message_id] = sent
+        while len(self._tracked) > self._tracked_capacity:
+            self._tracked.popitem(last=False)
+        return result
 
     async def aclose(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}
@@ -304,7 +340,7 @@ class SmsChannel:
         }
         if refused:
             details["refused"] = refused
-        return PostResult(post_id=message_ids[0], details=details)
+        return self._track(request, PostResult(post_id=message_ids[0], details=details))
 
     async def _session(self, account: SmsAccount) -> Session:
         """The account's bound session, bound now if it has none or lost it."""

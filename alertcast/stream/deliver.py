@@ -25,6 +25,7 @@ from typing import Any
 from alertcast.channels.base import Channel, LookupUnsupported
 from alertcast.channels.email_subscribers import SubscriberEmailChannel
 from alertcast.channels.registry import build_channels
+from alertcast.channels.sms import SmsChannel
 from alertcast.channels.webpush import WebPushChannel
 from alertcast.channels.website import WebsiteChannel
 from alertcast.clock import clock
@@ -37,7 +38,7 @@ from alertcast.delivery.throttle import Throttle
 from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.post import PostResult
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
-from alertcast.stream import metrics, pauses, site, subscriptions
+from alertcast.stream import metrics, pauses, site, sms_receipts, subscriptions
 from alertcast.stream.app import app, dead, for_each_event, ledger, receipts, requests, send_durably, settings
 from alertcast.stream.keyed import KeyedLocks
 
@@ -54,6 +55,8 @@ for _name, _channel in channels.items():
         site.connect(_channel)
     if isinstance(_channel, WebPushChannel | SubscriberEmailChannel):
         subscriptions.connect(_channel)
+    if isinstance(_channel, SmsChannel):
+        sms_receipts.connect(_channel)
 
 
 def answer_in(headers: dict[str, bytes] | None) -> PersonsAnswer | None:
