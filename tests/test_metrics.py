@@ -19,6 +19,8 @@ FAMILIES = {
     "alertcast_drafts": "counter",
     "alertcast_compose_duration_seconds": "histogram",
     "alertcast_approval_wait_seconds": "histogram",
+    "alertcast_submit_to_approval_seconds": "histogram",
+    "alertcast_approval_to_receipt_seconds": "histogram",
     "alertcast_fanout_requests": "counter",
     "alertcast_delivery_duration_seconds": "histogram",
     "alertcast_deliveries_failed": "counter",

@@ -36,7 +36,7 @@ from alertcast.models.incident import Incident
 from alertcast.render.compose import check_edit
 from alertcast.stream.app import app, approved, for_each_event, send_durably, settings, topic
 from alertcast.stream.keyed import KeyedLocks
-from alertcast.stream.metrics import observe_approval_wait
+from alertcast.stream.metrics import observe_approval_wait, observe_submit_to_approval
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ def _observe_wait(approved_at: datetime, state: ApprovalState | None) -> None:
     if state is not None:
         decided = max((mark.at for mark in state.approvals), default=approved_at)
         observe_approval_wait((min(decided, approved_at) - state.arrived_at).total_seconds())
+        observe_submit_to_approval(state.draft.received_at, min(decided, approved_at))
 
 
 class _Status(BaseModel):

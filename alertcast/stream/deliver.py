@@ -89,6 +89,7 @@ async def deliver_event(event: Any) -> None:
         receipt.status is DeliveryStatus.SENT
         and getattr(channels.get(request.channel), "receipt_from_writer", False)
     ):
+        metrics.observe_receipt(request.approved_at, receipt)
         await receipts.send(key=request.delivery_key.encode(), value=value)
     if receipt.status is DeliveryStatus.DEAD:
         await dead.send(key=request.delivery_key.encode(), value=value)

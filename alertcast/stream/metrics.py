@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import (
@@ -36,6 +37,8 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from alertcast.delivery.breaker import STATE_VALUES, BreakerState
+from alertcast.kpis.report import elapsed_s, receipt_delay_s
+from alertcast.models.alert import Receipt
 from alertcast.stream.app import app
 from alertcast.stream.transport import CALLS
 
@@ -55,6 +58,8 @@ STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # A person approves: from seconds (auto) to hours (the night shift).
 APPROVAL_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
+# From the approval to a network's answer: sub-second (website) to an hour of retries and pauses.
+RECEIPT_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 INGESTED = Counter(
     "alertcast_ingest",
@@ -93,6 +98,21 @@ APPROVAL_WAIT_SECONDS = Histogram(
     "alertcast_approval_wait_seconds",
     "Time from a draft to its approval (auto-approval: about zero; a person: the SLA that matters).",
     buckets=APPROVAL_BUCKETS,
+    registry=registry,
+)
+SUBMIT_TO_APPROVAL_SECONDS = Histogram(
+    "alertcast_submit_to_approval_seconds",
+    "KPI: time from a version's submission (accepted by ingest) to its last approval, a person's "
+    "or the automatic one; a scheduled publication's wait for its time is not counted.",
+    buckets=APPROVAL_BUCKETS,
+    registry=registry,
+)
+APPROVAL_TO_RECEIPT_SECONDS = Histogram(
+    "alertcast_approval_to_receipt_seconds",
+    "KPI: time from the approval's release to each final receipt (sent, dead, unknown), by "
+    "channel; an alert's slowest channel is its time to the last receipt.",
+    ["channel"],
+    buckets=RECEIPT_BUCKETS,
     registry=registry,
 )
 FANOUT = Counter(
@@ -186,6 +206,18 @@ def drafted(blocked: bool, problems: int) -> None:
 def observe_approval_wait(seconds: float) -> None:
     """For the approval agent: seconds from the draft (its received_at) to the approval."""
     APPROVAL_WAIT_SECONDS.observe(max(0.0, seconds))
+
+
+def observe_submit_to_approval(submitted_at: datetime, decided_at: datetime) -> None:
+    """For the approval agent, once a version is approved (see alertcast.kpis.report)."""
+    SUBMIT_TO_APPROVAL_SECONDS.observe(elapsed_s(submitted_at, decided_at))
+
+
+def observe_receipt(approved_at: datetime, receipt: Receipt) -> None:
+    """For whoever sends a receipt (the delivery agent, the site writer): final ones only."""
+    delay = receipt_delay_s(approved_at, receipt.status, receipt.at)
+    if delay is not None:
+        APPROVAL_TO_RECEIPT_SECONDS.labels(_label(receipt.channel)).observe(delay)
 
 
 def fanned_out(channel: str, outcome: str) -> None:

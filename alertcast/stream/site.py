@@ -19,6 +19,7 @@ from alertcast.clock import clock
 from alertcast.site.model import PublishedAlert, SiteVersion
 from alertcast.site.subscribe import SubscribePage
 from alertcast.site.writer import SiteWriter, folded
+from alertcast.stream import metrics
 from alertcast.stream.app import app, for_each_event, receipts, send_durably, settings, topic
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ async def write_one(event: Any) -> None:
         await send_durably(
             (receipts, handed.request.delivery_key.encode(), receipt.model_dump_json().encode())
         )
+        metrics.observe_receipt(handed.request.approved_at, receipt)
         site_alerts[alert_id] = alert.model_dump_json()
 
 

@@ -10,6 +10,7 @@ what the areas share; each area owns its pages and forms:
 - `incidents.py`: an alert's timeline, one's own alerts, the new-alert form;
 - `duty.py`: answering a duty call from its link, who is on duty now (on the queue page);
 - `inbox.py`: citizens' replies, their competent service, the 72-hour circuit, moderation;
+- `kpi.py`: the KPIs (how fast alerts went out, how they did), for anyone logged in;
 - `audit.py`: the audit log;
 - `admin.py`: the policy in force, users and sources.
 
@@ -33,6 +34,7 @@ from alertcast.web.console.duty import Duty
 from alertcast.web.console.guard import PREFIX, Guard
 from alertcast.web.console.inbox import Inbox
 from alertcast.web.console.incidents import Incidents
+from alertcast.web.console.kpi import Kpis
 from alertcast.web.console.login import Login
 from alertcast.web.console.pages import STATIC
 from alertcast.web.producer import Producer
@@ -48,6 +50,7 @@ class Console:
         self.incidents = Incidents(self.guard)
         self.duty = Duty(self.guard)
         self.inbox = Inbox(self.guard)
+        self.kpis = Kpis(self.guard, self.inbox.model)
         self.audit = Audit(self.guard)
         self.admin = Admin(self.guard)
         self.config = config
@@ -71,6 +74,7 @@ class Console:
             *self.incidents.routes(),
             *self.duty.routes(),
             *self.inbox.routes(),
+            *self.kpis.routes(),
             *self.audit.routes(),
             *self.admin.routes(),
             Mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="console-static"),
