@@ -104,3 +104,57 @@ def test_an_alert_reaches_its_commune_s_subscribers_once_per_version_and_the_upd
         ]
     finally:
         service.stop()
+
+
+def test_a_push_service_s_subscribers_are_paced_together_at_the_configured_rate(
+    broker: str,
+    prefix: str,
+    start_worker: Any,
+    worker_env: dict[str, str],
+    current_examples: Path,
+    tmp_path: Path,
+) -> None:
+    """60 subscribers on one push service, a webpush rate of 10 a second: the service never
+    receives more than the rate plus the bucket's burst in any second, and every one arrives once
+    (the rate counts per push service, its lane, not per subscriber)."""
+    rate, count = 10, 60
+    service = PushService().start()
+    try:
+        key = generate_key_file(tmp_path / "vapid.pem")
+        topics.apply(broker, prefix)
+        browsers = [service.subscribe(key.application_server_key) for _ in range(count)]
+        for browser in browsers:
+            subscribed(broker, prefix, browser, VIS_EN_ARTOIS)
+        (tmp_path / "push-ca.pem").write_bytes(service.ca_pem)
+        env = {
+            **worker_env,
+            "ALERTCAST_CHANNELS": json.dumps(["website", "webpush"]),
+            "ALERTCAST_CHANNEL_RATES": json.dumps({"webpush": {"posts": rate, "per_s": 1}}),
+            "ALERTCAST_VAPID_PRIVATE_KEY_FILE": str(tmp_path / "vapid.pem"),
+            "ALERTCAST_VAPID_SUBJECT": "mailto:alertes@departement-exemple.fr",
+            "SSL_CERT_FILE": str(tmp_path / "push-ca.pem"),
+        }
+        worker = start_worker(**env)
+        submitted = cli("submit", str(current_examples / "01-road-closure-d934.json"), env=env)
+        assert submitted.returncode == 0, submitted.stderr
+
+        receipts = read_until_found(
+            broker,
+            prefix + "deliveries.receipts",
+            lambda got: (
+                len([r for r in got if r.get("channel") == "webpush" and r["status"] == "sent"]) >= count
+            ),
+            120,
+            lambda: worker.log_tail(),
+        )
+        requests = read_until_found(broker, prefix + "deliveries.requests", lambda got: len(got) >= count + 1)
+        assert {r["lane"] for r in requests if r["channel"] == "webpush"} == {service.url}  # one lane
+        arrivals = sorted(m.received_at for browser in browsers for m in service.pending(browser))
+        assert len(arrivals) == count  # every subscriber, once
+        busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
+        assert busiest <= 2 * rate, (
+            f"{busiest} pushes in one second; the rate allows {rate} plus a burst of {rate}"
+        )
+        assert len({r["account"] for r in receipts if r.get("channel") == "webpush"}) == count
+    finally:
+        service.stop()

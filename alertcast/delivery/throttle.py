@@ -2,9 +2,10 @@
 storm that trips the account's circuit breaker at the worst moment.
 
 Rates are per channel (`ALERTCAST_CHANNEL_RATES`) and apply to each of its accounts, since the
-networks count per account or per chat. A burst up to the rate's count goes at once. The
+networks count per account or per chat; for subscribers, to each lane (a push service, the mail
+login: alertcast.subscriptions.lanes). A burst up to the rate's count goes at once. The
 buckets live in one process: that is enough because delivery requests are keyed by (channel,
-account), so one worker at a time owns an account and paces all of its posts.
+account or lane), so one worker at a time owns it and paces all of its posts.
 """
 
 from __future__ import annotations

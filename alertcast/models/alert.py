@@ -120,6 +120,11 @@ class DeliveryRequest(_Message):
     incident: Incident
     text: ChannelText | None = None
     approved_at: UtcDateTime
+    lane: str = Field(
+        default="",
+        description="what the post rate and the circuit breaker count against when it is not the "
+        "account: a subscriber's push service, the mail login writing to subscribers",
+    )
 
     @property
     def delivery_key(self) -> str:
@@ -127,9 +132,15 @@ class DeliveryRequest(_Message):
         return f"{self.alert_id}:{self.version}:{self.channel}:{self.account}"
 
     @property
+    def paced_as(self) -> str:
+        """The lane, or the account: one post rate and one breaker each."""
+        return self.lane or self.account
+
+    @property
     def partition_key(self) -> bytes:
-        """The Kafka key of this request on `deliveries.requests` (see delivery_partition_key)."""
-        return delivery_partition_key(self.channel, self.account)
+        """The Kafka key of this request on `deliveries.requests` (see delivery_partition_key):
+        by lane, so one worker paces a push service's thousand subscribers as one."""
+        return delivery_partition_key(self.channel, self.paced_as)
 
 
 class DeliveryStatus(StrEnum):

@@ -195,12 +195,12 @@ async def guarded(request: DeliveryRequest, attempt: Callable[[], Awaitable[Post
     """One attempt through the account's breaker, paced by the account's post rate; only real
     answers of the network move the breaker."""
     channel_id = request.channel
-    breaker = breakers.of(channel_id, request.account)
+    breaker = breakers.of(channel_id, request.paced_as)
     wait = breaker.acquire()
     if wait > 0:
-        where = f"{channel_id}/{request.account}"
+        where = f"{channel_id}/{request.paced_as}"
         raise TransientError(f"circuit open for {where}: network not called", retry_after=wait)
-    paced = await throttle.pace(channel_id, request.account)
+    paced = await throttle.pace(channel_id, request.paced_as)
     if paced > 0:
         log.info("delivery %s paced %.1f s by the %s post rate", request.delivery_key, paced, channel_id)
     try:

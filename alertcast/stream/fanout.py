@@ -4,7 +4,8 @@ Accounts are chosen by the routes (category, area; exercises only to exercise ac
 request is keyed by its channel and account (`DeliveryRequest.partition_key`), so the worker
 owning that partition alone paces the account and holds its circuit breaker. With the webpush
 and email_subscribers channels, each subscription the version reaches is one more account
-(matched once per version, alertcast.stream.subscriptions).
+(matched once per version, alertcast.stream.subscriptions), keyed and paced by its lane (its
+push service, or the subscribers' mail login: alertcast.subscriptions.lanes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from alertcast.models.alert import Approval, ChannelText, DeliveryRequest, Deliv
 from alertcast.stream import metrics, subscriptions
 from alertcast.stream.app import app, approved, for_each_event, receipts, requests, settings
 from alertcast.stream.deliver import channels, receipt_for
+from alertcast.subscriptions.lanes import DELIVERED_BY
 
 routes = [Route.model_validate(route) for route in settings.routes]
 
@@ -46,8 +48,12 @@ async def fan_out_one(event: Any) -> None:
     draft = approval.draft
     accounts = {name: channel.accounts() for name, channel in channels.items()}
     chosen = select_accounts(draft.incident, accounts, routes)
-    if any(name in channels for name in subscriptions.DELIVERED_BY.values()):
-        chosen += [pair for pair in await subscriptions.matched(draft.incident) if pair[0] in channels]
+    lanes: dict[tuple[str, str], str] = {}
+    if any(name in channels for name in DELIVERED_BY.values()):
+        for to in await subscriptions.matched(draft.incident):
+            if to.channel in channels:
+                chosen.append((to.channel, to.subscription_id))
+                lanes[to.channel, to.subscription_id] = to.lane
     sends = []
     for name, account in chosen:
         text = text_for(approval, name)
@@ -59,6 +65,7 @@ async def fan_out_one(event: Any) -> None:
             incident=draft.incident,
             text=text,
             approved_at=approval.approved_at,
+            lane=lanes.get((name, account), ""),
         )
         if text is not None and text.blocked:
             # Visible, not silent: the channel's receipt says why nothing was posted.

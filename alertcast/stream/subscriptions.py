@@ -19,6 +19,7 @@ from alertcast.models.incident import Incident
 from alertcast.stream.app import app, send_durably, settings, topic
 from alertcast.stream.follow import follow
 from alertcast.subscriptions.communes import CommuneRegistry
+from alertcast.subscriptions.lanes import Addressed, addressed
 from alertcast.subscriptions.matching import SubscriptionIndex
 from alertcast.subscriptions.model import EndReason, Subscription
 
@@ -51,22 +52,12 @@ async def follow_subscriptions() -> None:
     await follow(TOPIC, _apply, loaded)
 
 
-async def matched(incident: Incident) -> list[tuple[str, str]]:
-    """(delivery channel, subscription id) of each subscription this alert version reaches, once
-    the topic is read whole (a worker just started must not leave out the subscribers it has not
-    read yet). A daily digest's subscribers get the digest, not each alert."""
+async def matched(incident: Incident) -> list[Addressed]:
+    """Where each subscription this alert version reaches is sent, once the topic is read whole
+    (a worker just started must not leave out the subscribers it has not read yet)."""
     await loaded.wait()
-    pairs = []
-    for subscription_id in index.match(incident, clock.now()):
-        subscription = index.get(subscription_id)
-        channel = DELIVERED_BY.get(subscription.channel) if subscription is not None else None
-        if channel is not None and subscription is not None and subscription.digest == "immediate":
-            pairs.append((channel, subscription_id))
-    return pairs
-
-
-#: Which delivery channel sends to a subscription of each kind (a feed is read, never sent).
-DELIVERED_BY = {"webpush": WebPushChannel.id, "email": SubscriberEmailChannel.id}
+    found = (index.get(subscription_id) for subscription_id in index.match(incident, clock.now()))
+    return [to for to in (addressed(s) for s in found if s is not None) if to is not None]
 
 
 async def end_gone(subscription: Subscription, reason: EndReason) -> None:
