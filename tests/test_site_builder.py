@@ -344,11 +344,14 @@ def test_area_pages_by_insee_code_else_by_description(tmp_path: Path) -> None:
         tmp_path,
     )
 
-    assert sorted(p.name for p in (tmp_path / "areas").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "areas").glob("*.html")) == [
         "62041.html",
         "62498.html",
         "vallee-de-la-canche.html",
     ]
+    # Each page has its feeds beside it.
+    assert {p.stem for p in (tmp_path / "areas").glob("*.atom")} == {"62041", "62498", "vallee-de-la-canche"}
+    assert {p.stem for p in (tmp_path / "areas").glob("*.json")} == {"62041", "62498", "vallee-de-la-canche"}
     arras = html.fromstring((tmp_path / "areas/62041.html").read_bytes())
     assert arras.xpath("//h1")[0].text_content() == "Arras"
     assert sorted(h.text_content() for h in arras.xpath("//article/h3")) == [
@@ -451,6 +454,8 @@ def test_withdrawn_alerts_keep_their_permanent_page_unless_pruned(tmp_path: Path
         "alerts/gone.html",
         "cap/gone-v1.xml",
         "areas/62498.html",
+        "areas/62498.atom",
+        "areas/62498.json",
     }
     assert not (tmp_path / "alerts" / "gone.html").exists()
     assert (tmp_path / "data" / "one.json").exists() and (tmp_path / "robots.txt").exists()
@@ -498,4 +503,4 @@ def test_a_bilingual_alert_makes_one_area_page_per_place_not_per_language(tmp_pa
         block("Park closed", language="en", areas=[Area(area_desc="Rondeau Park")]),
     )
     build([published], tmp_path)
-    assert [p.name for p in (tmp_path / "areas").iterdir()] == ["parc-rondeau.html"]
+    assert [p.name for p in (tmp_path / "areas").glob("*.html")] == ["parc-rondeau.html"]

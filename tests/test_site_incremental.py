@@ -119,6 +119,15 @@ def feed_ids(site: Path, name: str) -> list[str]:
     return [link.get("href") for link in root.iter(f"{A}link") if link.get("rel") != "self"]
 
 
+def area(code: str) -> set[str]:
+    """An area's page and its two feeds."""
+    return {f"areas/{code}.html", f"areas/{code}.atom", f"areas/{code}.json"}
+
+
+#: The feeds of the Pas-de-Calais, which every area of these tests is in.
+PAS_DE_CALAIS = {"departements/62.atom", "departements/62.json"}
+
+
 def test_a_publish_writes_the_alert_its_areas_and_the_lists_and_nothing_else(tmp_path: Path) -> None:
     builder = SiteBuilder(tmp_path)
     builder.load(
@@ -135,8 +144,9 @@ def test_a_publish_writes_the_alert_its_areas_and_the_lists_and_nothing_else(tmp
     assert names(tmp_path, changed) == {
         "alerts/flood.html",
         "cap/flood-v1.xml",
-        "areas/62041.html",
-        "areas/62498.html",
+        *area("62041"),
+        *area("62498"),
+        *PAS_DE_CALAIS,
         *LISTS,
     }
     after = stamps(tmp_path)
@@ -154,7 +164,14 @@ def test_an_update_that_moves_an_alert_rewrites_its_old_and_new_areas(tmp_path: 
     builder.load([road, alert("bus", block("Cars supprimés", CALAIS))], NOW)
     moved = follow(road, MsgType.UPDATE, NOW, block("Route fermée à Lens", LENS))
     changed = names(tmp_path, builder.publish(moved, NOW + timedelta(minutes=1)))
-    assert changed == {"alerts/road.html", "cap/road-v2.xml", "areas/62041.html", "areas/62498.html", *LISTS}
+    assert changed == {
+        "alerts/road.html",
+        "cap/road-v2.xml",
+        *area("62041"),
+        *area("62498"),
+        *PAS_DE_CALAIS,
+        *LISTS,
+    }
     assert "Aucune alerte en cours." in (tmp_path / "areas/62041.html").read_text()
     assert headlines(tmp_path, "areas/62498.html") == ["Route fermée à Lens"]
 
@@ -268,7 +285,13 @@ def test_an_expiry_passing_moves_the_alert_at_the_next_refresh(tmp_path: Path) -
     assert builder.refresh(NOW + timedelta(minutes=30)) == []
     changed = names(tmp_path, builder.refresh(expires))
     # cap.xml stays: the CAP message did not change, and it says itself when it expires.
-    assert changed == {"alerts/fog.html", "areas/62041.html", "archive.html", *(LISTS - {"cap.xml"})}
+    assert changed == {
+        "alerts/fog.html",
+        *area("62041"),
+        *PAS_DE_CALAIS,
+        "archive.html",
+        *(LISTS - {"cap.xml"}),
+    }
     assert headlines(tmp_path, "archive.html") == ["Brouillard"]
     assert "Cette alerte a expiré" in (tmp_path / "alerts/fog.html").read_text()
     assert builder.next_refresh() == expires + timedelta(hours=48)
@@ -290,7 +313,7 @@ def test_ended_alerts_leave_the_lists_after_ended_kept_but_keep_their_page_and_a
 
     assert builder.refresh(ended_at + timedelta(hours=23)) == []
     changed = names(tmp_path, builder.refresh(ended_at + timedelta(hours=24)))
-    assert changed == {"areas/62498.html", *LISTS}
+    assert changed == {*area("62498"), *PAS_DE_CALAIS, *LISTS}
     assert json_ids(tmp_path) == (["road"], [])
     assert "alerts/storm.html" not in feed_ids(tmp_path, "feed.atom")
     assert "cap/storm-v2.xml" not in feed_ids(tmp_path, "cap.xml")
@@ -410,3 +433,29 @@ def test_an_alert_id_that_is_not_a_file_name_is_refused(tmp_path: Path) -> None:
         builder.publish(alert("../escape", block("Non")), NOW)
     with pytest.raises(ValueError, match="appears twice"):
         builder.load([alert("one", block("Une")), alert("one", block("Une"))], NOW)
+
+
+def pages_in(site: Path, name: str) -> list[str]:
+    """The alert pages a feed's entries link to (not their CAP documents)."""
+    return [href for href in feed_ids(site, name) if href.endswith(".html")]
+
+
+def test_each_commune_and_departement_has_its_own_bounded_atom_and_json_feeds(tmp_path: Path) -> None:
+    builder = SiteBuilder(tmp_path)
+    builder.load(
+        [alert("road", block("Route fermée", ARRAS)), alert("bus", block("Cars supprimés", LENS))], NOW
+    )
+    assert pages_in(tmp_path, "areas/62041.atom") == ["alerts/road.html"]  # Arras: its alert only
+    assert pages_in(tmp_path, "areas/62498.atom") == ["alerts/bus.html"]
+    assert sorted(pages_in(tmp_path, "departements/62.atom")) == ["alerts/bus.html", "alerts/road.html"]
+    root = etree.fromstring((tmp_path / "areas/62041.atom").read_bytes())
+    # Entries link from the site's root: the feed says where that is, one folder up.
+    assert root.get("{http://www.w3.org/XML/1998/namespace}base") == "../"
+    assert root.findtext(f"{A}title") is not None and "Arras" in root.findtext(f"{A}title", "")
+    current = json.loads((tmp_path / "departements/62.json").read_text())["current"]
+    assert sorted(entry["id"] for entry in current) == ["bus", "road"]
+    # Ended and past the kept window: out of the area's feeds too, as out of the site's.
+    builder.publish(cancel(alert("road", block("Route fermée", ARRAS)), NOW), NOW)
+    builder.refresh(NOW + timedelta(hours=49))
+    assert pages_in(tmp_path, "areas/62041.atom") == []
+    assert pages_in(tmp_path, "departements/62.atom") == ["alerts/bus.html"]

@@ -25,6 +25,7 @@ from alertcast.site.views import AlertView, cap_path
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 ATOM_MEDIA_TYPE = "application/atom+xml"
 
 
@@ -143,19 +144,24 @@ def atom_feed(
     language: str,
     base_url: str = "",
     entry: Callable[[AlertView], bytes] | None = None,
+    path: str = "feed.atom",
+    area: str = "",
 ) -> bytes:
     """The alerts feed, most recently changed first; `entry` gives an alert's kept entry
-    (`atom_entry` of it with the same settings), drawn afresh when not given."""
+    (`atom_entry` of it with the same settings), drawn afresh when not given. `path` and `area`
+    make an area's feed (`areas/62041.atom`: the alerts of one commune, titled with its name)."""
     ordered = sorted(views, key=lambda v: (entry_updated(v), v.alert_id), reverse=True)
     t = labels(language)
     feed = new_feed(
-        feed_id=urn(base_url, "feed.atom"),
-        title=t["site_title"],
-        self_href=site_url(base_url, "feed.atom"),
+        feed_id=urn(base_url, path),
+        title=f"{t['site_title']} – {area}" if area else t["site_title"],
+        self_href=site_url(base_url, path),
         updated=entry_updated(ordered[0]) if ordered else now,
         tz=tz,
         language=language,
         author=t["site_title"],
     )
+    if not base_url and "/" in path:  # entries link from the site's root: say where it is
+        feed.set(XML_BASE, "../" * path.count("/"))
     draw = entry or (lambda view: atom_entry(view, tz=tz, language=language, base_url=base_url))
     return feed_document(feed, [draw(view) for view in ordered])

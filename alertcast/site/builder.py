@@ -16,13 +16,18 @@ from pathlib import Path
 from alertcast.site.archive import ARCHIVE_FOLDER
 from alertcast.site.atomic import sync_folder
 from alertcast.site.cap_writer import DEFAULT_TIMEZONE
-from alertcast.site.incremental import ARCHIVE_PAGE_SIZE, ENDED_KEPT, SiteBuilder
+from alertcast.site.incremental import ARCHIVE_PAGE_SIZE, DEPARTEMENTS, ENDED_KEPT, SiteBuilder
 from alertcast.site.labels import DEFAULT_LANGUAGE
 from alertcast.site.model import PublishedAlert
 from alertcast.site.subscribe import SubscribePage
 
 # The folders whose files a build owns entirely; `prune` only ever removes files there.
-_OWNED = (("alerts", "*.html"), ("areas", "*.html"), ("cap", "*.xml"), (ARCHIVE_FOLDER, "*.html"))
+_OWNED = (
+    ("alerts", "*.html"),
+    *((folder, pattern) for folder in ("areas", DEPARTEMENTS) for pattern in ("*.html", "*.atom", "*.json")),
+    ("cap", "*.xml"),
+    (ARCHIVE_FOLDER, "*.html"),
+)
 
 
 def build_site(

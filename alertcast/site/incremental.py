@@ -42,7 +42,10 @@ from alertcast.site.model import PublishedAlert
 from alertcast.site.pages import assets, page_environment, render_page
 from alertcast.site.subscribe import SubscribePage, subscribe_files
 from alertcast.site.views import AlertView, alert_view, archive_order, cap_path, current_order, end_of
+from alertcast.subscriptions.codes import departement_of
+from alertcast.subscriptions.matching import area_codes
 
+DEPARTEMENTS = "departements"  # one Atom and one JSON feed per département: departements/62.atom
 ENDED_KEPT = timedelta(hours=48)
 """How long an ended alert stays in the lists: Google Public Alerts drops ended ones after 24-48 h."""
 ARCHIVE_PAGE_SIZE = 50
@@ -69,16 +72,29 @@ class _Held:
     def slugs(self) -> set[str]:
         return {area.slug for area in self.view.all_areas}
 
+    @property
+    def departements(self) -> set[str]:
+        """The départements its versions name, by code or through their communes' codes (as its
+        area pages, from every version: a Cancel names no area of its own)."""
+        found: set[str] = set()
+        for version in self.alert.versions:
+            for info in version.incident.info:
+                for area in info.areas:
+                    communes, departements = area_codes(area)
+                    found |= departements | {departement_of(commune) for commune in communes}
+        return found
+
 
 @dataclass
 class _Changes:
     pages: set[str] = field(default_factory=set)  # alerts whose page is drawn again
     cap: set[str] = field(default_factory=set)  # alerts whose CAP documents are written
     areas: set[str] = field(default_factory=set)
+    departements: set[str] = field(default_factory=set)  # whose feeds are written again
     archive: bool = False  # the set of ended alerts, or one of their views, changed
 
     def __bool__(self) -> bool:
-        return bool(self.pages or self.cap or self.areas or self.archive)
+        return bool(self.pages or self.cap or self.areas or self.departements or self.archive)
 
 
 class _Kept:
@@ -137,6 +153,7 @@ class SiteBuilder:
         }
         self._held: dict[str, _Held] = {}
         self._areas: dict[str, set[str]] = {}  # area slug -> ids of the alerts that ever named it
+        self._departements: dict[str, set[str]] = {}  # code -> ids of the alerts that ever named it
         self._archive: dict[str, ArchivePage] = {}  # as last written
         self._now: datetime | None = None
         self._year: int | None = None
@@ -155,14 +172,20 @@ class SiteBuilder:
             if alert.alert_id in seen:
                 raise ValueError(f"alert id {alert.alert_id!r} appears twice")
             seen.add(alert.alert_id)
-        self._held, self._areas, self._archive = {}, {}, {}
+        self._held, self._areas, self._departements, self._archive = {}, {}, {}, {}
         for kept in (self._atom, self._cap, self._json):
             kept.clear()
         self._env.forget_cards()
         self._now, self._year = now, self._year_of(now)
         for alert in alerts:
             self._hold(alert, now)
-        changes = _Changes(pages=set(seen), cap=set(seen), areas=set(self._areas), archive=True)
+        changes = _Changes(
+            pages=set(seen),
+            cap=set(seen),
+            areas=set(self._areas),
+            departements=set(self._departements),
+            archive=True,
+        )
         return self._write(now, changes, full=True)
 
     def publish(self, alert: PublishedAlert, now: datetime) -> list[Path]:
@@ -175,11 +198,13 @@ class SiteBuilder:
         if old is None or old.alert != alert:
             if old is not None:
                 changes.areas |= old.slugs
+                changes.departements |= old.departements
                 changes.archive |= old.ended
             new = self._hold(alert, now)
             changes.pages.add(alert.alert_id)
             changes.cap.add(alert.alert_id)
             changes.areas |= new.slugs
+            changes.departements |= new.departements
             changes.archive |= new.ended
         return self._write(now, changes)
 
@@ -204,7 +229,11 @@ class SiteBuilder:
         for held in self._held.values():
             files.add(held.view.path)
             files.update(cap_path(held.alert.alert_id, v.version) for v in held.alert.versions)
-        files.update(f"areas/{slug}.html" for slug in self._areas)
+        for slug in self._areas:
+            files.update(f"areas/{slug}{suffix}" for suffix in (".html", ".atom", ".json"))
+        files.update(
+            f"{DEPARTEMENTS}/{code}{suffix}" for code in self._departements for suffix in (".atom", ".json")
+        )
         files.update(self._archive)
         return files
 
@@ -234,10 +263,14 @@ class SiteBuilder:
         if old is not None:
             for slug in old.slugs:
                 self._areas[slug].discard(alert.alert_id)
+            for code in old.departements:
+                self._departements[code].discard(alert.alert_id)
         held = _Held(alert=alert, view=view, ended=ended, listed=listed, due=due)
         self._held[alert.alert_id] = held
         for slug in held.slugs:
             self._areas.setdefault(slug, set()).add(alert.alert_id)
+        for code in held.departements:
+            self._departements.setdefault(code, set()).add(alert.alert_id)
         return held
 
     def _advance(self, now: datetime) -> _Changes:
@@ -255,10 +288,12 @@ class SiteBuilder:
                 held = self._hold(held.alert, now)
                 changes.pages.add(alert_id)
                 changes.areas |= held.slugs
+                changes.departements |= held.departements
             else:
                 held.listed, held.due = listed, due
                 if listed != was_listed:
                     changes.areas |= held.slugs
+                    changes.departements |= held.departements
             changes.archive |= ended != was_ended or (redraw and ended)
         self._now, self._year = now, year
         return changes
@@ -278,10 +313,34 @@ class SiteBuilder:
         for version, document in zip(alert.versions, documents, strict=True):
             yield cap_path(alert_id, version.version), xml_bytes(document)
 
-    def _area_file(self, slug: str) -> tuple[str, bytes] | None:
+    def _feeds(self, members: list[_Held], path: str, title: str) -> list[tuple[str, bytes]]:
+        """An area's Atom and JSON feeds (`path` without suffix): its listed alerts, bounded as
+        the site's own feeds are (current ones, and ended ones for `ended_kept`)."""
+        views = [h.view for h in members if h.listed]
+        current = current_order([v for v in views if not v.ended])
+        recent = archive_order([v for v in views if v.ended])
+        # Their time is their members' newest version, not the build's: a feed drawn again by a
+        # publish and the same feed drawn by a full build (later) are the same bytes.
+        changed = max(h.alert.latest.sent for h in members)
+        options: dict[str, Any] = {"now": changed, "language": self.language, "base_url": self.base_url}
+        atom = atom_feed(
+            current + recent, tz=self.tz, entry=self._atom, path=f"{path}.atom", area=title, **options
+        )
+        return [
+            (f"{path}.atom", atom),
+            (f"{path}.json", alerts_json(current, recent, entry=self._json, **options)),
+        ]
+
+    def _departement_files(self, code: str) -> list[tuple[str, bytes]]:
+        members = [self._held[alert_id] for alert_id in self._departements.get(code, ())]
+        if not members:
+            return []  # as an area's page: kept as it was when no version names it any more
+        return self._feeds(members, f"{DEPARTEMENTS}/{code}", code)
+
+    def _area_files(self, slug: str) -> list[tuple[str, bytes]]:
         members = [self._held[alert_id] for alert_id in self._areas.get(slug, ())]
         if not members:
-            return None  # its alerts were replaced by versions that do not name it: keep the page
+            return []  # its alerts were replaced by versions that do not name it: keep the page
         current = current_order([h.view for h in members if not h.ended])
         ended = archive_order([h.view for h in members if h.ended])
         # Named as the first alert in page order names it, listed or not.
@@ -295,7 +354,10 @@ class SiteBuilder:
             "current": [v for v in shown if v.concerns_now(area)],
             "ended": [v for v in shown if not v.concerns_now(area)],
         }
-        return area.path, self._page("area.html.j2", context)
+        return [
+            (area.path, self._page("area.html.j2", context)),
+            *self._feeds(members, f"areas/{slug}", area.name),
+        ]
 
     def _archive_files(self, full: bool) -> tuple[list[tuple[str, bytes]], list[str]]:
         """The archive pages that changed, and the numbered pages no longer there."""
@@ -355,8 +417,9 @@ class SiteBuilder:
         for alert_id in sorted(changes.pages):
             files.extend(self._alert_files(alert_id))
         for slug in sorted(changes.areas):
-            if (area := self._area_file(slug)) is not None:
-                files.append(area)
+            files.extend(self._area_files(slug))
+        for code in sorted(changes.departements):
+            files.extend(self._departement_files(code))
         stale: list[str] = []
         if changes.archive or full:
             archive, stale = self._archive_files(full)
