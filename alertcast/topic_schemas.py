@@ -20,6 +20,7 @@ from alertcast.models import (
     Rejection,
 )
 from alertcast.models.decision import AuditEvent, Decision
+from alertcast.replies.actions import ReplyAction, ReplyActionOutcome
 from alertcast.settings import ROOT
 from alertcast.site.model import SiteVersion
 from alertcast.subscriptions.model import Subscription
@@ -38,6 +39,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     Pause,
     SiteVersion,
     Subscription,
+    ReplyAction,
+    ReplyActionOutcome,
 )
 
 

@@ -122,7 +122,8 @@ async def test_an_insult_and_a_phone_number_show_the_charter_s_verdict_and_reaso
     assert "« connards » est une insulte" in listing and "numéro de téléphone" in listing
     assert "moderation.insult" in page and "à masquer" in page
     assert '<mark class="block" title="« connards » est une insulte' in page and ">connards</mark>" in page
-    assert "Le message reste visible sur Mastodon" in page  # nothing claims it was hidden
+    # Mastodon cannot hide a reply: the page says so and offers no button claiming it can.
+    assert "Mastodon ne permet pas de masquer une réponse" in page and "Masquer sur le réseau" not in page
 
 
 async def test_a_reply_left_72_hours_is_overdue_and_marking_it_answered_stops_the_circuit(

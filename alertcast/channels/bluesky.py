@@ -46,8 +46,12 @@ from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType
 from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, count
+from alertcast.replies.actions import ReplyAction
 
 POST = "app.bsky.feed.post"
+THREADGATE = "app.bsky.feed.threadgate"
+#: The threadgate lexicon's limit on `hiddenReplies` (300 in the reference PDS's lexicons).
+MAX_HIDDEN = 300
 LIMIT = DEFAULT_LIMITS["bluesky"] or 300
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 #: Answers that mean "this session's token is no longer good", not "you may not".
@@ -125,6 +129,13 @@ def record_key(request: DeliveryRequest) -> str:
     return tid(micros, clock_id)
 
 
+def action_record_key(action: ReplyAction) -> str:
+    """The answer's record key: TID-shaped like `record_key`, from the request's time and id."""
+    digest = int.from_bytes(hashlib.sha256(action.action_id.encode()).digest()[:8], "big")
+    micros = int(action.at.timestamp()) * 1_000_000 + digest % 1_000_000
+    return tid(micros, (digest >> 20) & 0x3FF)
+
+
 def tid(micros: int, clock_id: int) -> str:
     """The 13-character base32-sortable form of (microseconds << 10 | clock id), top bit 0."""
     value = ((micros & ((1 << 53) - 1)) << 10) | (clock_id & 0x3FF)
@@ -143,6 +154,15 @@ def link_facets(text: str) -> list[dict[str, Any]]:
             }
         )
     return facets
+
+
+def _repo_of(uri: str) -> str:
+    """The repo (DID) of an at:// URI."""
+    return uri.removeprefix("at://").split("/", 1)[0]
+
+
+def _now_text() -> str:
+    return clock.now().astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def rkey_of(uri: str) -> str:
@@ -228,6 +248,107 @@ class BlueskyChannel:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    # --- citizens' replies (alertcast.replies.actions) ------------------------------------------
+
+    async def hide_reply(self, action: ReplyAction) -> PostResult:
+        """Hide (or show again) a reply under our thread: the thread's `app.bsky.feed.threadgate`
+        record in our repo (same rkey as the thread's root post, which must be ours) lists it in
+        `hiddenReplies`. Other rules
+        of an existing threadgate (`allow`) are kept; a new one sets none (anyone may reply)."""
+        account = self._for_action(action)
+        session = await self._session(account)
+        root = await self._thread_root(account, action)
+        if not root.startswith(f"at://{session.did}/{POST}/"):
+            raise PermanentError(
+                f"bluesky account {account.name}: the thread {root} is not ours; a threadgate "
+                "only hides replies under our own posts"
+            )
+        rkey = rkey_of(root)
+        existing = await self._get_in(account, session.did, THREADGATE, rkey)
+        record: dict[str, Any] = dict(existing["value"]) if existing else {"$type": THREADGATE, "post": root}
+        record.setdefault("createdAt", _now_text())
+        hidden = [uri for uri in record.get("hiddenReplies", []) if uri != action.target]
+        if action.kind == "hide":
+            hidden.append(action.target)
+        if len(hidden) > MAX_HIDDEN:
+            raise PermanentError(
+                f"bluesky account {account.name}: a thread hides at most {MAX_HIDDEN} replies"
+            )
+        record["hiddenReplies"] = hidden
+        body = {"repo": session.did, "collection": THREADGATE, "rkey": rkey, "record": record}
+        answer = await self._xrpc(account, "POST", "com.atproto.repo.putRecord", body=body)
+        return PostResult(
+            post_id=str(answer.get("uri", "")),
+            details={"cid": answer.get("cid"), "hidden_replies": hidden},
+        )
+
+    async def answer(self, action: ReplyAction) -> PostResult:
+        """A post replying to the citizen's (parent: theirs, root: the thread's), under a record
+        key derived from the action's id: a second attempt names the same record."""
+        account = self._for_action(action)
+        text = action.text or ""
+        length = count("bluesky", text)
+        if not length.fits:
+            raise PermanentError(
+                f"bluesky account {account.name}: the answer is {length.length} graphemes; "
+                f"Bluesky allows {LIMIT}: it was not posted"
+            )
+        parent = await self._get_in(account, _repo_of(action.target), POST, rkey_of(action.target))
+        if parent is None:
+            raise PermanentError(f"bluesky: the reply {action.target} no longer exists: nothing to answer")
+        own = StrongRef(uri=parent["uri"], cid=parent["cid"]).model_dump()
+        thread = parent.get("value", {}).get("reply")
+        root = StrongRef.model_validate(thread["root"]).model_dump() if isinstance(thread, dict) else own
+        record: dict[str, Any] = {
+            "$type": POST,
+            "text": text,
+            "createdAt": _now_text(),
+            "langs": ["fr"],
+            "reply": {"root": root, "parent": own},
+        }
+        if facets := link_facets(text):
+            record["facets"] = facets
+        rkey = action_record_key(action)
+        session = await self._session(account)
+        body = {"repo": session.did, "collection": POST, "rkey": rkey, "record": record}
+        try:
+            answer = await self._xrpc(account, "POST", "com.atproto.repo.createRecord", body=body)
+        except (TransientError, PermanentError) as error:
+            found = await self.find_answer(action)  # the key exists: our earlier attempt
+            if found is None:
+                raise error from None
+            return found
+        return await self._result(account, answer["uri"], answer["cid"], record)
+
+    async def find_answer(self, action: ReplyAction) -> PostResult | None:
+        account = self._for_action(action)
+        session = await self._session(account)
+        record = await self._get_in(account, session.did, POST, action_record_key(action))
+        if record is None:
+            return None
+        return await self._result(account, record["uri"], record["cid"], record.get("value", {}))
+
+    async def _thread_root(self, account: BlueskyAccount, action: ReplyAction) -> str:
+        """The thread's root post, from the reply's own `reply.root` (the inbox's conversation is
+        the citizen's sub-thread, not the root); a reply deleted since: the conversation given."""
+        record = await self._get_in(account, _repo_of(action.target), POST, rkey_of(action.target))
+        thread = (record or {}).get("value", {}).get("reply")
+        if isinstance(thread, dict) and isinstance(thread.get("root"), dict):
+            return str(thread["root"].get("uri", action.conversation))
+        return action.conversation
+
+    def _for_action(self, action: ReplyAction) -> BlueskyAccount:
+        return self.account(action.account or next(iter(self._accounts), ""))
+
+    async def _get_in(
+        self, account: BlueskyAccount, repo: str, collection: str, rkey: str
+    ) -> dict[str, Any] | None:
+        params = {"repo": repo, "collection": collection, "rkey": rkey}
+        try:
+            return await self._xrpc(account, "GET", "com.atproto.repo.getRecord", params=params)
+        except _RecordNotFound:
+            return None
 
     # --- records -------------------------------------------------------------------------------
 

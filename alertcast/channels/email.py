@@ -49,9 +49,12 @@ from alertcast.errors import ConfigurationError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.post import PostResult
 from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
+from alertcast.replies.actions import ReplyAction
 from alertcast.settings import Settings
 
 #: What an update's and an end's subject start with, per language.
+#: The subject of an answer to a citizen (their own subject is not kept with their reply).
+ANSWER_SUBJECT = "Re: votre message"
 SUBJECT_STATES = {
     "update": {"fr": "Mise à jour : ", "en": "Update: "},
     "end": {"fr": "Fin d'alerte : ", "en": "End of alert: "},
@@ -188,6 +191,38 @@ class EmailChannel:
         raise LookupUnsupported(
             "SMTP cannot say whether a message was accepted before a crash; "
             f"a message sent again would carry the same Message-ID {same}"
+        )
+
+    # --- answering a citizen's e-mail (alertcast.replies.actions; nothing to hide in mail) ----
+
+    async def answer(self, action: ReplyAction) -> PostResult:
+        """A mail to the citizen in their thread: `In-Reply-To` their message, `References` the
+        thread's first one then theirs, a Message-ID from the action's id (sent again, it is
+        the same message to clients that drop duplicates)."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        address = parseaddr(action.author)[1]
+        if "@" not in address:
+            raise PermanentError(f"{account.where()}: no address to answer ({action.author!r})")
+        message = EmailMessage()
+        message["From"] = account.sender
+        message["To"] = address
+        message["Subject"] = ANSWER_SUBJECT
+        message["Date"] = format_datetime(clock.now())
+        message["Message-ID"] = message_id(action.action_id, account.domain)
+        message["In-Reply-To"] = f"<{action.target}>"
+        message["References"] = " ".join(
+            f"<{i}>" for i in dict.fromkeys((action.conversation, action.target))
+        )
+        message["Content-Language"] = "fr"
+        message["X-Alertcast-Action"] = action.action_id
+        message.set_content(action.text or "")
+        return await self._send(account.model_copy(update={"to": [address]}), message, ANSWER_SUBJECT)
+
+    async def find_answer(self, action: ReplyAction) -> PostResult | None:
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        raise LookupUnsupported(
+            "SMTP cannot say whether a message was accepted before a crash; sent again, the answer "
+            f"would carry the same Message-ID {message_id(action.action_id, account.domain)}"
         )
 
     async def check(self, account: str) -> AccountHealth:

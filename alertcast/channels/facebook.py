@@ -60,6 +60,7 @@ from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, count
+from alertcast.replies.actions import ReplyAction
 
 LIMIT = DEFAULT_LIMITS["facebook"] or 63_206
 #: Graph API codes that mean "later": throttling (4, 17, 32, 613, 80001) and temporary (1, 2).
@@ -171,6 +172,48 @@ class FacebookChannel:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    # --- citizens' comments (alertcast.replies.actions) -----------------------------------------
+
+    async def hide_reply(self, action: ReplyAction) -> PostResult:
+        """`POST /{comment-id}` with `is_hidden` (permission `pages_manage_engagement`): the
+        comment stays visible to its author and their friends only; setting it twice is once."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        hidden = "true" if action.kind == "hide" else "false"
+        answer = await self._call(account, "POST", f"/{action.target}", {"is_hidden": hidden})
+        if answer.get("success") is not True:
+            raise PermanentError(
+                f"facebook account {account.name}: Facebook did not confirm is_hidden={hidden}"
+            )
+        return PostResult(post_id=action.target, details={"is_hidden": hidden == "true"})
+
+    async def answer(self, action: ReplyAction) -> PostResult:
+        """A comment reply (`POST /{comment-id}/comments`) by the Page, carrying the action's
+        marker: Graph has no idempotency key, so `find_answer` reads the replies for it."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        key = action.action_id
+        if self._steps.unsure(key) and (found := await self.find_answer(action)) is not None:
+            return found
+        message = with_marker(action.text or "", marker(key))
+        answer = await self._call(
+            account, "POST", f"/{action.target}/comments", {"message": message}, unsure_key=key
+        )
+        comment_id = str(answer["id"])
+        return PostResult(post_id=comment_id, details={"in_reply_to": action.target, "message": message})
+
+    async def find_answer(self, action: ReplyAction) -> PostResult | None:
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        token = marker(action.action_id)
+        params = {"fields": "id,message,from", "limit": str(_PAGE)}
+        page = await self._call(account, "GET", f"/{action.target}/comments", params)
+        for comment in page.get("data") or []:
+            by_page = str(comment.get("from", {}).get("id", "")) == account.page_id
+            message = str(comment.get("message", ""))
+            if by_page and has_marker(message, token):
+                return PostResult(
+                    post_id=str(comment["id"]), details={"in_reply_to": action.target, "message": message}
+                )
+        return None
 
     # --- steps ---------------------------------------------------------------------------------
 

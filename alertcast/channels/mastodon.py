@@ -61,6 +61,7 @@ from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType
 from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, DEFAULT_URL_WEIGHT, count
+from alertcast.replies.actions import ReplyAction
 
 #: Mastodon returns at most 40 statuses a page.
 _PAGE = 40
@@ -216,6 +217,47 @@ class MastodonChannel:
             deleted = await self._delete_if_asked(account, ancestors)
             return _result(status, root_id=root, deleted=deleted)
         return _result(status, root_id=root)
+
+    # --- citizens' replies (alertcast.replies.actions; Mastodon cannot hide a reply) ----------
+
+    async def answer(self, action: ReplyAction) -> PostResult:
+        """A status replying to the citizen's (`in_reply_to_id`), addressed to them, carrying the
+        action's marker (and its id as `Idempotency-Key`, which not every server honours)."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        text = action.text or ""
+        handle = f"@{action.author.lstrip('@')}" if action.author else ""
+        if handle and handle not in text:
+            text = f"{handle} {text}"
+        text = with_marker(text, marker(action.action_id))
+        limits = await self.limits(account.name)
+        length = count(
+            "mastodon", text, limit=limits.max_characters, url_weight=limits.characters_reserved_per_url
+        )
+        if not length.fits:
+            raise PermanentError(
+                f"mastodon account {account.name}: the answer is {length.length} characters "
+                f"(reference included); the instance allows {limits.max_characters}"
+            )
+        body: dict[str, Any] = {"status": text, "in_reply_to_id": action.target, "language": "fr"}
+        if account.visibility is not None:
+            body["visibility"] = account.visibility
+        headers = {"Idempotency-Key": action.action_id}
+        answer = await self._call(account, "POST", "/api/v1/statuses", body=body, headers=headers)
+        status = MastodonStatus.model_validate(answer)
+        return _result(status, root_id=action.conversation, in_reply_to=action.target)
+
+    async def find_answer(self, action: ReplyAction) -> PostResult | None:
+        """Our status under the citizen's carrying the action's marker (the thread's context)."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        account_id = await self._account_id(account)
+        context = await self._call(account, "GET", f"/api/v1/statuses/{action.target}/context")
+        token = marker(action.action_id)
+        for item in context.get("descendants", []):
+            status = MastodonStatus.model_validate(item)
+            ours = str(item.get("account", {}).get("id")) == account_id
+            if ours and status.in_reply_to_id == action.target and carries_marker(status, token):
+                return _result(status, root_id=action.conversation, in_reply_to=action.target)
+        return None
 
     async def check(self, account: str) -> AccountHealth:
         """Token valid (verify_credentials), right to write, the instance's limits; never posts."""

@@ -45,6 +45,7 @@ from alertcast.channels.base import AccountHealth
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.post import PostResult
+from alertcast.replies.actions import ReplyAction
 
 #: Content key carrying the delivery key, so a post can be recognised after a crash.
 #: (Custom keys in event content are allowed; namespaced so no client reads them as its own.)
@@ -145,6 +146,11 @@ class MatrixChannel:
     async def find_existing(self, request: DeliveryRequest) -> PostResult | None:
         """The message carrying this delivery key among the account's recent ones in the room."""
         account = self.account(request.account)
+        event = await self._find_marked(account, request.delivery_key)
+        return None if event is None else await self._found(account, request, event)
+
+    async def _find_marked(self, account: MatrixAccount, key: str) -> dict[str, Any] | None:
+        """The account's recent message in the room whose content carries `key` (`MARKER`)."""
         user_id = await self._whoami(account)
         room = quote(account.room_id, safe="")
         params = {
@@ -157,13 +163,53 @@ class MatrixChannel:
             page = await self._call(account, "GET", f"/rooms/{room}/messages", params=params)
             chunk: list[dict[str, Any]] = page.get("chunk", [])
             for event in chunk:
-                if event.get("content", {}).get(MARKER) == request.delivery_key:
-                    return await self._found(account, request, event)
+                if event.get("content", {}).get(MARKER) == key:
+                    return event
             seen += len(chunk)
             if not chunk or "end" not in page:
                 return None
             params["from"] = str(page["end"])
         return None
+
+    # --- citizens' replies in our room (alertcast.replies.actions) ------------------------------
+
+    async def hide_reply(self, action: ReplyAction) -> PostResult:
+        """A redaction of the citizen's message in the account's room (our user needs the
+        room's redact power level). Final, so only once a person confirmed it; the transaction
+        id comes from the action's id, and redacting a redacted event changes nothing."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        if action.kind != "hide" or not action.confirmed_by:
+            raise PermanentError(
+                f"matrix account {account.name}: a redaction is final and needs a person's confirmation"
+            )
+        room = quote(account.room_id, safe="")
+        txn = transaction_id(action.action_id, "redact")
+        path = f"/rooms/{room}/redact/{quote(action.target, safe='')}/{txn}"
+        answer = await self._call(
+            account, "PUT", path, body={"reason": f"charte d'utilisation ({action.confirmed_by})"}
+        )
+        return PostResult(
+            post_id=str(answer["event_id"]), details={"redacted": action.target, "room_id": account.room_id}
+        )
+
+    async def answer(self, action: ReplyAction) -> PostResult:
+        """A reply (`m.in_reply_to`) to the citizen's message, under a transaction id from the
+        action's id (the homeserver answers the same event for it) and carrying that id."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        content = {
+            **message_content(action.text or ""),
+            "m.relates_to": {"m.in_reply_to": {"event_id": action.target}},
+            MARKER: action.action_id,
+        }
+        event_id = await self._send(account, action.action_id, content)
+        return self._result(account, action.action_id, event_id, in_reply_to=action.target)
+
+    async def find_answer(self, action: ReplyAction) -> PostResult | None:
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        event = await self._find_marked(account, action.action_id)
+        if event is None:
+            return None
+        return self._result(account, action.action_id, str(event["event_id"]), in_reply_to=action.target)
 
     async def _found(
         self, account: MatrixAccount, request: DeliveryRequest, event: dict[str, Any]

@@ -61,6 +61,7 @@ from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType
 from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, DEFAULT_URL_WEIGHT, count
+from alertcast.replies.actions import ReplyAction
 
 LIMIT = DEFAULT_LIMITS["x"] or 280
 #: GET /2/users/:id/tweets returns 5 to 100 posts a page.
@@ -156,6 +157,49 @@ class XChannel:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    # --- citizens' replies (alertcast.replies.actions) ------------------------------------------
+
+    async def hide_reply(self, action: ReplyAction) -> PostResult:
+        """`PUT /2/tweets/:id/hidden` (scope `tweet.moderate.write`): only for replies in a
+        conversation the account started; hiding twice is one hiding (X says so)."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        hidden = action.kind == "hide"
+        answer, _ = await self._call(
+            account, "PUT", f"/2/tweets/{action.target}/hidden", body={"hidden": hidden}
+        )
+        if answer.get("data", {}).get("hidden") is not hidden:
+            raise PermanentError(f"x account {account.name}: X did not confirm hidden={hidden}")
+        return PostResult(post_id=action.target, url=status_url(action.target), details={"hidden": hidden})
+
+    async def answer(self, action: ReplyAction) -> PostResult:
+        """A post replying to the citizen's (`reply.in_reply_to_tweet_id`), carrying the action's
+        marker: X has no idempotency key, so `find_answer` looks for it."""
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        key = action.action_id
+        if self._steps.unsure(key) and (found := await self.find_answer(action)) is not None:
+            return found
+        text = with_marker(action.text or "", marker(key))
+        length = count("x", text, limit=account.limit)
+        if not length.fits:
+            raise PermanentError(
+                f"x account {account.name}: the answer weighs {length.length} as X counts it "
+                f"(reference included); the account allows {account.limit}"
+            )
+        body = {"text": text, "reply": {"in_reply_to_tweet_id": action.target}}
+        try:
+            answer, _ = await self._call(account, "POST", "/2/tweets", body=body, unsure_key=key)
+        except _Duplicate as duplicate:
+            found = await self.find_answer(action)
+            if found is None:
+                raise PermanentError(str(duplicate)) from None
+            return found
+        post_id = str(answer["data"]["id"])
+        return _result(post_id, root=action.conversation, in_reply_to=action.target)
+
+    async def find_answer(self, action: ReplyAction) -> PostResult | None:
+        account = self.account(action.account or next(iter(self._accounts), ""))
+        return await self._find_marked(account, marker(action.action_id))
+
     # --- steps ---------------------------------------------------------------------------------
 
     def fitted(self, request: DeliveryRequest) -> str:
@@ -211,7 +255,10 @@ class XChannel:
         return deleted
 
     async def _lookup(self, account: XAccount, request: DeliveryRequest) -> PostResult | None:
-        token = marker(request.delivery_key)
+        return await self._find_marked(account, marker(request.delivery_key))
+
+    async def _find_marked(self, account: XAccount, token: str) -> PostResult | None:
+        """The account's recent post carrying `token` (its marker), newest first."""
         user_id = await self._user_id(account)
         params = {"max_results": str(min(_PAGE, account.lookup_depth)), "tweet.fields": _LOOKUP_FIELDS}
         seen = 0

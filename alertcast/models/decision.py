@@ -97,10 +97,13 @@ class AuditAction(StrEnum):
     SUBSCRIBER_ERASED = "subscriber_erased"  # a citizen's subscriptions erased on request (ids only)
     NOTIFIED = "notified"  # a person on duty called about a waiting draft (details: stage, person, channels)
     ACKNOWLEDGED = "acknowledged"  # a duty call answered from its link: the escalation stops
-    # Citizens' replies (the console's inbox): a person's acts, recorded only; none reaches a network.
+    # Citizens' replies (the console's inbox): a person's acts, recorded only.
     REPLY_ANSWERED = "reply_answered"  # a conversation answered outside alertcast (its circuit stops)
     REPLY_ASSIGNED = "reply_assigned"  # a conversation handed to another competent service
     REPLY_MODERATED = "reply_moderated"  # a person's verdict replacing the charter's (keep/flag/hide)
+    # Acting on the network from the inbox (alertcast.replies.actions): asked, then what became of it.
+    REPLY_ACTION_REQUESTED = "reply_action_requested"  # hide, unhide or answer asked by a person
+    REPLY_ACTED = "reply_acted"  # the worker's outcome (details.state: done/refused/unknown/failed)
 
 
 class DraftStatus(StrEnum):

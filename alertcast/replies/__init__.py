@@ -9,7 +9,8 @@ one module, each a set of pure functions whose clock is passed in:
 - `moderation`: keep, hide or flag one reply, with every reason, and a person's override;
 - `routing`: which service answers, from the body's YAML rules;
 - `sla`: the 72-hour circuit, in business hours when the body has them (Chatwoot's SLA);
-- `kpi`: what the weekly report counts.
+- `kpi`: what the weekly report counts;
+- `actions`: hiding or answering a reply on its network, what each network allows, once.
 Human messages are English and French, keyed by rule id, in the modules themselves: alertcast
 has no gettext catalogs yet.
 """

@@ -18,12 +18,26 @@ from alertcast.stream import (
     ingest,
     pollers,
     replies,
+    reply_actions,
     site,
     stalls,
 )
 from alertcast.stream.app import app, settings
 
-AGENTS = (ingest, compose, approval, fanout, deliver, site, pollers, accounts, stalls, replies, duty)
+AGENTS = (
+    ingest,
+    compose,
+    approval,
+    fanout,
+    deliver,
+    site,
+    pollers,
+    accounts,
+    stalls,
+    replies,
+    reply_actions,
+    duty,
+)
 LEVELS = {"warning": "warn", "critical": "crit"}
 
 

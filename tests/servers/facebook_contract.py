@@ -6,7 +6,11 @@ Endpoints, as documented (every path under a version prefix such as `/v24.0`):
 - `DELETE /{page-post-id}` → `{"success": true}`;
 - `GET /{page-post-id}?fields=...`, `GET /{page-id}/feed?fields=id,message,from,created_time&limit=&after=`
   (newest first, cursor paging: `paging.cursors.after` and a `paging.next` URL);
-- `GET /me?fields=id,name` (a Page token: the Page).
+- `GET /me?fields=id,name` (a Page token: the Page);
+- comments: `GET /{object-id}/comments?fields=id,message,from,is_hidden`, `POST /{object-id}/comments`
+  with `message` (the Page replying to a post or a comment) → `{"id": "<post>_<comment>"}`;
+  `POST /{comment-id}` with `is_hidden=true|false` (the Page the comment is under) →
+  `{"success": true}`. `FacebookState.comments` holds them, `visitor_comment` adds a citizen's.
 The token is the `access_token` parameter: form field of a POST (form-urlencoded or multipart),
 query parameter of a GET or DELETE; a token sent any other way is not seen.
 
@@ -75,6 +79,7 @@ class FacebookState:
     tokens: dict[str, str] = field(default_factory=dict)  # token -> page id
     revoked: set[str] = field(default_factory=set)
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by comment id
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100_000_000_000_001))
@@ -113,6 +118,32 @@ class FacebookState:
             }
         return post_id
 
+    def visitor_comment(self, parent_id: str, name: str, message: str) -> str:
+        """A visitor's comment under a post (or a reply under a comment); its id `<post>_<n>`."""
+        with self.lock:
+            return self._comment(parent_id, {"name": name, "id": str(next(self._ids))}, message)
+
+    def _comment(self, parent_id: str, author: dict[str, str], message: str) -> str:
+        """(Under the lock.) Facebook's comment ids are `<object id>_<comment id>`."""
+        parent = self.posts.get(parent_id) or self.comments[parent_id]
+        post_id = parent["id"] if parent_id in self.posts else parent["post_id"]
+        comment_id = f"{post_id.split('_')[-1]}_{next(self._ids)}"
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "post_id": post_id,
+            "page_id": self.posts[post_id]["page_id"],
+            "parent": parent_id,
+            "from": author,
+            "message": message,
+            "is_hidden": False,
+            "created_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        }
+        return comment_id
+
+    def replies_to(self, parent_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(c) for c in self.comments.values() if c["parent"] == parent_id]
+
     def feed_posts(self) -> int:
         with self.lock:
             return sum(1 for method, path in self.requests if method == "POST" and path.endswith("/feed"))
@@ -125,6 +156,7 @@ class FacebookApp:
         routes = [
             Route("/{version:str}/me", self.me),
             Route("/{version:str}/{node:str}/feed", self.feed, methods=["GET", "POST"]),
+            Route("/{version:str}/{node:str}/comments", self.comments, methods=["GET", "POST"]),
             Route("/{version:str}/{node:str}", self.node, methods=["GET", "POST", "DELETE"]),
         ]
         self.app = Starlette(routes=routes)
@@ -288,12 +320,63 @@ class FacebookApp:
                 body["paging"]["next"] = f"{self.base_url}{request.url.path}?{urlencode(query)}"
         return JSONResponse(body)
 
+    async def comments(self, request: Request) -> Response:
+        """`GET /{object}/comments` (oldest first) and `POST /{object}/comments` (`message`), the
+        Page commenting as itself; `{"id": comment id}`."""
+        page_id, parameters, refused = await self._gate(request)
+        if refused is not None:
+            return refused
+        node = request.path_params["node"]
+        state = self.state
+        with state.lock:
+            known = node in state.posts or node in state.comments
+        if not known:
+            return self._missing(node)
+        if request.method == "GET":
+            fields = parameters.get("fields", "id,message,created_time").split(",")
+            views = [
+                {key: value for key, value in comment.items() if key in fields or key == "id"}
+                for comment in self.state.replies_to(node)
+            ]
+            return JSONResponse({"data": views})
+        message = parameters.get("message", "")
+        if (refusal := self._message_refused(message)) is not None:
+            return refusal
+        with state.lock:
+            comment_id = state._comment(node, {"name": state.pages[page_id], "id": page_id}, message)
+        while state.hold_posts:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return JSONResponse({"id": comment_id})
+
+    def _comment_node(self, request: Request, page_id: str, parameters: dict[str, str]) -> Response:
+        """A comment node: read, or `is_hidden` set by the Page the comment is under."""
+        node = request.path_params["node"]
+        state = self.state
+        with state.lock:
+            comment = state.comments[node]
+            if request.method == "GET":
+                fields = parameters.get("fields", "id,message").split(",")
+                return JSONResponse({k: v for k, v in comment.items() if k in fields or k == "id"})
+            if comment["page_id"] != page_id:
+                return graph_error(403, 200, "(#200) Permissions error")
+            if request.method == "POST" and "is_hidden" in parameters:
+                comment["is_hidden"] = parameters["is_hidden"] == "true"
+                return JSONResponse({"success": True})
+            if request.method == "DELETE":
+                del state.comments[node]
+                return JSONResponse({"success": True})
+        return graph_error(400, 100, "(#100) Comments can only be hidden, edited by their author or deleted")
+
     async def node(self, request: Request) -> Response:
         page_id, parameters, refused = await self._gate(request)
         if refused is not None:
             return refused
         node = request.path_params["node"]
         state = self.state
+        with state.lock:
+            is_comment = node in state.comments
+        if is_comment:
+            return self._comment_node(request, page_id, parameters)
         with state.lock:
             post = state.posts.get(node)
         if post is None:

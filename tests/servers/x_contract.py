@@ -5,6 +5,9 @@ Endpoints, as documented:
   "text", "edit_history_tweet_ids"}}`; links in the stored text become `https://t.co/...` with
   `entities.urls[].expanded_url` keeping the original;
 - `DELETE /2/tweets/:id` → `{"data": {"deleted": true}}`;
+- `PUT /2/tweets/:id/hidden` (JSON `{"hidden": bool}`) → `{"data": {"hidden": bool}}`: only a reply
+  in a conversation the user started (else 403); hiding a hidden reply succeeds (as documented);
+  `XState.hidden` holds what is hidden, for tests to read back;
 - `GET /2/tweets/:id`, `GET /2/users/me`, `GET /2/users/:id/tweets` (newest first, `max_results`
   5..100, `pagination_token`, `tweet.fields`: conversation_id, entities, referenced_tweets,
   created_at).
@@ -61,6 +64,7 @@ class XState:
     hold_posts: bool = False
     users: dict[str, dict[str, str]] = field(default_factory=dict)  # token -> user
     revoked: set[str] = field(default_factory=set)
+    hidden: set[str] = field(default_factory=set)  # ids of hidden replies
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -121,6 +125,7 @@ class XApp:
             Route("/2/users/{id}/tweets", self.timeline),
             Route("/2/tweets", self.create, methods=["POST"]),
             Route("/2/tweets/{id}", self.one, methods=["GET", "DELETE"]),
+            Route("/2/tweets/{id}/hidden", self.hide, methods=["PUT"]),
         ]
         self.app = Starlette(routes=routes)
 
@@ -250,6 +255,27 @@ class XApp:
                 return problem(403, "Forbidden", "You are not allowed to delete this Tweet.")
             del self.state.posts[post_id]
         return self._json({"data": {"deleted": True}})
+
+    async def hide(self, request: Request) -> Response:
+        user, refused = await self._gate(request)
+        if refused is not None:
+            return refused
+        assert user is not None
+        body = await request.json()
+        hidden = body.get("hidden") if isinstance(body, dict) else None
+        if not isinstance(hidden, bool):
+            return self._invalid("hidden", "The `hidden` field is required and must be a boolean.")
+        post_id = request.path_params["id"]
+        state = self.state
+        with state.lock:
+            post = state.posts.get(post_id)
+            if post is None:
+                return problem(404, "Not Found Error", f"Could not find tweet with id: [{post_id}].")
+            root = state.posts.get(post["conversation_id"])
+            if post["in_reply_to"] is None or root is None or root["author_id"] != user["id"]:
+                return problem(403, "Forbidden", "You can only hide replies to conversations you started.")
+            (state.hidden.add if hidden else state.hidden.discard)(post_id)
+        return self._json({"data": {"hidden": hidden}})
 
     async def timeline(self, request: Request) -> Response:
         _, refused = await self._gate(request)

@@ -5,12 +5,18 @@ apart), filtered by what is left to do (to answer, overdue, answered, moderated)
 service and by network; a page per conversation with each reply, the charter's verdict and its
 reasons, and the 72-hour deadline in the console's zone.
 
-What a person does here is recorded, never sent to a network: each act is an audit event
-(`reply_answered`, `reply_assigned`, `reply_moderated`) that the inbox reads back, so every web
-process shows it, and the audit log keeps who did it. "Answered" means the person answered
-elsewhere (on the network, by phone): it stops the circuit, it posts nothing. A verdict changed
-here is the console's; nothing is hidden, redacted or deleted on the network (no code does that
-yet, so no button claims to). Writing an answer from the console comes with the delivery ledger.
+Each act is an audit event (`reply_answered`, `reply_assigned`, `reply_moderated`) that the
+inbox reads back, so every web process shows it, and the audit log keeps who did it. "Answered"
+means the person answered elsewhere (on the network, by phone): it stops the circuit, it posts
+nothing. A verdict changed here is the console's alone.
+
+Acting on the network is a separate, explicit click: "Masquer sur le réseau" on a reply the
+verdict hides, where the network lets us (alertcast.replies.actions says where; Matrix's
+"Caviarder" asks for a confirmation first, a redaction being final), and the answer form, which
+posts a reply in the thread under the citizen's. Each produces a `ReplyAction` on
+`replies.actions` (the worker does it once, through its ledger) and a `reply_action_requested`
+audit event; the worker's outcome comes back on `audit.events`, so the page shows each action
+as asked, done, or impossible with the reason.
 """
 
 from __future__ import annotations
@@ -22,13 +28,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from alertcast.charter import check_text
 from alertcast.clock import clock
 from alertcast.models.decision import AuditAction, AuditEvent
+from alertcast.replies.actions import CANNOT, MAX_ANSWER, Kind, ReplyAction, allowed, refusal
 from alertcast.replies.model import Network
 from alertcast.replies.moderation import Action, ModerationDecision, Reason
 from alertcast.web.console.auth import Permission
 from alertcast.web.console.guard import Area, Form, Guard, Who
-from alertcast.web.console.inbox_model import STATE_FILTERS, InboxModel, Thread, by_alert, load_routing
+from alertcast.web.console.inbox_model import (
+    MODERATION_LANGUAGE,
+    STATE_FILTERS,
+    InboxModel,
+    Thread,
+    by_alert,
+    load_routing,
+)
 from alertcast.web.producer import Message
 
 log = logging.getLogger(__name__)
@@ -42,6 +57,18 @@ NOTICES = {
     "assigned": (True, "Conversation confiée au service choisi."),
     "moderated": (True, "Verdict enregistré dans la console (rien n'a changé sur le réseau)."),
     "kafka": (False, "Kafka n'a pas pris la demande : réessayez dans un instant."),
+    "hide": (True, "Masquage demandé : il sera fait sur le réseau dans un instant."),
+    "unhide": (True, "Réaffichage demandé : il sera fait sur le réseau dans un instant."),
+    "answer": (True, "Réponse demandée : elle sera publiée sous le message du citoyen, une seule fois."),
+}
+ACT_KINDS: dict[str, Kind] = {"hide": "hide", "unhide": "unhide"}
+KIND_WORDS = {"hide": "masquer", "unhide": "réafficher", "answer": "répondre"}
+STATE_WORDS = {
+    "requested": "demandée",
+    "done": "faite",
+    "refused": "impossible",
+    "unknown": "incertaine",
+    "failed": "échouée",
 }
 
 
@@ -65,6 +92,8 @@ class Inbox(Area):
             g.post("/inbox/{ref}/answered", Permission.DECIDE, self.mark_answered),
             g.post("/inbox/{ref}/assign", Permission.DECIDE, self.assign),
             g.post("/inbox/{ref}/moderate", Permission.DECIDE, self.moderate),
+            g.post("/inbox/{ref}/act", Permission.DECIDE, self.act),
+            g.post("/inbox/{ref}/answer", Permission.DECIDE, self.answer),
         ]
 
     def on_message(self, topic: str, key: bytes | None, value: bytes) -> None:
@@ -96,7 +125,13 @@ class Inbox(Area):
         )
 
     async def conversation(
-        self, request: Request, who: Who, form: Form, error: str = "", status_code: int = 200
+        self,
+        request: Request,
+        who: Who,
+        form: Form,
+        error: str = "",
+        status_code: int = 200,
+        confirm: str = "",
     ) -> Response:
         thread = self.model.threads.get(request.path_params["ref"])
         if thread is None:
@@ -111,8 +146,121 @@ class Inbox(Area):
             services=self.model.services(),
             verdicts=VERDICTS,
             can_decide=who.user.can(Permission.DECIDE),
+            allowed=allowed,
+            cannot=CANNOT,
+            state_words=STATE_WORDS,
+            kind_words=KIND_WORDS,
+            confirm=confirm,
+            answer_text=form.get("text", "") if error else "",
+            max_answer=MAX_ANSWER,
             **self._alerts(),
         )
+
+    # --- acts on the network (a request to the worker, and its audit event) ---------------
+
+    async def act(self, request: Request, who: Who, form: Form) -> Response:
+        """Hide or show again one reply on its network; a Matrix redaction is confirmed first."""
+        thread = self.model.threads.get(request.path_params["ref"])
+        if thread is None:
+            return self.guard.not_found(who, "aucune conversation de ce nom")
+        reply_id = form.get("reply", "")
+        entry = next((e for e in thread.entries if e.reply.id == reply_id), None)
+        kind = ACT_KINDS.get(form.get("kind", ""))
+        if entry is None:
+            return await self._refuse(request, who, form, "réponse inconnue dans cette conversation")
+        if kind is None:
+            return await self._refuse(request, who, form, "action inconnue : masquer ou réafficher")
+        confirmed = thread.network == "matrix" and kind == "hide" and form.get("confirm") == "oui"
+        action = self._action(
+            thread, entry.reply.id, who, kind, confirmed_by=who.user.name if confirmed else None
+        )
+        if thread.network == "matrix" and kind == "hide" and not confirmed:
+            return await self.conversation(request, who, {}, confirm=reply_id)
+        if (why := refusal(action)) is not None:
+            return await self._refuse(request, who, form, why)
+        return await self._request(thread, action, who, kind)
+
+    async def answer(self, request: Request, who: Who, form: Form) -> Response:
+        """An answer posted in the thread under one of the citizen's replies (the latest by
+        default), once, by the worker; checked by the charter like any text we publish (a
+        blocking finding, such as someone's phone number, refuses it here)."""
+        thread = self.model.threads.get(request.path_params["ref"])
+        if thread is None:
+            return self.guard.not_found(who, "aucune conversation de ce nom")
+        reply_id = form.get("reply", "") or thread.entries[-1].reply.id
+        text = form.get("text", "").strip()
+        if all(e.reply.id != reply_id for e in thread.entries):
+            return await self._refuse(request, who, form, "réponse inconnue dans cette conversation")
+        if not text:
+            return await self._refuse(request, who, form, "écrivez la réponse avant de l'envoyer")
+        if len(text) > MAX_ANSWER:
+            return await self._refuse(
+                request, who, form, f"réponse trop longue (plus de {MAX_ANSWER} caractères)"
+            )
+        action = self._action(thread, reply_id, who, "answer", text=text)
+        if (why := refusal(action)) is not None:
+            return await self._refuse(request, who, form, why)
+        blocking = [finding for finding in check_text(text, MODERATION_LANGUAGE) if finding.blocking]
+        if blocking:
+            why = "; ".join(f"« {finding.excerpt} » : {finding.message}" for finding in blocking)
+            return await self._refuse(request, who, form, f"la charte bloque cette réponse : {why}")
+        return await self._request(thread, action, who, "answer")
+
+    def _action(
+        self,
+        thread: Thread,
+        reply_id: str,
+        who: Who,
+        kind: Kind,
+        text: str | None = None,
+        confirmed_by: str | None = None,
+    ) -> ReplyAction:
+        reply = next(e.reply for e in thread.entries if e.reply.id == reply_id)
+        return ReplyAction(
+            kind=kind,
+            network=thread.network,
+            target=reply.id.split(":", 1)[1],
+            reply_id=reply.id,
+            author=reply.author,
+            conversation=thread.conversation,
+            ref=thread.ref,
+            alert_id=thread.alert_id,
+            text=text,
+            confirmed_by=confirmed_by,
+            by=who.user.name,
+            at=clock.now(),
+        )
+
+    async def _request(self, thread: Thread, action: ReplyAction, who: Who, notice: str) -> Response:
+        """The request for the worker and its audit event, produced together."""
+        event = self._event(
+            thread,
+            who,
+            AuditAction.REPLY_ACTION_REQUESTED,
+            f"{action.kind} demandé sur {thread.network}",
+            reply_id=action.reply_id,
+            request=action.model_dump(mode="json"),
+        )
+        key = event.incident_key or thread.alert_id or f"mention:{thread.network}"
+        messages = [
+            Message(
+                topic=self.guard.topic("replies.actions"),
+                key=action.key,
+                value=action.model_dump_json().encode(),
+            ),
+            Message(topic=self.guard.topics.audit, key=key.encode(), value=event.model_dump_json().encode()),
+        ]
+        if not await self.guard.send(messages, f"inbox {action.kind} {thread.ref}"):
+            return self.guard.redirect(f"/inbox/{thread.ref}?notice=kafka")
+        self.model.apply(event)
+        log.info(
+            "console: %s asked %s on %s for conversation %s",
+            who.user.name,
+            action.kind,
+            thread.network,
+            thread.ref,
+        )
+        return self.guard.redirect(f"/inbox/{thread.ref}?notice={notice}")
 
     # --- acts (audit events only) ---------------------------------------------------------
 

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from alertcast.clock import clock
 from alertcast.models.decision import AuditAction, AuditEvent
+from alertcast.replies.actions import Kind, ReplyAction, ReplyActionOutcome, State
 from alertcast.replies.model import Network, Reply, Turn
 from alertcast.replies.moderation import Action, ModerationDecision, Reason, moderate
 from alertcast.replies.routing import RoutingRules
@@ -42,7 +43,13 @@ log = logging.getLogger(__name__)
 #: console (English insults are not in the French lexicon: a person still reads every reply).
 MODERATION_LANGUAGE = "fr"
 REPLY_ACTIONS = frozenset(
-    {AuditAction.REPLY_ANSWERED, AuditAction.REPLY_ASSIGNED, AuditAction.REPLY_MODERATED}
+    {
+        AuditAction.REPLY_ANSWERED,
+        AuditAction.REPLY_ASSIGNED,
+        AuditAction.REPLY_MODERATED,
+        AuditAction.REPLY_ACTION_REQUESTED,
+        AuditAction.REPLY_ACTED,
+    }
 )
 #: Where a conversation stands for the person on duty (Chatwoot's active/hit/missed, read at now).
 Due = Literal["due", "soon", "overdue", "answered", "answered_late"]
@@ -131,6 +138,22 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class Act:
+    """An action on the network asked from the console, and what became of it so far."""
+
+    action_id: str
+    kind: Kind
+    reply_id: str
+    by: str
+    at: datetime
+    state: State
+    text: str | None = None
+    error: str | None = None
+    url: str | None = None
+    settled_at: datetime | None = None  # when the worker said what became of it
+
+
+@dataclass(frozen=True)
 class ThreadView:
     """A conversation as a page shows it at one moment."""
 
@@ -141,6 +164,19 @@ class ThreadView:
     due: Due
     decisions: dict[str, ModerationDecision]  # by reply id: a person's, else the charter's
     answered: list[tuple[datetime, str]]  # (when, by whom) it was marked answered
+    acts: list[Act] = field(default_factory=list)  # actions on the network, oldest first
+
+    def acts_on(self, reply_id: str) -> list[Act]:
+        return [act for act in self.acts if act.reply_id == reply_id]
+
+    def hidden_on_network(self, reply_id: str) -> bool:
+        """The last hide or unhide of this reply that was done: a hide."""
+        done = [act for act in self.acts_on(reply_id) if act.kind != "answer" and act.state == "done"]
+        return bool(done) and done[-1].kind == "hide"
+
+    def pending(self, reply_id: str, kind: Kind) -> bool:
+        """Asked and not answered yet by the worker: the button is not offered twice."""
+        return any(act.kind == kind and act.state == "requested" for act in self.acts_on(reply_id))
 
     @property
     def moderated(self) -> bool:
@@ -189,6 +225,8 @@ class InboxModel:
         self.answered: dict[str, list[tuple[datetime, str]]] = {}  # by ref
         self.assigned: dict[str, Assignment] = {}  # by ref: the latest
         self.overrides: dict[str, ModerationDecision] = {}  # by reply id: the latest person's
+        self.requested: dict[str, tuple[ReplyAction, str]] = {}  # by action id: (request, its ref)
+        self.outcomes: dict[str, ReplyActionOutcome] = {}  # by action id: the latest
         self._events: set[str] = set()
 
     def on_message(self, topic: str, key: bytes | None, value: bytes) -> None:
@@ -241,6 +279,16 @@ class InboxModel:
             current_decision = self.overrides.get(decision.reply_id)
             if current_decision is None or current_decision.at <= decision.at:
                 self.overrides[decision.reply_id] = decision
+        elif event.action is AuditAction.REPLY_ACTION_REQUESTED and isinstance(details.get("request"), dict):
+            action = ReplyAction.model_validate(details["request"])
+            self.requested[action.action_id] = (action, action.ref)
+        elif event.action is AuditAction.REPLY_ACTED and details.get("action_id"):
+            result = ReplyActionOutcome.model_validate(
+                {key: value for key, value in details.items() if key in ReplyActionOutcome.model_fields}
+            )
+            known = self.outcomes.get(result.action_id)
+            if known is None or known.at <= result.at:
+                self.outcomes[result.action_id] = result
 
     # --- what the pages ask -------------------------------------------------------------
 
@@ -261,6 +309,12 @@ class InboxModel:
         # A network's clock a little ahead of ours must not leave a reply with no deadline.
         turns = [Turn(who="citizen", at=min(entry.reply.at, now)) for entry in thread.entries]
         turns += [Turn(who="us", at=at) for at, _ in answered]
+        acts = self.acts(thread.ref)
+        turns += [
+            Turn(who="us", at=min(act.settled_at or act.at, now))
+            for act in acts
+            if act.kind == "answer" and act.state == "done"
+        ]
         turns.sort(key=lambda turn: (turn.at, turn.who == "us"))
         circuit = conversation_state(turns, self.sla, now, self.timezone)
         assignment = self.assigned.get(thread.ref)
@@ -268,7 +322,34 @@ class InboxModel:
         decisions = {
             entry.reply.id: self.overrides.get(entry.reply.id, entry.machine) for entry in thread.entries
         }
-        return ThreadView(thread, service, assignment, circuit, _due(circuit, now), decisions, answered)
+        return ThreadView(thread, service, assignment, circuit, _due(circuit, now), decisions, answered, acts)
+
+    def acts(self, ref: str) -> list[Act]:
+        """The conversation's actions on the network: each request with its outcome (either may
+        be read first: they come from different partitions), oldest first."""
+        acts: dict[str, Act] = {}
+        for action_id, (action, at_ref) in self.requested.items():
+            if at_ref == ref:
+                acts[action_id] = Act(
+                    action_id, action.kind, action.reply_id, action.by, action.at, "requested", action.text
+                )
+        for action_id, result in self.outcomes.items():
+            if result.ref != ref:
+                continue
+            asked = acts.get(action_id)
+            acts[action_id] = Act(
+                action_id,
+                result.kind,
+                result.reply_id,
+                result.by,
+                asked.at if asked else result.at,
+                result.state,
+                asked.text if asked else None,
+                result.error,
+                safe_url(result.url),
+                result.at,
+            )
+        return sorted(acts.values(), key=lambda act: act.at)
 
     def views(
         self, category_of: CategoryOf, state: str = "", service: str = "", network: str = ""
