@@ -180,6 +180,13 @@ class Settings(BaseSettings):
     subscribe_email_account: str = Field(
         default="", description="the e-mail account (a name in email_accounts) sending confirmation mails"
     )
+    digest_hour: int | None = Field(
+        default=7,
+        ge=0,
+        le=23,
+        description="local hour (ALERTCAST_TIMEZONE) of the daily e-mail digest to subscribers who chose "
+        "it, listing the last 24 hours' alerts of their areas; `off` (or empty): no digest is sent",
+    )
     subscribe_rate_per_minute: int = Field(
         default=10,
         ge=1,
@@ -218,6 +225,11 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default=Path.home() / ".cache" / "alertcast")
     kafka_dir: Path = Field(default=Path(".alertcast") / "kafka", description="local broker data and logs")
     kafka_port: int = 9092
+
+    @field_validator("digest_hour", mode="before")
+    @classmethod
+    def _digest_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "off", "none") else value
 
     @field_validator("timezone")
     @classmethod

@@ -58,6 +58,31 @@ def sent(receipts: list[dict[str, Any]], subscription: Subscription) -> list[dic
     ]
 
 
+def mail_env(worker_env: dict[str, str], smtp: SmtpServer, **more: str) -> dict[str, str]:
+    """A worker writing to subscribers through the real SMTP server."""
+    account = {
+        "name": "abonnes",
+        "host": "127.0.0.1",
+        "port": smtp.port,
+        "username": smtp.user,
+        "password_env": "ALERTCAST_TEST_SMTP_PASSWORD",
+        "sender": "Préfecture du Pas-de-Calais <alertes@prefecture.test>",
+        "to": ["unused@prefecture.test"],
+        "ca_file": str(smtp.cert),
+    }
+    return {
+        **worker_env,
+        "ALERTCAST_CHANNELS": json.dumps(["website", "email_subscribers"]),
+        "ALERTCAST_EMAIL_ACCOUNTS": json.dumps([account]),
+        "ALERTCAST_TEST_SMTP_PASSWORD": smtp.password,
+        "ALERTCAST_SUBSCRIBE_EMAIL_ACCOUNT": "abonnes",
+        "ALERTCAST_SUBSCRIPTION_SECRET": SECRET,
+        "ALERTCAST_SITE_BASE_URL": "https://alertes.departement-exemple.fr",
+        "ALERTCAST_DIGEST_HOUR": "off",
+        **more,
+    }
+
+
 def test_subscribers_get_their_commune_s_alerts_threaded_and_unsubscribing_stops_them(
     broker: str,
     prefix: str,
@@ -78,25 +103,7 @@ def test_subscribers_get_their_commune_s_alerts_threaded_and_unsubscribing_stops
         unconfirmed = subscriber(VIS_EN_ARTOIS, "typo@exemple.test", confirmed=False)
         for subscription in (mine, neighbour, other, daily, unconfirmed):
             put(broker, prefix, subscription)
-        account = {
-            "name": "abonnes",
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "username": smtp.user,
-            "password_env": "ALERTCAST_TEST_SMTP_PASSWORD",
-            "sender": "Préfecture du Pas-de-Calais <alertes@prefecture.test>",
-            "to": ["unused@prefecture.test"],
-            "ca_file": str(smtp.cert),
-        }
-        env = {
-            **worker_env,
-            "ALERTCAST_CHANNELS": json.dumps(["website", "email_subscribers"]),
-            "ALERTCAST_EMAIL_ACCOUNTS": json.dumps([account]),
-            "ALERTCAST_TEST_SMTP_PASSWORD": smtp.password,
-            "ALERTCAST_SUBSCRIBE_EMAIL_ACCOUNT": "abonnes",
-            "ALERTCAST_SUBSCRIPTION_SECRET": SECRET,
-            "ALERTCAST_SITE_BASE_URL": "https://alertes.departement-exemple.fr",
-        }
+        env = mail_env(worker_env, smtp)
         worker = start_worker(**env)
         for example in ("01-road-closure-d934.json", "04-road-closure-d934-update.json"):
             submitted = cli("submit", str(current_examples / example), env=env)
@@ -145,5 +152,62 @@ def test_subscribers_get_their_commune_s_alerts_threaded_and_unsubscribing_stops
         )
         assert len(mails_to(smtp, "claire@exemple.test")) == 2  # nothing after unsubscribing
         assert len(mails_to(smtp, "paul@exemple.test")) == 3
+    finally:
+        smtp.stop()
+
+
+def test_a_daily_subscriber_gets_one_digest_of_the_day_s_alerts_once_whoever_asks_again(
+    broker: str,
+    prefix: str,
+    start_worker: Any,
+    worker_env: dict[str, str],
+    current_examples: Path,
+    tmp_path: Path,
+) -> None:
+    """The digest hour is set to midnight, so it is due as soon as a worker leads: a first worker
+    without a digest publishes the road closure (the immediate subscriber has it at once), then a
+    worker with the digest mails the daily subscriber one message listing it; a third worker asks
+    again and the ledger sends nothing more."""
+    (tmp_path / "smtp").mkdir()
+    smtp = SmtpServer(tmp_path / "smtp")
+    smtp.start()
+    try:
+        topics.apply(broker, prefix)
+        daily = subscriber(VIS_EN_ARTOIS, "matin@exemple.test", digest="daily")
+        now = subscriber(VIS_EN_ARTOIS, "direct@exemple.test")
+        for subscription in (daily, now):
+            put(broker, prefix, subscription)
+        env = mail_env(worker_env, smtp)
+        first = start_worker(**env)
+        submitted = cli("submit", str(current_examples / "01-road-closure-d934.json"), env=env)
+        assert submitted.returncode == 0, submitted.stderr
+        read_until_found(
+            broker, prefix + "deliveries.receipts", lambda got: bool(sent(got, now)), 120, first.log_tail
+        )
+        assert mails_to(smtp, "matin@exemple.test") == []  # a daily subscriber waits for the digest
+        first.stop()
+
+        for asked in (1, 2):  # the second worker asks the digest again: its ledger answers, no mail
+            worker = start_worker(**mail_env(worker_env, smtp, ALERTCAST_DIGEST_HOUR="0"))
+            receipts = read_until_found(
+                broker,
+                prefix + "deliveries.receipts",
+                lambda got, asked=asked: len(sent(got, daily)) >= asked,  # a repeat writes its receipt again
+                120,
+                worker.log_tail,
+            )
+            worker.stop()
+        (digest,) = [m.message for m in mails_to(smtp, "matin@exemple.test")]
+        assert digest["Subject"].startswith("Les alertes du ") and "pour vos communes" in digest["Subject"]
+        body = digest.get_body(("plain",))
+        assert (
+            body is not None and "Route D 934" in body.get_content() and "Vis-en-Artois" in body.get_content()
+        )
+        assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert {r["delivery_key"] for r in sent(receipts, daily)} == {
+            sent(receipts, daily)[0]["delivery_key"]
+        }
+        assert sent(receipts, daily)[0]["alert_id"].startswith("digest-")
+        assert len(mails_to(smtp, "direct@exemple.test")) == 1  # the immediate one had the alert, no digest
     finally:
         smtp.stop()

@@ -13,6 +13,7 @@ from alertcast.stream import (
     approval,
     compose,
     deliver,
+    digest,
     duty,
     fanout,
     ingest,
@@ -37,6 +38,7 @@ AGENTS = (
     replies,
     reply_actions,
     duty,
+    digest,
 )
 LEVELS = {"warning": "warn", "critical": "crit"}
 
