@@ -23,7 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from servers import CACHE, free_port
 from servers import wait_for as wait_for  # re-exported: tests import it from conftest
 
-from alertcast import examples, kafka, languagetool
+from alertcast import examples, i18n, kafka, languagetool
 from alertcast.settings import ROOT
 
 # Property tests judge behaviour, never speed (benchmarks print figures): Hypothesis's default
@@ -31,6 +31,14 @@ from alertcast.settings import ROOT
 # 60 ms the next time). No deadline, in every tier.
 hypothesis_settings.register_profile("alertcast", deadline=None)
 hypothesis_settings.load_profile("alertcast")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The compiled catalogs, as `make catalogs` builds them: plain `pytest` after editing a
+    .po (or on a fresh checkout) reads the words of that .po. Done here, once, rather than by
+    alertcast at run time, which never writes into its own package (read-only in the image)."""
+    i18n.compile_catalogs()
+
 
 SHARED = ROOT.parent / "shared"
 SAMPLES = SHARED / "samples"

@@ -40,6 +40,19 @@ def shown_time(value: datetime, *, now: datetime, tz: tzinfo, language: str = DE
     return ShownTime(iso=local.isoformat(), text=spoken_time(value, now=now, tz=tz, language=language))
 
 
+_CLOCK_PATTERNS = {"fr": "dd/MM/y HH:mm:ss", "en": "d MMM y, HH:mm:ss"}
+
+
+def clock_time(
+    value: datetime, *, tz: tzinfo, language: str = DEFAULT_LANGUAGE, with_date: bool = True
+) -> str:
+    """A time to the second, for the console's lists and logs ("07/12/2026 06:30:00"): the
+    people on duty compare times there, words would only slow them down."""
+    lang = language_of(language) or DEFAULT_LANGUAGE
+    pattern = _CLOCK_PATTERNS[lang] if with_date else "HH:mm:ss"
+    return str(format_datetime(value.astimezone(tz), pattern, tzinfo=tz, locale=_PATTERNS[lang][2]))
+
+
 def zone_place(tz: tzinfo, language: str = DEFAULT_LANGUAGE) -> str:
     """The place a time zone is named after, in `language` ("Paris", "La Réunion", "Nouméa"):
     a page says whose clock its times are on, and a body overseas is not on Paris time."""

@@ -1,4 +1,4 @@
-"""The public site's own words, French first, English available.
+"""The public site's own words, French first, English available, from the gettext catalogs.
 
 CAP values (Severe, Immediate...) are codes, not words a citizen reads, and severity must
 be written out (never shown by colour alone). The labels live here rather than in the
@@ -9,160 +9,88 @@ change the wording of a page in its template.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from types import MappingProxyType
 
+from alertcast.i18n import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE  # the site's modules import it from here
+from alertcast.i18n import N_, translations
+from alertcast.i18n import language_of as catalog_language
 from alertcast.models.incident import Certainty, MsgType, Severity, Status, Urgency
 
-DEFAULT_LANGUAGE = "fr"
-
-_FR: dict[str, str] = {
-    "site_title": "Alertes",
-    "skip": "Aller au contenu",
-    "nav": "Navigation principale",
-    "current": "Alertes en cours",
-    "archive": "Archives",
-    "subscribe": "Recevoir les alertes",
-    "no_current": "Aucune alerte en cours.",
-    "no_archive": "Aucune alerte terminée.",
-    "archive_pages": "Pages des archives",
-    "archive_newer": "Alertes plus récentes",
-    "archive_older": "Alertes plus anciennes",
-    "ended": "Fin d'alerte",
-    "ended_cancel": "L'émetteur a mis fin à cette alerte",
-    "ended_expire": "Cette alerte a expiré",
-    "cancel_no_text": "L'émetteur a mis fin à cette alerte.",
-    "severity": "Gravité",
-    "urgency": "Urgence",
-    "certainty": "Certitude",
-    "event": "Événement",
-    "area": "Zone",
-    "areas": "Zones",
-    "by_area": "Par commune ou zone",
-    "updated": "Mise à jour",
-    "published": "Publiée",
-    "effective": "En vigueur",
-    "onset": "Début",
-    "expires": "Fin prévue",
-    "instruction": "Consignes",
-    "sender": "Émetteur",
-    "web": "En savoir plus",
-    "contact": "Contact",
-    "history": "Historique",
-    "version": "Version",
-    "feeds": "Flux",
-    "atom": "Flux Atom",
-    "cap": "Flux CAP",
-    "json": "Index JSON",
-    "cap_document": "Message CAP",
-    "page_updated": "Page mise à jour",
-    "times_note": "Heures de {place}.",
-    "area_current": "Alertes en cours dans cette zone",
-    "area_ended": "Alertes terminées dans cette zone",
-    "insee": "Code INSEE",
-    "alert": "Alerte",
+# The interface's words in English; each language's through the catalogs (alertcast/i18n.py).
+_LABELS: dict[str, str] = {
+    "site_title": N_("Alerts"),
+    "skip": N_("Skip to content"),
+    "nav": N_("Main navigation"),
+    "current": N_("Current alerts"),
+    "archive": N_("Archive"),
+    "subscribe": N_("Get alerts"),
+    "no_current": N_("No current alert."),
+    "no_archive": N_("No ended alert."),
+    "archive_pages": N_("Archive pages"),
+    "archive_newer": N_("More recent alerts"),
+    "archive_older": N_("Older alerts"),
+    "ended": N_("End of alert"),
+    "ended_cancel": N_("The issuer ended this alert"),
+    "ended_expire": N_("This alert has expired"),
+    "cancel_no_text": N_("The issuer ended this alert."),
+    "severity": N_("Severity"),
+    "urgency": N_("Urgency"),
+    "certainty": N_("Certainty"),
+    "event": N_("Event"),
+    "area": N_("Area"),
+    "areas": N_("Areas"),
+    "by_area": N_("By town or area"),
+    "updated": N_("Updated"),
+    "published": N_("Published"),
+    "effective": N_("In force"),
+    "onset": N_("Starts"),
+    "expires": N_("Expected end"),
+    "instruction": N_("What to do"),
+    "sender": N_("Issued by"),
+    "web": N_("More information"),
+    "contact": N_("Contact"),
+    "history": N_("History"),
+    "version": N_("Version"),
+    "feeds": N_("Feeds"),
+    "atom": N_("Atom feed"),
+    "cap": N_("CAP feed"),
+    "json": N_("JSON index"),
+    "cap_document": N_("CAP message"),
+    "page_updated": N_("Page updated"),
+    "times_note": N_("{place} time."),
+    "area_current": N_("Current alerts in this area"),
+    "area_ended": N_("Ended alerts in this area"),
+    "insee": N_("INSEE code"),
+    "alert": N_("Alert"),
 }
 
-_EN: dict[str, str] = {
-    "site_title": "Alerts",
-    "skip": "Skip to content",
-    "nav": "Main navigation",
-    "current": "Current alerts",
-    "archive": "Archive",
-    "subscribe": "Get alerts",
-    "no_current": "No current alert.",
-    "no_archive": "No ended alert.",
-    "archive_pages": "Archive pages",
-    "archive_newer": "More recent alerts",
-    "archive_older": "Older alerts",
-    "ended": "End of alert",
-    "ended_cancel": "The issuer ended this alert",
-    "ended_expire": "This alert has expired",
-    "cancel_no_text": "The issuer ended this alert.",
-    "severity": "Severity",
-    "urgency": "Urgency",
-    "certainty": "Certainty",
-    "event": "Event",
-    "area": "Area",
-    "areas": "Areas",
-    "by_area": "By town or area",
-    "updated": "Updated",
-    "published": "Published",
-    "effective": "In force",
-    "onset": "Starts",
-    "expires": "Expected end",
-    "instruction": "What to do",
-    "sender": "Issued by",
-    "web": "More information",
-    "contact": "Contact",
-    "history": "History",
-    "version": "Version",
-    "feeds": "Feeds",
-    "atom": "Atom feed",
-    "cap": "CAP feed",
-    "json": "JSON index",
-    "cap_document": "CAP message",
-    "page_updated": "Page updated",
-    "times_note": "{place} time.",
-    "area_current": "Current alerts in this area",
-    "area_ended": "Ended alerts in this area",
-    "insee": "INSEE code",
-    "alert": "Alert",
-}
-
-_WORDS: dict[str, dict[str, str]] = {
-    "fr": {
-        Severity.EXTREME: "extrême",
-        Severity.SEVERE: "forte",
-        Severity.MODERATE: "modérée",
-        Severity.MINOR: "faible",
-        Severity.UNKNOWN: "non précisée",
-        Urgency.IMMEDIATE: "immédiate",
-        Urgency.EXPECTED: "attendue",
-        Urgency.FUTURE: "à venir",
-        Urgency.PAST: "passée",
-        Certainty.OBSERVED: "constaté",
-        Certainty.LIKELY: "probable",
-        Certainty.POSSIBLE: "possible",
-        Certainty.UNLIKELY: "peu probable",
-        MsgType.ALERT: "Alerte",
-        MsgType.UPDATE: "Mise à jour",
-        MsgType.CANCEL: "Fin d'alerte",
-        MsgType.ACK: "Accusé de réception",
-        MsgType.ERROR: "Erreur",
-        Status.EXERCISE: "EXERCICE",
-        Status.TEST: "TEST",
-        Status.SYSTEM: "SYSTÈME",
-        Status.DRAFT: "BROUILLON",
-    },
-    "en": {
-        Severity.EXTREME: "extreme",
-        Severity.SEVERE: "severe",
-        Severity.MODERATE: "moderate",
-        Severity.MINOR: "minor",
-        Severity.UNKNOWN: "not stated",
-        Urgency.IMMEDIATE: "immediate",
-        Urgency.EXPECTED: "expected",
-        Urgency.FUTURE: "future",
-        Urgency.PAST: "past",
-        Certainty.OBSERVED: "observed",
-        Certainty.LIKELY: "likely",
-        Certainty.POSSIBLE: "possible",
-        Certainty.UNLIKELY: "unlikely",
-        MsgType.ALERT: "Alert",
-        MsgType.UPDATE: "Update",
-        MsgType.CANCEL: "End of alert",
-        MsgType.ACK: "Acknowledgement",
-        MsgType.ERROR: "Error",
-        Status.EXERCISE: "EXERCISE",
-        Status.TEST: "TEST",
-        Status.SYSTEM: "SYSTEM",
-        Status.DRAFT: "DRAFT",
-    },
+_WORDS: dict[str, str] = {
+    Severity.EXTREME: N_("extreme"),
+    Severity.SEVERE: N_("severe"),
+    Severity.MODERATE: N_("moderate"),
+    Severity.MINOR: N_("minor"),
+    Severity.UNKNOWN: N_("not stated"),
+    Urgency.IMMEDIATE: N_("immediate"),
+    Urgency.EXPECTED: N_("expected"),
+    Urgency.FUTURE: N_("future"),
+    Urgency.PAST: N_("past"),
+    Certainty.OBSERVED: N_("observed"),
+    Certainty.LIKELY: N_("likely"),
+    Certainty.POSSIBLE: N_("possible"),
+    Certainty.UNLIKELY: N_("unlikely"),
+    MsgType.ALERT: N_("Alert"),
+    MsgType.UPDATE: N_("Update"),
+    MsgType.CANCEL: N_("End of alert"),
+    MsgType.ACK: N_("Acknowledgement"),
+    MsgType.ERROR: N_("Error"),
+    Status.EXERCISE: N_("EXERCISE"),
+    Status.TEST: N_("TEST"),
+    Status.SYSTEM: N_("SYSTEM"),
+    Status.DRAFT: N_("DRAFT"),
 }
 # Urgency and certainty share the value "Unknown" with severity, and StrEnum members
 # with equal values are equal keys: they all read "not stated".
-
-_LABELS: dict[str, Mapping[str, str]] = {"fr": MappingProxyType(_FR), "en": MappingProxyType(_EN)}
 
 
 def primary_language(tag: str) -> str:
@@ -172,8 +100,7 @@ def primary_language(tag: str) -> str:
 
 def language_of(tag: str) -> str:
     """The language the site has words in for a BCP 47 tag, or "" when it has none."""
-    primary = primary_language(tag)
-    return primary if primary in _LABELS else ""
+    return catalog_language(tag)
 
 
 def has_labels(tag: str) -> bool:
@@ -182,12 +109,23 @@ def has_labels(tag: str) -> bool:
 
 def labels(language: str = DEFAULT_LANGUAGE) -> Mapping[str, str]:
     """Interface labels in `language`, French when the site has no words for it."""
-    return _LABELS[language_of(language) or DEFAULT_LANGUAGE]
+    return _labels_in(language_of(language) or DEFAULT_LANGUAGE)
+
+
+@cache
+def _labels_in(language: str) -> Mapping[str, str]:
+    catalog = translations(language)
+    return MappingProxyType({key: str(catalog.gettext(message)) for key, message in _LABELS.items()})
 
 
 def word(value: str, language: str = DEFAULT_LANGUAGE) -> str:
     """A CAP code as a word in `language` (the code itself if there is none)."""
-    return _WORDS[language_of(language) or DEFAULT_LANGUAGE].get(value, value)
+    message = _WORDS.get(value)
+    return (
+        value
+        if message is None
+        else str(translations(language_of(language) or DEFAULT_LANGUAGE).gettext(message))
+    )
 
 
 def status_label(status: Status, language: str = DEFAULT_LANGUAGE) -> str | None:

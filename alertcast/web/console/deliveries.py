@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 
 from alertcast.clock import clock
 from alertcast.delivery.ledger import Resolution
+from alertcast.i18n import N_
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.resolve import resolution_headers
@@ -30,16 +31,16 @@ log = logging.getLogger(__name__)
 
 # What a redirect's ?notice= says on the deliveries page: (done, text); unknown codes say nothing.
 NOTICES = {
-    "retry": (True, "Nouvel essai demandé."),
-    "paused": (True, "Pause enregistrée : les diffusions concernées attendent la reprise."),
+    "retry": (True, N_("Retry requested.")),
+    "paused": (True, N_("Pause recorded: the deliveries concerned wait for the resumption.")),
     "resumed": (
         True,
-        "Reprise enregistrée : les diffusions retenues partent, sauf si une autre pause les retient.",
+        N_("Resumption recorded: the held deliveries go out, unless another pause holds them."),
     ),
-    "sent": (True, "Demande envoyée : elle s'affichera dans un instant."),
-    "dropped": (True, "Demande enregistrée : cette diffusion ne sera pas publiée."),
-    "introuvable": (False, "Diffusion ou pause introuvable : elle a peut-être déjà été traitée."),
-    "kafka": (False, "Kafka n'a pas pris la demande : réessayez dans un instant."),
+    "sent": (True, N_("Request sent: it will show in a moment.")),
+    "dropped": (True, N_("Request recorded: this delivery will not be published.")),
+    "introuvable": (False, N_("Delivery or pause not found: it may have been handled already.")),
+    "kafka": (False, N_("Kafka did not take the request: try again in a moment.")),
 }
 RETRYABLE = ("dead", "unknown")
 DROPPABLE = ("paused", "dead", "unknown")
@@ -70,13 +71,14 @@ class Deliveries(Area):
     ) -> Response:
         """The grid and the pause panel; after a refused pause form, its error and values."""
         read_model = self.guard.read_model
+        notice = NOTICES.get(request.query_params.get("notice", ""))
         return self.guard.page(
             "deliveries.html",
             who,
             status_code,
             grid=read_model.grid(),
             channels=read_model.channels(),
-            notice=NOTICES.get(request.query_params.get("notice", "")),
+            notice=(notice[0], self.guard.gettext(notice[1], who.language)) if notice else None,
             error=error,
             values=values or {},
             choices=self.pauses.choices(),
@@ -86,8 +88,9 @@ class Deliveries(Area):
 
     async def part(self, request: Request, who: Who, form: Form) -> Response:
         read_model = self.guard.read_model
-        return self.guard.pages.fragment(
+        return self.guard.fragment(
             "deliveries_part.html",
+            who,
             who=who,
             grid=read_model.grid(),
             channels=read_model.channels(),
@@ -99,7 +102,9 @@ class Deliveries(Area):
         cell = self._cell(form, RETRYABLE)
         if cell is None or cell.request is None:
             return self.guard.redirect("/deliveries?notice=introuvable")
-        event = _event(cell, cell.request, who, AuditAction.RETRY, "nouvel essai")
+        event = _event(
+            cell, cell.request, who, AuditAction.RETRY, "nouvel essai", account=cell.request.account
+        )
         sent = await self._decide_delivery(cell.request, Resolution.POST_AGAIN, who, event)
         return self.guard.redirect(f"/deliveries?notice={'retry' if sent else 'kafka'}")
 

@@ -18,10 +18,12 @@ from starlette.routing import BaseRoute
 
 from alertcast.approval.workflow import refusal_for_approval
 from alertcast.clock import clock
+from alertcast.i18n import DEFAULT_LANGUAGE
 from alertcast.models.decision import MAX_BEFORE_ONSET_MINUTES, Decision, DecisionAction, DraftStatus
 from alertcast.web.console.auth import Permission
 from alertcast.web.console.duty import duty_context
 from alertcast.web.console.guard import Area, Form, Who
+from alertcast.web.console.pages import STATUS_LABELS
 from alertcast.web.console.readmodel import DraftView
 from alertcast.web.producer import Message
 
@@ -62,8 +64,8 @@ class Drafts(Area):
 
     async def queue_part(self, request: Request, who: Who, form: Form) -> Response:
         read_model = self.guard.read_model
-        return self.guard.pages.fragment(
-            "queue_part.html", queue=read_model.queue(), auto=read_model.recently_auto()
+        return self.guard.fragment(
+            "queue_part.html", who, queue=read_model.queue(), auto=read_model.recently_auto()
         )
 
     async def queue_json(self, request: Request, who: Who, form: Form) -> Response:
@@ -90,7 +92,7 @@ class Drafts(Area):
         read_model = self.guard.read_model
         view = read_model.drafts.get(request.path_params["alert_id"])
         if view is None:
-            return self.guard.not_found(who, "aucun brouillon pour cette alerte")
+            return self.guard.not_found(who, self.guard.gettext("no draft for this alert", who.language))
         outcome = read_model.outcomes.get(request.query_params.get("d", ""))
         waiting = request.query_params.get("d", "") in view.pending and outcome is None
         return self.guard.page(
@@ -108,9 +110,9 @@ class Drafts(Area):
         view = self.guard.read_model.drafts.get(request.path_params["alert_id"])
         action = DECISION_ACTIONS.get(form.get("action", ""))
         if view is None or action is None:
-            return self.guard.not_found(who, "brouillon ou action inconnus")
+            return self.guard.not_found(who, self.guard.gettext("unknown draft or action", who.language))
         try:
-            when = self._when(form) if action in TIMED else {}
+            when = self._when(form, who.language) if action in TIMED else {}
         except ValueError as error:
             return await self.draft(request, who, form, error=str(error), status_code=400)
         decision = self._decision(
@@ -118,16 +120,21 @@ class Drafts(Area):
         )
         return await self._send(request, who, form, view, decision)
 
-    def _when(self, form: Form) -> dict[str, Any]:
+    def _when(self, form: Form, language: str) -> dict[str, Any]:
         """The time of a scheduled approval, or none (publish at once): `publish_at`, a date and
         time typed in the console's zone, or `before_onset` minutes before the alert's onset."""
+        _ = self.guard.gettext
         typed, minutes = form.get("publish_at", "").strip(), form.get("before_onset", "").strip()
         if typed and minutes:
-            raise ValueError("indiquez une heure de publication ou un délai avant le début, pas les deux")
+            raise ValueError(_("give a publication time or a delay before the onset, not both", language))
         if minutes:
             if not (minutes.isascii() and minutes.isdigit()) or int(minutes) > MAX_BEFORE_ONSET_MINUTES:
                 raise ValueError(
-                    f"le délai avant le début est un nombre de minutes de 0 à {MAX_BEFORE_ONSET_MINUTES}"
+                    _(
+                        "the delay before the onset is a number of minutes from 0 to %(most)s",
+                        language,
+                        most=MAX_BEFORE_ONSET_MINUTES,
+                    )
                 )
             return {"before_onset_minutes": int(minutes)}
         if not typed:
@@ -135,13 +142,15 @@ class Drafts(Area):
         try:
             at = self.guard.pages.parse(typed)
         except ValueError:
-            raise ValueError(f"« {typed[:40]} » n'est pas une date et une heure (AAAA-MM-JJ HH:MM)") from None
+            raise ValueError(
+                _("“%(typed)s” is not a date and time (YYYY-MM-DD HH:MM)", language, typed=typed[:40])
+            ) from None
         return {"publish_at": at.astimezone(UTC)} if at else {}
 
     async def edit(self, request: Request, who: Who, form: Form) -> Response:
         view = self.guard.read_model.drafts.get(request.path_params["alert_id"])
         if view is None:
-            return self.guard.not_found(who, "aucun brouillon pour cette alerte")
+            return self.guard.not_found(who, self.guard.gettext("no draft for this alert", who.language))
         decision = self._decision(
             view,
             who,
@@ -171,45 +180,51 @@ class Drafts(Area):
             **fields,
         )
 
-    def precheck(self, view: DraftView, decision: Decision) -> str | None:
-        """What the web already knows the agent would refuse (it checks again itself)."""
+    def precheck(self, view: DraftView, decision: Decision, language: str = DEFAULT_LANGUAGE) -> str | None:
+        """What the web already knows the agent would refuse (it checks again itself), in `language`."""
+        _ = self.guard.gettext
         if decision.version != view.draft.version:
-            return f"la version {view.draft.version} a remplacé celle que vous regardiez : relisez-la"
+            return _(
+                "version %(version)s replaced the one you were reading: read it again",
+                language,
+                version=view.draft.version,
+            )
         if not view.status.open:
-            return f"ce brouillon est déjà {view.status.value}"
+            status = self.guard.pages.label(STATUS_LABELS, view.status.value, language)
+            return _("this draft is already %(status)s", language, status=status)
         scheduled = view.status is DraftStatus.SCHEDULED
         if decision.action in (DecisionAction.RESCHEDULE, DecisionAction.UNSCHEDULE) and not scheduled:
-            return "ce brouillon n'est pas programmé"
+            return _("this draft is not scheduled", language)
         if decision.action is DecisionAction.RESCHEDULE and not (
             decision.publish_at or decision.before_onset_minutes is not None
         ):
-            return "indiquez la nouvelle heure de publication"
+            return _("give the new publication time", language)
         if scheduled and decision.action in NOT_WHILE_SCHEDULED:
-            return "ce brouillon est programmé : déprogrammez-le d'abord"
+            return _("this draft is scheduled: unschedule it first", language)
         if decision.action is DecisionAction.APPROVE:
             if any(
                 d.actor == decision.actor and d.action is DecisionAction.APPROVE
                 for d in view.pending.values()
             ):
-                return "votre approbation est déjà en cours de traitement"
+                return _("your approval is already being processed", language)
             refusal = refusal_for_approval(view.state, decision)
             if refusal is not None:
                 return refusal
         if decision.action is DecisionAction.REJECT and not decision.reason:
-            return "indiquez le motif du rejet"
+            return _("give the reason for the rejection", language)
         if decision.action is DecisionAction.RELEASE and view.status is not DraftStatus.HELD:
-            return "ce brouillon n'est pas suspendu"
+            return _("this draft is not on hold", language)
         if decision.action is DecisionAction.EDIT and not any(
             t.channel == decision.channel and t.language == decision.language for t in view.draft.texts
         ):
-            return "ce canal n'a pas de texte dans cette langue"
+            return _("this channel has no text in this language", language)
         return None
 
     async def _send(
         self, request: Request, who: Who, form: Form, view: DraftView, decision: Decision
     ) -> Response:
         """The decision produced, then a short wait for its outcome, shown on the draft's page."""
-        refusal = self.precheck(view, decision)
+        refusal = self.precheck(view, decision, who.language)
         if refusal is not None:
             return await self.draft(request, who, form, error=refusal, status_code=409)
         message = Message(
@@ -222,7 +237,9 @@ class Drafts(Area):
                 request,
                 who,
                 form,
-                error="Kafka n'a pas pris la décision : réessayez dans un instant",
+                error=self.guard.gettext(
+                    "Kafka did not take the decision: try again in a moment", who.language
+                ),
                 status_code=503,
             )
         self.guard.read_model.sent(decision)

@@ -24,6 +24,7 @@ from alertcast.clock import clock
 from alertcast.duty import tokens
 from alertcast.duty.escalation import acknowledged_event
 from alertcast.duty.rota import board
+from alertcast.i18n import N_
 from alertcast.models.decision import DraftStatus
 from alertcast.models.problem import Problem
 from alertcast.web.console.auth import Permission
@@ -32,13 +33,13 @@ from alertcast.web.console.pages import STATUS_LABELS
 from alertcast.web.console.readmodel import DraftView
 from alertcast.web.producer import Message
 
-STAGE_LABELS = {"primary": "de permanence", "backup": "en renfort", "supervisor": "en supervision"}
+STAGE_LABELS = {"primary": N_("on duty"), "backup": N_("as backup"), "supervisor": N_("as supervisor")}
 #: Why a link is refused, in the console's words, and the status it answers with.
 REFUSALS = {
-    "token_malformed": (400, "Ce lien n'est pas un lien d'appel d'alertcast, ou il a été coupé."),
-    "token_signature": (403, "Ce lien a été modifié, ou signé avec une autre clé."),
-    "token_from_future": (400, "Ce lien est daté du futur : vérifiez l'horloge des serveurs."),
-    "token_expired": (410, "Cet appel date de plus de 24 heures : ouvrez le brouillon depuis la file."),
+    "token_malformed": (400, N_("This link is not an alertcast duty call link, or it was cut.")),
+    "token_signature": (403, N_("This link was changed, or signed with another key.")),
+    "token_from_future": (400, N_("This link is dated in the future: check the servers' clocks.")),
+    "token_expired": (410, N_("This call is over 24 hours old: open the draft from the queue.")),
 }
 
 
@@ -60,27 +61,34 @@ class Duty(Area):
             g.post("/duty/ack", Permission.DECIDE, self.acknowledge),
         ]
 
-    def _call(self, token: str) -> tuple[tokens.Acknowledgeable | None, int, str]:
+    def _call(self, token: str, language: str) -> tuple[tokens.Acknowledgeable | None, int, str]:
         """The call a link answers, or the status and message of its refusal."""
+        _ = self.guard.gettext
         key = self.guard.config.duty_key
         if key is None:
-            return None, 404, "Les liens d'appel ne sont pas activés (ALERTCAST_DUTY_SECRET)."
+            return None, 404, _("Duty call links are not enabled (ALERTCAST_DUTY_SECRET).", language)
         verified = tokens.verify(token, key, clock.now())
         if isinstance(verified, Problem):
-            status, message = REFUSALS.get(verified.rule, (400, verified.message))
-            return None, status, message
+            status, message = REFUSALS.get(verified.rule, (400, ""))
+            return None, status, _(message, language) if message else verified.message
         return verified, 200, ""
 
-    def _blocked(self, call: tokens.Acknowledgeable, view: DraftView | None) -> str:
+    def _blocked(self, call: tokens.Acknowledgeable, view: DraftView | None, language: str) -> str:
         """Why this call can no longer be acknowledged ("" when it can)."""
+        _ = self.guard.gettext
         if view is None:
-            return "Aucun brouillon n'est connu pour cette alerte."
+            return _("No draft is known for this alert.", language)
         if view.draft.version != call.version:
-            return f"La version {view.draft.version} a remplacé celle de l'appel : ouvrez-la depuis la file."
+            return _(
+                "Version %(version)s replaced the one of the call: open it from the queue.",
+                language,
+                version=view.draft.version,
+            )
         if view.status is not DraftStatus.PENDING:
-            return f"Ce brouillon n'attend plus de prise en charge : il est {_status(view.status)}."
+            status = self.guard.pages.label(STATUS_LABELS, view.status.value, language)
+            return _("This draft no longer waits to be taken on: it is %(status)s.", language, status=status)
         if view.taken_by is not None:
-            return f"Déjà pris en charge par {view.taken_by}."
+            return _("Already taken on by %(person)s.", language, person=view.taken_by)
         return ""
 
     async def ack_page(self, request: Request, who: Who, form: Form) -> Response:
@@ -91,9 +99,9 @@ class Duty(Area):
     def _page(
         self, who: Who, token: str, error: str = "", status_code: int = 200, done: bool = False
     ) -> Response:
-        call, status, message = self._call(token)
+        call, status, message = self._call(token, who.language)
         if call is None:
-            return self.guard.page("error.html", who, status, title="Appel de permanence", message=message)
+            return self._refused(who, status, message)
         view = self.guard.read_model.drafts.get(call.alert_id)
         return self.guard.page(
             "duty_ack.html",
@@ -102,8 +110,8 @@ class Duty(Area):
             call=call,
             token=token,
             view=view,
-            stage=STAGE_LABELS.get(call.stage, call.stage),
-            blocked=self._blocked(call, view),
+            stage=self.guard.pages.label(STAGE_LABELS, call.stage, who.language),
+            blocked=self._blocked(call, view, who.language),
             done=done,
             error=error,
             can_decide=who.user.can(Permission.DECIDE),
@@ -111,11 +119,11 @@ class Duty(Area):
 
     async def acknowledge(self, request: Request, who: Who, form: Form) -> Response:
         token = form.get("token", "")
-        call, status, message = self._call(token)
+        call, status, message = self._call(token, who.language)
         if call is None:
-            return self.guard.page("error.html", who, status, title="Appel de permanence", message=message)
+            return self._refused(who, status, message)
         view = self.guard.read_model.drafts.get(call.alert_id)
-        blocked = self._blocked(call, view)
+        blocked = self._blocked(call, view, who.language)
         if blocked or view is None:
             return self._page(who, token, blocked, 404 if view is None else 409)
         event = acknowledged_event(
@@ -133,12 +141,13 @@ class Duty(Area):
             value=event.model_dump_json().encode(),
         )
         if not await self.guard.send([message_out], f"acknowledgement of {call.alert_id} by {who.user.name}"):
-            return self._page(
-                who, token, "Kafka n'a pas pris la prise en charge : réessayez dans un instant.", 503
+            refused = self.guard.gettext(
+                "Kafka did not take the acknowledgement: try again in a moment.", who.language
             )
+            return self._page(who, token, refused, 503)
         view.taken_by = who.user.name  # this process shows it at once; the others when it comes back
         return self.guard.redirect(f"/duty/ack?token={token}&done=1")
 
-
-def _status(status: DraftStatus) -> str:
-    return STATUS_LABELS.get(status.value, status.value)
+    def _refused(self, who: Who, status: int, message: str) -> Response:
+        title = self.guard.gettext("Duty call", who.language)
+        return self.guard.page("error.html", who, status, title=title, message=message)

@@ -6,8 +6,8 @@ session's CSRF token → 403. A session counts only while its cookie is ours and
 was not logged out (in any web process, see the read model), and its user still exists with
 the same password. The areas (login, drafts, deliveries, pauses, incidents, audit, admin)
 each get this one `Guard`: the services they share (users, signer, producer, topics, read
-model, pages) and the helpers that keep their answers alike (pages, errors, redirects,
-cookies, producing to Kafka).
+model, pages) and the helpers that keep their answers alike (pages in the person's language,
+errors, redirects, cookies, producing to Kafka).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alertcast.duty.rota_file import RotaFile
+from alertcast.i18n import DEFAULT_LANGUAGE, negotiate
 from alertcast.models.problem import Problem
 from alertcast.web.console.auth import Permission, User, Users
 from alertcast.web.console.config import ConsoleConfig
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/console"
 MAX_FORM_BYTES = 64 * 1024
+LANGUAGE_COOKIE = "alertcast_language"  # the language switch's choice (login.py)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Who:
     user: User
     session: Session
     csrf: str
+    language: str = DEFAULT_LANGUAGE  # the console's words: the person's choice, else their browser's
 
 
 Form = dict[str, str]
@@ -71,7 +74,18 @@ class Guard:
         user = self.users.get(session.user)
         if user is None or self.signer.fingerprint(user.password_argon2) != session.fingerprint:
             return None
-        return Who(user=user, session=session, csrf=self.signer.csrf(session.sid))
+        return Who(
+            user=user, session=session, csrf=self.signer.csrf(session.sid), language=self.language(request)
+        )
+
+    def language(self, request: Request) -> str:
+        """The console's language for this request: the one chosen with the switch (a cookie),
+        else the browser's `Accept-Language`, else French."""
+        return negotiate(request.headers.get("accept-language"), request.cookies.get(LANGUAGE_COOKIE))
+
+    def gettext(self, message: str, language: str, **values: object) -> str:
+        """A message of the Python side (a refusal, a notice) in `language`."""
+        return self.pages.gettext(message, language, **values)
 
     def protect(self, permission: Permission | None, handler: Handler, *, post: bool = False) -> Endpoint:
         """`handler` behind the session check, then (a form) the CSRF check, then the role check."""
@@ -84,9 +98,15 @@ class Guard:
             if post:
                 form = await read_form(request)
                 if not self.signer.csrf_ok(who.session.sid, form.get("csrf")):
-                    return self.forbidden(request, who, "jeton CSRF absent ou invalide : rechargez la page")
+                    return self.forbidden(
+                        request,
+                        who,
+                        self.gettext("missing or invalid CSRF token: reload the page", who.language),
+                    )
             if permission is not None and not who.user.can(permission):
-                return self.forbidden(request, who, "votre rôle ne permet pas cette action")
+                return self.forbidden(
+                    request, who, self.gettext("your role does not allow this action", who.language)
+                )
             return await handler(request, who, form)
 
         return endpoint
@@ -123,17 +143,33 @@ class Guard:
         if wants_json(request):
             problem = Problem(path=request.url.path, rule="forbidden", message=message)
             return JSONResponse({"error": "forbidden", "problems": [problem.model_dump()]}, status_code=403)
-        return self.page("error.html", who, 403, title="Accès refusé", message=message)
+        title = self.gettext("Access denied", who.language)
+        return self.page("error.html", who, 403, title=title, message=message)
 
     def not_found(self, who: Who, message: str) -> Response:
-        return self.page("error.html", who, 404, title="Introuvable", message=message)
-
-    def page(self, name: str, who: Who | None, status_code: int = 200, **context: Any) -> Response:
-        """A full page: every template gets who is asking, the permissions and the read model's
-        revision (the pages poll for changes since it)."""
-        return self.pages.render(
-            name, status_code, who=who, Permission=Permission, revision=self.read_model.revision, **context
+        return self.page(
+            "error.html", who, 404, title=self.gettext("Not found", who.language), message=message
         )
+
+    def page(
+        self, name: str, who: Who | None, status_code: int = 200, *, language: str = "", **context: Any
+    ) -> Response:
+        """A full page in the person's language (`language` before they log in): every template
+        gets who is asking, the permissions and the read model's revision (the pages poll for
+        changes since it)."""
+        return self.pages.render(
+            name,
+            status_code,
+            language or (who.language if who else DEFAULT_LANGUAGE),
+            who=who,
+            Permission=Permission,
+            revision=self.read_model.revision,
+            **context,
+        )
+
+    def fragment(self, name: str, who: Who, /, **context: Any) -> Response:
+        """A part of a page the page polls, in the person's language."""
+        return self.pages.fragment(name, who.language, **context)
 
     def redirect(self, path: str) -> Response:
         """After a form or to another page: 303, so the browser follows it with a GET."""

@@ -21,7 +21,7 @@ from alertcast.models.alert import alert_id_for
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.models.incident import Category, Certainty, Incident, Severity, Urgency
 from alertcast.models.problem import Problem, problems_from_validation
-from alertcast.web.console.auth import Permission, User
+from alertcast.web.console.auth import Permission
 from alertcast.web.console.guard import Area, Form, Guard, Who
 from alertcast.web.console.readmodel import Cell
 from alertcast.web.producer import Message
@@ -50,10 +50,14 @@ class Incidents(Area):
         versions = read_model.incidents.get(alert_id, [])
         own = any(v.incident.source == f"console:{who.user.name}" for v in versions)
         if not who.user.can(Permission.READ) and not own:
-            return self.guard.forbidden(request, who, "vous ne voyez que vos propres alertes")
+            return self.guard.forbidden(
+                request, who, self.guard.gettext("you only see your own alerts", who.language)
+            )
         view = read_model.drafts.get(alert_id)
         if not versions and view is None:
-            return self.guard.not_found(who, "aucune alerte avec cet identifiant")
+            return self.guard.not_found(
+                who, self.guard.gettext("no alert with this identifier", who.language)
+            )
         return self.guard.page(
             "timeline.html",
             who,
@@ -91,7 +95,7 @@ class Incidents(Area):
 
     async def new(self, request: Request, who: Who, form: Form) -> Response:
         """An alert written by hand: submitted like any incident, from source console:<user>."""
-        incident = self._incident_from(form, who.user)
+        incident = self._incident_from(form, who)
         if isinstance(incident, list):
             return self._new_form(who, form, incident, 422)
         source = f"console:{who.user.name}"
@@ -120,13 +124,16 @@ class Incidents(Area):
         )
         if not sent:
             problem = Problem(
-                path="", rule="kafka_unavailable", message="Kafka n'a pas pris l'alerte : réessayez"
+                path="",
+                rule="kafka_unavailable",
+                message=self.guard.gettext("Kafka did not take the alert: try again", who.language),
             )
             return self._new_form(who, form, [problem], 503)
         return self.guard.redirect("/mine?notice=submitted")
 
-    def _incident_from(self, form: Form, user: User) -> Incident | list[Problem]:
+    def _incident_from(self, form: Form, who: Who) -> Incident | list[Problem]:
         """The form as an incident (times typed in the console's zone), or what is wrong with it."""
+        user = who.user
         now = clock.now()
         problems: list[Problem] = []
         times: dict[str, datetime | None] = {}
@@ -136,7 +143,12 @@ class Incidents(Area):
                 times[name] = self.guard.pages.parse(raw)
             except ValueError:
                 problems.append(
-                    Problem(path=name, value=raw, rule="datetime", message="date et heure illisibles")
+                    Problem(
+                        path=name,
+                        value=raw,
+                        rule="datetime",
+                        message=self.guard.gettext("unreadable date and time", who.language),
+                    )
                 )
         if problems:
             return problems

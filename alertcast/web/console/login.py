@@ -13,20 +13,23 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alertcast.clock import clock
+from alertcast.i18n import language_of
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.web.console.auth import Permission
-from alertcast.web.console.guard import PREFIX, Area, Form, Guard, Who, read_form
+from alertcast.web.console.guard import LANGUAGE_COOKIE, PREFIX, Area, Form, Guard, Who, read_form
 from alertcast.web.console.sessions import DEVICE_COOKIE, DEVICE_TTL_S, LOGIN_COOKIE, SESSION_COOKIE
 from alertcast.web.console.throttle import LoginThrottle, wait_text
 from alertcast.web.producer import Message
 
 log = logging.getLogger(__name__)
+LANGUAGE_TTL_S = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Login(Area):
             Route(f"{PREFIX}/", self.home, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login_page, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login, methods=["POST"]),
+            Route(f"{PREFIX}/language/{{language}}", self.switch_language, methods=["GET"]),
             self.guard.post("/logout", None, self.logout),
         ]
 
@@ -66,12 +70,23 @@ class Login(Area):
             return self.guard.redirect("/audit")
         return self.guard.redirect("/admin")
 
+    async def switch_language(self, request: Request) -> Response:
+        """The language switch of every page: the choice kept a year in a cookie (before and after
+        logging in), then back to the page it was made on."""
+        language = language_of(request.path_params["language"])
+        back = safe_next(urlsplit(request.headers.get("referer", "")).path) or f"{PREFIX}/"
+        response = RedirectResponse(back, status_code=303)
+        if language:
+            self.guard.cookie(response, LANGUAGE_COOKIE, language, max_age=LANGUAGE_TTL_S)
+        return response
+
     async def login_page(self, request: Request, error: str = "", status_code: int = 200) -> Response:
         pre = secrets.token_urlsafe(16)
         response = self.guard.page(
             "login.html",
             None,
             status_code,
+            language=self.guard.language(request),
             csrf=self.guard.signer.csrf("login:" + pre),
             next=safe_next(request.query_params.get("next", "")),
             error=error,
@@ -83,8 +98,14 @@ class Login(Area):
         form = await read_form(request)
         pre = request.cookies.get(LOGIN_COOKIE)
         if not pre or not self.guard.signer.csrf_ok("login:" + pre, form.get("csrf")):
+            language = self.guard.language(request)
             return self.guard.page(
-                "error.html", None, 403, title="Accès refusé", message="jeton CSRF absent ou invalide"
+                "error.html",
+                None,
+                403,
+                language=language,
+                title=self.guard.gettext("Access denied", language),
+                message=self.guard.gettext("missing or invalid CSRF token", language),
             )
         name = form.get("name", "").strip().lower()
         attempt = self._attempt(request, name)
@@ -92,7 +113,11 @@ class Login(Area):
         if not verdict.allowed:  # refused unread: the password is not even checked
             if verdict.audit:
                 await self._audit_login(attempt, AuditAction.LOGIN_THROTTLED, wait_s=verdict.wait_s)
-            message = f"Trop d'essais de connexion : réessayez dans {wait_text(verdict.wait_s)}."
+            message = self.guard.gettext(
+                "Too many login attempts: try again in %(wait)s.",
+                self.guard.language(request),
+                wait=wait_text(verdict.wait_s),
+            )
             response = await self.login_page(request, message, 429)
             response.headers["Retry-After"] = str(verdict.retry_after)
             return response
@@ -102,9 +127,12 @@ class Login(Area):
         if user is None:
             log.warning("console: failed login for %s from %s", attempt.actor, attempt.client)
             await self._audit_login(attempt, AuditAction.LOGIN_FAILED, wait_s=wait_s)
-            message = "Identifiant ou mot de passe incorrect."
+            language = self.guard.language(request)
+            message = self.guard.gettext("Wrong user name or password.", language)
             if wait_s > 0:
-                message += f" Prochain essai possible dans {wait_text(wait_s)}."
+                message += " " + self.guard.gettext(
+                    "Next attempt possible in %(wait)s.", language, wait=wait_text(wait_s)
+                )
             return await self.login_page(request, message, 401)
         earlier = self.throttle.accounts.failures(attempt.account) - 1  # this attempt was counted
         self.throttle.succeeded(attempt.account, attempt.address)

@@ -1,4 +1,5 @@
-"""The console's HTML: sandboxed Jinja2 with autoescape, French labels, times in the local zone.
+"""The console's HTML: sandboxed Jinja2 with autoescape, words from the catalogs (French unless
+the person chose English), times in the local zone.
 
 Incident texts are data, never templates: they reach a page only as escaped values, so
 `<script>` or `{{ 7*7 }}` in a headline shows as those characters. Findings are turned into
@@ -7,91 +8,132 @@ Incident texts are data, never templates: they reach a page only as escaped valu
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from babel.support import NullTranslations as Catalog
+from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from starlette.responses import HTMLResponse
 
 from alertcast.delivery.pause import EVERYTHING
+from alertcast.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, N_, install, language_of, translations
+from alertcast.models.decision import AuditEvent
 from alertcast.models.finding import Finding
 from alertcast.settings import ROOT
+from alertcast.site.dates import clock_time, zone_place
+from alertcast.site.labels import word
 
 TEMPLATES = ROOT / "templates" / "console"
 STATIC = TEMPLATES / "static"
 
+# Each code's words, in English: translated through the catalogs where they are shown.
 STATUS_LABELS = {
-    "pending": "en attente",
-    "scheduled": "programmé",
-    "held": "suspendu",
-    "published": "publié",
-    "rejected": "rejeté",
-    "expired": "expiré",
-    "superseded": "remplacé",
-    "waiting": "en attente",
-    "sent": "envoyé",
-    "dead": "échec",
-    "unknown": "incertain",
-    "skipped": "non publié",
-    "paused": "en pause",
-    "dropped": "écarté",
-    "warning": "avertissement",
-}
-SEVERITY_LABELS = {
-    "Extreme": "extrême",
-    "Severe": "grave",
-    "Moderate": "modérée",
-    "Minor": "mineure",
-    "Unknown": "inconnue",
+    "pending": N_("pending"),
+    "scheduled": N_("scheduled"),
+    "held": N_("on hold"),
+    "published": N_("published"),
+    "rejected": N_("rejected"),
+    "expired": N_("expired"),
+    "superseded": N_("superseded"),
+    "waiting": N_("waiting"),
+    "sent": N_("sent"),
+    "dead": N_("failed"),
+    "unknown": N_("uncertain"),
+    "skipped": N_("not published"),
+    "paused": N_("paused"),
+    "dropped": N_("dropped"),
+    "warning": N_("warning"),
 }
 ACTION_LABELS = {
-    "drafted": "brouillon reçu",
-    "approve": "approbation",
-    "reject": "rejet",
-    "edit": "modification",
-    "hold": "suspension",
-    "release": "reprise",
-    "reschedule": "nouvelle heure de publication",
-    "unschedule": "publication déprogrammée",
-    "published": "publication",
-    "escalated": "escalade",
-    "expired": "expiration",
-    "superseded": "remplacé",
-    "submitted": "saisie manuelle",
-    "retry": "nouvel essai",
-    "pause": "pause",
-    "resume": "fin de pause",
-    "drop": "ne pas publier",
-    "login": "connexion",
-    "login_failed": "connexion refusée",
-    "login_throttled": "connexion ralentie",
-    "logout": "déconnexion",
-    "notified": "appel de permanence",
-    "acknowledged": "prise en charge",
-    "reply_answered": "réponse à un citoyen",
-    "reply_assigned": "réponse confiée à un service",
-    "reply_moderated": "verdict de modération",
+    "drafted": N_("draft received"),
+    "approve": N_("approval"),
+    "reject": N_("rejection"),
+    "edit": N_("edit"),
+    "hold": N_("hold"),
+    "release": N_("release"),
+    "reschedule": N_("new publication time"),
+    "unschedule": N_("publication unscheduled"),
+    "published": N_("publication"),
+    "escalated": N_("escalation"),
+    "expired": N_("expiry"),
+    "superseded": N_("superseded"),
+    "submitted": N_("manual entry"),
+    "retry": N_("retry"),
+    "pause": N_("pause"),
+    "resume": N_("end of pause"),
+    "drop": N_("do not publish"),
+    "login": N_("login"),
+    "login_failed": N_("login refused"),
+    "login_throttled": N_("login slowed down"),
+    "logout": N_("logout"),
+    "notified": N_("duty call"),
+    "acknowledged": N_("taken on"),
+    "reply_answered": N_("answer to a citizen"),
+    "reply_assigned": N_("reply assigned to a service"),
+    "reply_moderated": N_("moderation verdict"),
+    "reply_action_requested": N_("action on a reply requested"),
+    "reply_acted": N_("action on a reply done"),
+    "subscriber_erased": N_("subscriber erased on request"),
 }
-MODE_LABELS = {"auto": "automatique", "one": "une approbation", "two": "deux approbations", "?": "?"}
+MODE_LABELS = {
+    "auto": N_("automatic"),
+    "one": N_("one approval"),
+    "two": N_("two approvals"),
+    "?": "?",
+}
 # The inbox (citizens' replies): where the 72-hour circuit stands, the charter's verdict, filters.
 DUE_LABELS = {
-    "due": "à répondre",
-    "soon": "à répondre, échéance proche",
-    "overdue": "en retard",
-    "answered": "répondu",
-    "answered_late": "répondu hors délai",
+    "due": N_("to answer"),
+    "soon": N_("to answer, deadline close"),
+    "overdue": N_("overdue"),
+    "answered": N_("answered"),
+    "answered_late": N_("answered late"),
 }
-VERDICT_LABELS = {"keep": "conforme", "flag": "à vérifier", "hide": "à masquer"}
+VERDICT_LABELS = {"keep": N_("compliant"), "flag": N_("to check"), "hide": N_("to hide")}
 INBOX_FILTER_LABELS = {
-    "open": "à répondre",
-    "overdue": "en retard",
-    "answered": "répondues",
-    "moderated": "modérées",
+    "open": N_("to answer"),
+    "overdue": N_("overdue"),
+    "answered": N_("answered replies"),
+    "moderated": N_("moderated"),
 }
-NETWORK_LABELS = {"email": "e-mail", "x": "X"}
+NETWORK_LABELS = {"email": N_("e-mail"), "x": "X"}
+# What a text's length counts (alertcast/render/length.py).
+UNIT_LABELS = {
+    "characters": N_("characters"),
+    "weighted": N_("weighted characters"),
+    "graphemes": N_("graphemes"),
+    "utf16": N_("UTF-16 units"),
+    "septets": N_("GSM septets"),
+    "bytes": N_("bytes"),
+}
+
+
+# What the console itself writes in an audit event's message, worded again from the event's
+# action and details when shown, so each reader gets it in their language (the stored text stays).
+EVENT_WORDS = {
+    "login": N_("login after %(failures)s failure(s)"),
+    "login_failed": N_("wrong user name or password"),
+    "login_throttled": N_("attempts refused unchecked during the delay"),
+    "logout": N_("logout: the session is revoked"),
+    "retry": N_("retry on %(channel)s/%(account)s"),
+    "drop": N_("do not publish on %(channel)s/%(account)s"),
+}
+
+
+def event_said(event: AuditEvent, catalog: Catalog) -> str:
+    """An audit event's message in the catalog's language when the console wrote it (the values
+    it needs are in the event); as written otherwise (a person's reason, a worker's words)."""
+    words = EVENT_WORDS.get(event.action.value)
+    values = {"failures": event.details.get("failures"), "channel": event.channel, **event.details}
+    needed = re.findall(r"%\((\w+)\)s", words or "")
+    if words is None or any(values.get(name) in (None, "") for name in needed):
+        return event.message
+    return str(catalog.gettext(words)) % {name: values[name] for name in needed}
 
 
 @dataclass(frozen=True)
@@ -117,56 +159,104 @@ def segments(text: str, findings: list[Finding]) -> list[Segment]:
     return out
 
 
-def scope_label(scope: object) -> str:
+def scope_label(scope: object, catalog: Catalog) -> str:
     """A pause switch's scope in words: `*` is everything, `channel:account` one account."""
     text = str(scope)
     if text == EVERYTHING:
-        return "tout"
+        return str(catalog.gettext("everything"))
     channel, _, account = text.partition(":")
-    return f"{channel} / compte {account}" if account else channel
+    return (
+        str(catalog.gettext("%(channel)s / account %(account)s") % {"channel": channel, "account": account})
+        if account
+        else channel
+    )
+
+
+def _labeller(
+    labels: dict[str, str], catalog: Catalog, otherwise: Callable[[str], str] = str
+) -> Callable[[object], str]:
+    """A filter: a code's words from `labels` in the catalog's language (unknown codes as they are)."""
+
+    def label(value: object) -> str:
+        code = str(value)
+        return str(catalog.gettext(labels[code])) if code in labels else otherwise(code)
+
+    return label
 
 
 class Pages:
-    def __init__(self, timezone: str = "Europe/Paris") -> None:
+    """One sandboxed environment per language, each with that language's catalog and filters."""
+
+    def __init__(self, timezone: str = "Europe/Paris", catalogs: Mapping[str, Catalog] | None = None) -> None:
         self.zone = ZoneInfo(timezone)
-        self.env = SandboxedEnvironment(
+        given = catalogs or {}
+        self.catalogs = {lang: given[lang] if lang in given else translations(lang) for lang in LANGUAGES}
+        self.envs = {lang: self._environment(lang) for lang in LANGUAGES}
+
+    def _environment(self, language: str) -> SandboxedEnvironment:
+        catalog = self.catalogs[language]
+        env = SandboxedEnvironment(
             loader=FileSystemLoader(str(TEMPLATES)),
             autoescape=True,
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(
-            local=self.local,
-            status=lambda value: STATUS_LABELS.get(str(value), str(value)),
-            severity=lambda value: SEVERITY_LABELS.get(str(value), str(value)),
-            action=lambda value: ACTION_LABELS.get(str(value), str(value)),
-            mode=lambda value: MODE_LABELS.get(str(value), str(value)),
-            scope=scope_label,
-            due=lambda value: DUE_LABELS.get(str(value), str(value)),
-            verdict=lambda value: VERDICT_LABELS.get(str(value), str(value)),
-            inbox_filter=lambda value: INBOX_FILTER_LABELS.get(str(value), str(value)),
-            network=lambda value: NETWORK_LABELS.get(str(value), str(value).capitalize()),
+        install(env, language, catalog)
+        env.filters.update(
+            local=lambda value, with_date=True: self.local(value, with_date, language),
+            status=_labeller(STATUS_LABELS, catalog),
+            severity=lambda value: word(str(value), language),
+            word=lambda value: word(str(value), language),  # a CAP code, as the public site words it
+            action=_labeller(ACTION_LABELS, catalog),
+            mode=_labeller(MODE_LABELS, catalog),
+            scope=lambda value: scope_label(value, catalog),
+            due=_labeller(DUE_LABELS, catalog),
+            verdict=_labeller(VERDICT_LABELS, catalog),
+            inbox_filter=_labeller(INBOX_FILTER_LABELS, catalog),
+            network=_labeller(NETWORK_LABELS, catalog, str.capitalize),
+            unit=_labeller(UNIT_LABELS, catalog),
+            said=lambda event: event_said(event, catalog),
         )
-        self.env.globals.update(segments=segments, zone_name=str(self.zone))
+        env.globals.update(
+            segments=segments,
+            zone_name=zone_place(self.zone, language),
+            language=language,
+            other_languages=[(other, LANGUAGE_NAMES[other]) for other in LANGUAGES if other != language],
+        )
+        return env
 
-    def local(self, value: datetime | None, with_date: bool = True) -> str:
-        if value is None:
-            return "—"
-        shown = value.astimezone(self.zone)
-        return shown.strftime("%d/%m/%Y %H:%M:%S" if with_date else "%H:%M:%S")
+    def gettext(self, message: str, language: str, **values: object) -> str:
+        """`message` in `language`, its `%(name)s` filled with `values` (Python-side words: a
+        refusal, a notice)."""
+        text = str(self.catalogs[language_of(language) or DEFAULT_LANGUAGE].gettext(message))
+        return text % values if values else text
+
+    def label(self, labels: dict[str, str], code: str, language: str) -> str:
+        """A code's words from one of the tables above, in `language` (the code if unknown)."""
+        return _labeller(labels, self.catalogs[language_of(language) or DEFAULT_LANGUAGE])(code)
+
+    def local(self, value: datetime | None, with_date: bool = True, language: str = DEFAULT_LANGUAGE) -> str:
+        return (
+            "—" if value is None else clock_time(value, tz=self.zone, language=language, with_date=with_date)
+        )
 
     def parse(self, text: str) -> datetime | None:
         """A date and time typed in a form, read in the console's zone; None when empty.
         Raises ValueError when unreadable (each form says so its own way)."""
         return datetime.fromisoformat(text).replace(tzinfo=self.zone) if text else None
 
-    def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(name).render(**context)
+    def render(
+        self, name: str, status_code: int = 200, language: str = DEFAULT_LANGUAGE, **context: Any
+    ) -> HTMLResponse:
+        html = self._template(name, language).render(**context)
         return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
-    def fragment(self, name: str, **context: Any) -> HTMLResponse:
-        return HTMLResponse(self.env.get_template(name).render(**context), headers=SECURITY_HEADERS)
+    def fragment(self, name: str, language: str = DEFAULT_LANGUAGE, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self._template(name, language).render(**context), headers=SECURITY_HEADERS)
+
+    def _template(self, name: str, language: str) -> Template:
+        return self.envs[language_of(language) or DEFAULT_LANGUAGE].get_template(name)
 
 
 SECURITY_HEADERS = {

@@ -62,8 +62,8 @@ class Pauses(Area):
         return list(dict.fromkeys(channel for channel in seen if channel))
 
     async def part(self, request: Request, who: Who, form: Form) -> Response:
-        return self.guard.pages.fragment(
-            "pauses_part.html", who=who, can_decide=who.user.can(Permission.DECIDE), **self.context()
+        return self.guard.fragment(
+            "pauses_part.html", who, who=who, can_decide=who.user.can(Permission.DECIDE), **self.context()
         )
 
     async def pause(self, request: Request, who: Who, form: Form) -> Response:
@@ -73,16 +73,17 @@ class Pauses(Area):
         reason = form.get("reason", "").strip()
         values = {"channel": channel, "account": account, "reason": reason}
         error = ""
+        _, language = self.guard.gettext, who.language
         if channel and channel not in self.choices():
-            error = "canal inconnu : choisissez-le dans la liste"
+            error = _("unknown channel: choose it from the list", language)
         elif account and not channel:
-            error = "un compte se met en pause dans son canal : choisissez le canal"
+            error = _("an account is paused within its channel: choose the channel", language)
         elif len(account) > MAX_ACCOUNT:
-            error = f"identifiant de compte trop long (plus de {MAX_ACCOUNT} caractères)"
+            error = _("account name too long (over %(most)s characters)", language, most=MAX_ACCOUNT)
         elif not reason:
-            error = "indiquez le motif de la pause : il est gardé au journal"
+            error = _("give the reason for the pause: it is kept in the log", language)
         elif len(reason) > MAX_REASON:
-            error = f"motif trop long (plus de {MAX_REASON} caractères)"
+            error = _("reason too long (over %(most)s characters)", language, most=MAX_REASON)
         if error:
             return await self.page(request, who, form, error=error, values=values, status_code=422)
         switch = new_switch(True, channel or None, account or None, who.user.name, reason)
@@ -106,7 +107,9 @@ class Pauses(Area):
                 request,
                 who,
                 form,
-                error="Kafka n'a pas pris la demande : réessayez dans un instant",
+                error=self.guard.gettext(
+                    "Kafka did not take the request: try again in a moment", who.language
+                ),
                 values=values,
                 status_code=503,
             )

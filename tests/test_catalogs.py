@@ -1,0 +1,403 @@
+"""The gettext catalogs: every message of the sources translated in every language, the committed
+template up to date with the sources, every console page drawn in French and in English without
+a message the catalog lacks (nor an English sentence in a French page), and times named after
+the configured zone."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from test_console_security import USERS, MemoryProducer, Setup, drafted_event, login, make_draft
+
+from alertcast import i18n
+from alertcast.duty import tokens
+from alertcast.models.alert import Approval, DeliveryRequest, DeliveryStatus, Draft, Receipt, alert_id_for
+from alertcast.models.decision import AuditAction, AuditEvent, DraftStatus
+from alertcast.pausing import new_switch, switch_records
+from alertcast.settings import ROOT
+from alertcast.site.dates import zone_place
+from alertcast.web.app import WebConfig, create_app
+from alertcast.web.console import ConsoleConfig
+from alertcast.web.console.guard import LANGUAGE_COOKIE
+from alertcast.web.console.pages import ACTION_LABELS, STATUS_LABELS, Pages, event_said
+
+Key = tuple[str | None, str]  # (context, msgid)
+POT = i18n.LOCALE_DIR / "alertcast.pot"
+PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
+
+
+def extracted() -> set[Key]:
+    """What `pybabel extract -F babel.cfg` finds in the sources now."""
+    with (ROOT / "babel.cfg").open() as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    found: set[Key] = set()
+    for _file, _line, message, _comments, context in extract_from_dir(ROOT, method_map, options_map):
+        found.add((context, message[0] if isinstance(message, tuple) else message))
+    return found
+
+
+def catalog_keys(path: Path) -> set[Key]:
+    with path.open("rb") as file:
+        return {(m.context, m.id) for m in read_po(file) if m.id}
+
+
+def test_the_committed_template_has_exactly_the_messages_of_the_sources() -> None:
+    sources, template = extracted(), catalog_keys(POT)
+    assert len(sources) > 250  # the extraction did read the console, the site and the Python
+    assert sources - template == set(), "new messages: run `make catalogs-update` and translate them"
+    assert template - sources == set(), "messages gone from the sources: run `make catalogs-update`"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_every_message_of_the_sources_is_translated(language: str) -> None:
+    path = i18n.LOCALE_DIR / language / "LC_MESSAGES" / "alertcast.po"
+    with path.open("rb") as file:
+        catalog = read_po(file, locale=language)
+    lacking = []
+    for context, msgid in sorted(extracted(), key=lambda key: key[1]):
+        message = catalog.get(msgid, context)
+        if message is None or not message.string or message.fuzzy:
+            lacking.append(msgid)
+        elif sorted(PLACEHOLDER.findall(msgid)) != sorted(PLACEHOLDER.findall(str(message.string))):
+            lacking.append(f"{msgid} (its values differ: {message.string})")
+    assert lacking == [], f"{path} lacks a translation of: {lacking}"
+
+
+def test_the_compiled_catalogs_say_what_the_po_files_say() -> None:
+    """conftest compiled them (as `make catalogs` would): a French word comes back French."""
+    assert i18n.translations("fr").gettext("Draft queue") == "File des brouillons"
+    assert i18n.translations("en").gettext("Draft queue") == "Draft queue"
+    assert i18n.translations("fr").pgettext("button", "Log in") == "Se connecter"
+
+
+def test_a_catalog_is_compiled_when_missing_or_older_than_its_po(tmp_path: Path) -> None:
+    source = i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "alertcast.po"
+    po = tmp_path / "fr" / "LC_MESSAGES" / "alertcast.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(source.read_text(encoding="utf-8").replace("File des brouillons", "File d'attente"))
+    assert i18n.compile_catalogs(tmp_path) == [po.with_suffix(".mo")]
+    assert i18n.compile_catalogs(tmp_path) == []  # up to date: left alone
+    with po.with_suffix(".mo").open("rb") as file:
+        assert Translations(file, domain=i18n.DOMAIN).gettext("Draft queue") == "File d'attente"
+    os.utime(po, (po.stat().st_atime, po.with_suffix(".mo").stat().st_mtime + 10))
+    assert i18n.compile_catalogs(tmp_path) == [po.with_suffix(".mo")]
+
+
+def test_every_status_and_audit_action_has_its_words() -> None:
+    """A new status or action is labelled, so the console never shows its code to people."""
+    assert {s.value for s in (*DraftStatus, *DeliveryStatus)} | {"waiting"} <= set(STATUS_LABELS)
+    assert {a.value for a in AuditAction} <= set(ACTION_LABELS)
+
+
+def test_what_the_console_wrote_in_an_audit_event_is_shown_in_the_reader_s_language() -> None:
+    at = datetime(2026, 12, 7, 5, 30, tzinfo=UTC)
+    failed = AuditEvent(
+        at=at, actor="?", action=AuditAction.LOGIN_FAILED, accepted=False, message="stored words"
+    )
+    retry = AuditEvent(
+        at=at,
+        actor="alice",
+        action=AuditAction.RETRY,
+        channel="webhook",
+        message="nouvel essai sur webhook/default",
+        details={"delivery_key": "k", "account": "default"},
+    )
+    older = retry.model_copy(update={"details": {"delivery_key": "k"}})  # before the account was kept
+    reason = AuditEvent(at=at, actor="bruno", action=AuditAction.PAUSE, message="jeton compromis")
+    french, english = (Pages().catalogs[language] for language in ("fr", "en"))
+    assert event_said(failed, french) == "identifiant ou mot de passe incorrect"
+    assert event_said(failed, english) == "wrong user name or password"
+    assert event_said(retry, english) == "retry on webhook/default"
+    assert event_said(retry, french) == "nouvel essai sur webhook/default"
+    assert event_said(older, english) == "nouvel essai sur webhook/default"
+    assert event_said(reason, english) == "jeton compromis"  # a person's words stay theirs
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen", "language"),
+    [
+        (None, None, "fr"),
+        ("en-GB,en;q=0.9", None, "en"),
+        ("de-DE, en;q=0.5, fr;q=0.8", None, "fr"),
+        ("de, en;q=0.4", None, "en"),
+        ("en", "fr", "fr"),
+        ("fr", "en", "en"),
+        ("en;q=abc, ,;;", "xx", "fr"),
+    ],
+)
+def test_the_language_is_the_chosen_one_else_the_browser_s_else_french(
+    header: str | None, chosen: str | None, language: str
+) -> None:
+    assert i18n.negotiate(header, chosen) == language
+
+
+class Recording(Translations):  # type: ignore[misc]
+    """A compiled catalog that notes every message looked up that it has no translation for."""
+
+    def __init__(self, language: str, missing: set[str]) -> None:
+        with i18n.mo_path(language).open("rb") as file:
+            super().__init__(file, domain=i18n.DOMAIN)
+        self.missing = missing
+
+    def gettext(self, message: str) -> str:
+        if message not in self._catalog:
+            self.missing.add(message)
+        return str(super().gettext(message))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        if (singular, 0) not in self._catalog:
+            self.missing.add(singular)
+        return str(super().ngettext(singular, plural, n))
+
+    def pgettext(self, context: str, message: str) -> str:
+        if f"{context}\x04{message}" not in self._catalog:
+            self.missing.add(f"{context}|{message}")
+        return str(super().pgettext(context, message))
+
+    # Jinja2 asks for the u- names first, which Babel still defines: they must record too.
+    ugettext, ungettext, upgettext = gettext, ngettext, pgettext
+
+
+KEY = b"k" * 32
+ROTA = """
+supervisor: bruno
+people:
+  alice: {email: alice@example.fr}
+  bruno: {email: bruno@example.fr}
+services:
+  "*":
+    shifts: [{from: "00:00", to: "00:00", primary: alice, backup: bruno}]
+"""
+POLICY = """
+rules:
+  - name: grave
+    severities: [Extreme, Severe]
+    approval: two
+    escalate_after: PT15M
+default:
+  name: default
+  approval: one
+"""
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[tuple[Setup, set[str]]]:
+    """A console with something on every page, drawing with recording catalogs."""
+    (tmp_path / "rota.yaml").write_text(ROTA)
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    config = ConsoleConfig.for_tests(
+        USERS,
+        decision_wait_s=0,
+        rota_file=tmp_path / "rota.yaml",
+        policy_file=tmp_path / "policy.yaml",
+        duty_key=KEY,
+        channels=["webhook", "website"],
+    )
+    producer = MemoryProducer()
+    app = create_app(
+        WebConfig(topic_prefix="t."), producer=producer, follow_topics=False, console_config=config
+    )
+    setup = Setup(producer, app.state.console, httpx.ASGITransport(app=app))
+    missing: set[str] = set()
+    guard = setup.console.guard
+    guard.pages = Pages(config.timezone, {lang: Recording(lang, missing) for lang in i18n.LANGUAGES})
+    yield setup, missing
+
+
+def distinct_draft(road: int) -> Draft:
+    """A draft of its own alert (make_draft's are all the same alert)."""
+    draft = make_draft(headline=f"Route D {road} fermée entre Arras et Cambrai")
+    incident = draft.incident.model_copy(update={"identifier": f"{draft.incident.identifier}-{road}"})
+    return draft.model_copy(
+        update={"incident": incident, "incident_key": incident.key, "alert_id": alert_id_for(incident.key)}
+    )
+
+
+def fill(setup: Setup) -> dict[str, str]:
+    """A pending draft, a scheduled one, a published one with a dead delivery, a pause."""
+    now = datetime.now(UTC)
+    pending, scheduled, published = (distinct_draft(n) for n in (934, 935, 936))
+    for draft in (pending, scheduled, published):
+        setup.feed("drafted", draft)
+        setup.feed("audit", drafted_event(draft, mode="two"))
+    setup.feed(
+        "audit",
+        AuditEvent(
+            at=now,
+            actor="alice",
+            action=AuditAction.APPROVE,
+            incident_key=scheduled.incident_key,
+            alert_id=scheduled.alert_id,
+            version=1,
+            status=DraftStatus.SCHEDULED,
+            details={"publish_at": (now + timedelta(hours=5)).isoformat(), "scheduled_by": "alice"},
+        ),
+    )
+    approval = Approval(draft=published, approved_by=["alice", "bruno"], approved_at=now, policy="grave")
+    setup.feed("approved", approval)
+    request = DeliveryRequest(
+        alert_id=published.alert_id,
+        version=1,
+        channel="webhook",
+        incident=published.incident,
+        text=published.texts[0],
+        approved_at=now,
+    )
+    setup.feed("requests", request)
+    setup.feed(
+        "dead",
+        Receipt(
+            delivery_key=request.delivery_key,
+            alert_id=published.alert_id,
+            version=1,
+            channel="webhook",
+            account="default",
+            status=DeliveryStatus.DEAD,
+            latency_ms=1.0,
+            error="HTTP 500",
+            at=now,
+        ),
+    )
+    for topic, key, value in switch_records(
+        setup.console.guard.topic, new_switch(True, "website", None, "bruno", "test")
+    ):
+        setup.console.on_message(topic, key, value)
+    token = tokens.sign(pending.alert_id, 1, "alice", "primary", KEY, now)
+    return {
+        "pending": f"/console/drafts/{pending.alert_id}",
+        "scheduled": f"/console/drafts/{scheduled.alert_id}",
+        "timeline": f"/console/incidents/{published.alert_id}",
+        "duty": f"/console/duty/ack?token={token}",
+    }
+
+
+PAGES = (
+    ("bruno", "/console/queue"),
+    ("bruno", "/console/queue.part"),
+    ("bruno", "pending"),
+    ("bruno", "scheduled"),
+    ("bruno", "timeline"),
+    ("bruno", "/console/deliveries"),
+    ("bruno", "/console/deliveries?notice=resumed"),
+    ("bruno", "/console/deliveries.part"),
+    ("bruno", "/console/pauses.part"),
+    ("bruno", "/console/new"),
+    ("bruno", "/console/mine?notice=submitted"),
+    ("bruno", "/console/audit?sessions=1"),
+    ("bruno", "/console/policy"),
+    ("bruno", "duty"),
+    ("bruno", "/console/drafts/nothing-here"),
+    ("adam", "/console/admin"),
+    ("adam", "/console/queue"),  # 403
+)
+
+
+def foreign_runs() -> dict[str, set[str]]:
+    """What must not show in a page of each language: the runs of words (three at least, so
+    "Description" or "e-mail" do not count) of the other language's messages, where the two
+    differ (English msgids in a French page, French translations in an English one)."""
+    with (i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "alertcast.po").open("rb") as file:
+        catalog = read_po(file, locale="fr")
+    runs: dict[str, set[str]] = {"fr": set(), "en": set()}
+    for message in catalog:
+        if not message.id or message.string == message.id:
+            continue
+        english, french = plain(str(message.id)), plain(str(message.string))
+        runs["fr"] |= {
+            run for run in PLACEHOLDER.split(english) if len(run.split()) >= 3 and run not in french
+        }
+        runs["en"] |= {
+            run for run in PLACEHOLDER.split(french) if len(run.split()) >= 3 and run not in english
+        }
+    return {language: {" ".join(run.split()) for run in found} for language, found in runs.items()}
+
+
+def plain(markup: str) -> str:
+    """Text as a reader sees it: no tags, entities read, spaces folded."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+async def test_every_console_page_in_every_language_has_all_its_words_in_the_catalog(
+    console: tuple[Setup, set[str]],
+) -> None:
+    setup, missing = console
+    paths = fill(setup)
+    foreign = foreign_runs()
+    for language in i18n.LANGUAGES:
+        for user in ("bruno", "adam"):
+            async with setup.client() as client:
+                client.cookies.set(LANGUAGE_COOKIE, language)
+                login_page = await client.get("/console/login")
+                assert f'<html lang="{language}">' in login_page.text
+                assert (
+                    "Heures de Paris." if language == "fr" else "Times are Paris time."
+                ) in login_page.text
+                await login(client, user)
+                for who, target in PAGES:
+                    if who != user:
+                        continue
+                    answer = await client.get(paths.get(target, target))
+                    assert answer.status_code in (200, 403, 404), (target, answer.status_code)
+                    assert "Input should be" not in answer.text  # the policy file above is read
+                    text = plain(answer.text)
+                    left = sorted(run for run in foreign[language] if run in text)
+                    assert left == [], f"{target} in {language} shows the other language: {left}"
+    assert missing == set(), f"looked up but not in the catalog: {sorted(missing)}"
+
+
+async def test_the_language_switch_keeps_the_choice_and_goes_back(console: tuple[Setup, set[str]]) -> None:
+    setup, _ = console
+    async with setup.client() as client:
+        french = await client.get("/console/login", headers={"Accept-Language": "de, en;q=0.5, fr;q=0.9"})
+        assert "Mot de passe" in french.text and 'href="/console/language/en"' in french.text
+        english = await client.get("/console/login", headers={"Accept-Language": "en-US"})
+        assert "Password" in english.text and 'hreflang="fr"' in english.text
+        switch = await client.get(
+            "/console/language/en", headers={"Referer": "http://127.0.0.1/console/login?next=/console/queue"}
+        )
+        assert switch.status_code == 303 and switch.headers["location"] == "/console/login"
+        assert client.cookies.get(LANGUAGE_COOKIE) == "en"
+        chosen = await client.get("/console/login", headers={"Accept-Language": "fr"})
+        assert "Password" in chosen.text and '<html lang="en">' in chosen.text
+        away = await client.get("/console/language/fr", headers={"Referer": "https://elsewhere.example/x"})
+        assert away.headers["location"] == "/console/"  # never back to another site
+        unknown = await client.get("/console/language/xx")
+        assert unknown.status_code == 303 and client.cookies.get(LANGUAGE_COOKIE) == "fr"
+
+
+@pytest.mark.parametrize(
+    ("zone", "french", "english"),
+    [
+        ("Europe/Paris", "Heures de Paris.", "Times are Paris time."),
+        ("Indian/Reunion", "Heures de La Réunion.", "Times are Réunion time."),
+        ("America/Martinique", "Heures de Martinique.", "Times are Martinique time."),
+    ],
+)
+async def test_console_times_are_in_the_configured_zone_and_say_which(
+    zone: str, french: str, english: str
+) -> None:
+    config = ConsoleConfig.for_tests(USERS, timezone=zone)
+    app = create_app(WebConfig(), producer=MemoryProducer(), follow_topics=False, console_config=config)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+    ) as client:
+        assert french in (await client.get("/console/login")).text
+        assert english in (await client.get("/console/login", headers={"Accept-Language": "en"})).text
+    at = datetime(2026, 12, 7, 5, 30, tzinfo=UTC)
+    pages = Pages(zone)
+    local = at.astimezone(ZoneInfo(zone))
+    assert pages.local(at) == local.strftime("%d/%m/%Y %H:%M:%S")
+    assert pages.local(at, language="en") == f"{local.day} Dec 2026, {local:%H:%M:%S}"
+    assert zone_place(ZoneInfo(zone), "fr") in french
