@@ -52,14 +52,16 @@ def test_accounts_spread_over_the_partitions() -> None:
 PRODUCERS = {
     "alertcast/stream/fanout.py": r"requests\.send\(",
     "alertcast/stream/pauses.py": r"requests\.send\(",
+    "alertcast/stream/digest.py": r"requests\.send\(",
     "alertcast/resolve.py": r"settings\.topic\(\"deliveries\.requests\"\),",
     "alertcast/web/console/deliveries.py": r"topic=topics\.requests,",
 }
 
 
 def test_every_producer_of_the_requests_topic_keys_by_the_account() -> None:
-    """fan-out, the release of paused deliveries, `alertcast deliveries resolve` and the console's
-    retry and drop: a request keyed otherwise would be paced by another worker's bucket."""
+    """fan-out, the release of paused deliveries, the daily digest, `alertcast deliveries resolve`
+    and the console's retry and drop: a request keyed otherwise would be paced by another worker's
+    bucket."""
     for path, call in PRODUCERS.items():
         source = (ROOT / path).read_text(encoding="utf-8")
         starts = [m.end() for m in re.finditer(call, source)]
@@ -68,4 +70,4 @@ def test_every_producer_of_the_requests_topic_keys_by_the_account() -> None:
             head = source[start : start + 200]
             assert "key=request.partition_key" in head or "key=delivery.partition_key" in head, (path, head)
     everything = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "alertcast").rglob("*.py"))
-    assert len(re.findall(r"requests\.send\(", everything)) == 2  # fan-out and pause release only
+    assert len(re.findall(r"requests\.send\(", everything)) == 3  # fan-out, pause release, digest
