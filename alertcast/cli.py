@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--site-dir", type=Path, default=Path(".alertcast") / "demo-site")
     demo.add_argument("--port", type=int, default=8080, help="public site port on 127.0.0.1")
     demo.add_argument("--web-port", type=int, default=8000, help="intake API and console port on 127.0.0.1")
+    demo.add_argument(
+        "--wall-port", type=int, default=8090, help="the wall (every network's post) on 127.0.0.1"
+    )
     demo.add_argument("--no-wait", action="store_true", help="exit once the examples are published")
     return parser
 
@@ -391,7 +394,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from alertcast.kafka import KafkaError
 
         try:
-            return run_demo(settings, args.site_dir, args.port, args.web_port, wait=not args.no_wait)
+            return run_demo(
+                settings,
+                args.site_dir,
+                args.port,
+                args.web_port,
+                wait=not args.no_wait,
+                wall_port=args.wall_port,
+            )
         except KafkaError as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_REFUSED
