@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alertcast.errors import ConfigurationError
 from alertcast.signed_links import MIN_SECRET_BYTES
+
+if TYPE_CHECKING:
+    from alertcast.replies.sla import SlaPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_BYTES = MIN_SECRET_BYTES  # of signed links' HMAC keys
@@ -95,7 +98,11 @@ class Settings(BaseSettings):
     bluesky_accounts: list[dict[str, Any]] = Field(
         default=[], description="Bluesky accounts (JSON list of BlueskyAccount)"
     )
-    x_accounts: list[dict[str, Any]] = Field(default=[], description="X accounts (JSON list of XAccount)")
+    x_accounts: list[dict[str, Any]] = Field(
+        default=[],
+        description="X accounts (JSON list of XAccount); replies are read only from an account with "
+        "read_replies: true, which needs a paid X API tier",
+    )
     facebook_accounts: list[dict[str, Any]] = Field(
         default=[], description="Facebook Pages (JSON list of FacebookAccount)"
     )
@@ -144,6 +151,12 @@ class Settings(BaseSettings):
         default=None,
         description="YAML: which competent service answers citizens' replies (alertcast.replies.routing); "
         "none: the shipped alertcast/replies/routing.yaml",
+    )
+    replies_sla: dict[str, Any] = Field(
+        default={},
+        description="the replies' 72-hour circuit (JSON of alertcast.replies.sla.SlaPolicy: first_response, "
+        "next_response, warn_before in seconds or ISO 8601, business_hours, observe_holidays, subdivision); "
+        "empty: 72 h, warned 12 h before",
     )
     communes_file: Path | None = Field(
         default=None,
@@ -254,6 +267,12 @@ class Settings(BaseSettings):
     def duty_key(self) -> bytes | None:
         """The duty calls' links' HMAC key (see `hmac_key`)."""
         return hmac_key(self.duty_secret, self.duty_secret_file, "ALERTCAST_DUTY_SECRET")
+
+    def sla_policy(self) -> SlaPolicy:
+        """The replies' circuit, the same for the console's inbox and the worker's warnings."""
+        from alertcast.replies.sla import SlaPolicy
+
+        return SlaPolicy.model_validate(self.replies_sla)
 
     def console_url(self) -> str:
         """Where people reach the console from a duty call's link."""

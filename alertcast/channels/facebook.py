@@ -173,6 +173,16 @@ class FacebookChannel:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    async def graph_get(
+        self, account: FacebookAccount, path: str, params: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """A Graph GET for the reader of comments (alertcast.channels.facebook_replies); None
+        when the object is gone (deleted, or never visible to the Page)."""
+        try:
+            return await self._call(account, "GET", path, params)
+        except _NotFound:
+            return None
+
     # --- citizens' comments (alertcast.replies.actions) -----------------------------------------
 
     async def hide_reply(self, action: ReplyAction) -> PostResult:

@@ -271,6 +271,15 @@ class MatrixChannel:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    # --- for the reader of citizens' replies (alertcast.channels.matrix_replies) ---------------
+
+    async def user_id(self, account: MatrixAccount) -> str:
+        return await self._whoami(account)
+
+    async def get(self, account: MatrixAccount, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """A GET of the client-server API (`path` after `/_matrix/client/v3`), with its errors."""
+        return await self._call(account, "GET", path, params=params)
+
     # --- the client-server API -----------------------------------------------------------------
 
     async def _send(self, account: MatrixAccount, delivery_key: str, content: dict[str, Any]) -> str:

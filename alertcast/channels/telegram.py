@@ -162,6 +162,10 @@ class TelegramChannel:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    async def bot_api(self, account: TelegramAccount, method: str, body: dict[str, Any]) -> Any:
+        """One Bot API call for the reader of replies (alertcast.channels.telegram_replies)."""
+        return await self._call(account, method, body)
+
     # --- steps ---------------------------------------------------------------------------------
 
     def fitted(self, request: DeliveryRequest) -> str:

@@ -80,6 +80,10 @@ class XAccount(TokenAccount):
     limit: int = Field(
         default=LIMIT, ge=1, le=25_000, description="weighted length allowed (longer for X Premium)"
     )
+    read_replies: bool = Field(
+        default=False,
+        description="read replies and mentions (GET /2/users/:id/mentions): needs a paid X API tier",
+    )
 
     @field_validator("api_base")
     @classmethod
@@ -156,6 +160,15 @@ class XChannel:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    # --- for the reader of replies (alertcast.channels.x_replies) -------------------------------
+
+    async def user_id(self, account: XAccount) -> str:
+        return await self._user_id(account)
+
+    async def api_get(self, account: XAccount, path: str, params: dict[str, str]) -> dict[str, Any]:
+        answer, _ = await self._call(account, "GET", path, params=params)
+        return answer
 
     # --- citizens' replies (alertcast.replies.actions) ------------------------------------------
 

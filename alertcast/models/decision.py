@@ -104,6 +104,9 @@ class AuditAction(StrEnum):
     # Acting on the network from the inbox (alertcast.replies.actions): asked, then what became of it.
     REPLY_ACTION_REQUESTED = "reply_action_requested"  # hide, unhide or answer asked by a person
     REPLY_ACTED = "reply_acted"  # the worker's outcome (details.state: done/refused/unknown/failed)
+    # The 72-hour circuit (alertcast.replies.circuit): a conversation nobody answered, called out.
+    REPLY_CIRCUIT_WARNED = "reply_circuit_warned"  # the service's person on duty, before the deadline
+    REPLY_CIRCUIT_MISSED = "reply_circuit_missed"  # the supervisor, once the deadline has passed
 
 
 class DraftStatus(StrEnum):

@@ -10,6 +10,8 @@ one module, each a set of pure functions whose clock is passed in:
 - `routing`: which service answers, from the body's YAML rules;
 - `sla`: the 72-hour circuit, in business hours when the body has them (Chatwoot's SLA);
 - `kpi`: what the weekly report counts;
+- `conversations`: the replies and people's acts folded into conversations (inbox and worker);
+- `circuit` (and `circuit_messages`): whom to tell, and when, before and after a deadline;
 - `actions`: hiding or answering a reply on its network, what each network allows, once.
 Human messages are English and French, keyed by rule id, in the modules themselves: alertcast
 has no gettext catalogs yet.

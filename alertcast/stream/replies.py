@@ -1,7 +1,9 @@
 """Replies read from the networks, on the leader worker only, with their cursors in Kafka.
 
 Every `ALERTCAST_REPLIES_POLL_S` the leader asks each reader (a Mastodon account's mentions, an
-IMAP mailbox) for what arrived after its cursor, sends the replies to `replies.received` (keyed
+IMAP mailbox, a Matrix room's `/sync`, a Telegram bot's updates, the comments under a Facebook
+Page's recent posts, an X account's mentions where `read_replies` is on) for what arrived after
+its cursor, sends the replies to `replies.received` (keyed
 by the alert they answer), waits until the brokers hold them, and only then sends the new
 cursor to `replies.cursors`. A leader killed in between reads the same replies again: they keep
 their ids, and the inbox drops repeats; none is lost. Every worker follows the cursors and the
@@ -15,16 +17,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
+from alertcast.channels import facebook_replies, matrix_replies, telegram_replies, x_replies
 from alertcast.channels.email_parsing import thread_entry
 from alertcast.channels.email_replies import ImapAccount, ImapCursor
 from alertcast.channels.email_replies import read_replies as read_mailbox
+from alertcast.channels.facebook import FacebookAccount
 from alertcast.channels.mastodon import MastodonAccount
 from alertcast.channels.mastodon_replies import MastodonCursor
 from alertcast.channels.mastodon_replies import read_replies as read_mentions
+from alertcast.channels.matrix import MatrixAccount
+from alertcast.channels.telegram import TelegramAccount
+from alertcast.channels.telegram_reply_parsing import ref
+from alertcast.channels.x import XAccount
+from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.http import make_client
 from alertcast.models.alert import DeliveryStatus, Receipt
@@ -38,6 +48,7 @@ received = topic("replies.received")
 cursor_topic = topic("replies.cursors")
 cursors: dict[str, bytes] = {}
 posts: dict[str, str] = {}  # "<channel>:<our post's id>" -> its alert
+page_posts: dict[str, dict[str, tuple[str, datetime]]] = {}  # Facebook account -> post -> (alert, when)
 cursors_loaded, posts_loaded = asyncio.Event(), asyncio.Event()
 Batch = tuple[list[Reply], BaseModel]  # the replies, and the cursor to keep once they are sent
 Read = Callable[[bytes | None], Awaitable[Batch]]
@@ -64,6 +75,11 @@ def _receipt(key: bytes | None, value: bytes | None) -> None:
             posts[f"email:{entry[0]}"] = entry[1]
     else:
         posts[f"{receipt.channel}:{receipt.post_id}"] = receipt.alert_id
+    if receipt.channel == "telegram" and receipt.details.get("chat_id") is not None:
+        # Telegram's message ids are per chat: comments name the post by chat and message.
+        posts[f"telegram:{ref(receipt.details['chat_id'], receipt.post_id)}"] = receipt.alert_id
+    if receipt.channel == "facebook":
+        page_posts.setdefault(receipt.account, {})[receipt.post_id] = (receipt.alert_id, receipt.at)
 
 
 def alert_of(channel: str) -> Callable[[str], str | None]:
@@ -93,7 +109,64 @@ def readers() -> dict[str, Read]:
             return batch.replies, batch.cursor
 
         found[f"email:{mailbox.name}"] = mails
+    for data in settings.matrix_accounts:
+        room = MatrixAccount.model_validate(data)
+
+        async def room_replies(raw: bytes | None, account: MatrixAccount = room) -> Batch:
+            cursor = matrix_replies.MatrixCursor.model_validate_json(raw) if raw else None
+            async with make_client(settings.http_timeout_s) as client:
+                return await matrix_replies.read_replies(
+                    account, cursor, alert_of=alert_of("matrix"), client=client
+                )
+
+        found[f"matrix:{room.name}"] = room_replies
+    bots = telegram_replies.bots(
+        [TelegramAccount.model_validate(data) for data in settings.telegram_accounts]
+    )
+    for name, bot in bots.items():
+
+        async def updates(raw: bytes | None, account: TelegramAccount = bot) -> Batch:
+            cursor = telegram_replies.TelegramCursor.model_validate_json(raw) if raw else None
+            async with make_client(settings.http_timeout_s) as client:
+                return await telegram_replies.read_replies(
+                    account, cursor, alert_of=alert_of("telegram"), client=client
+                )
+
+        found[f"telegram:{name}"] = updates
+    for data in settings.facebook_accounts:
+        page = FacebookAccount.model_validate(data)
+
+        async def comments(raw: bytes | None, account: FacebookAccount = page) -> Batch:
+            cursor = facebook_replies.FacebookCursor.model_validate_json(raw) if raw else None
+            recent = facebook_replies.recent_posts(page_posts.get(account.name, {}), clock.now())
+            async with make_client(settings.http_timeout_s) as client:
+                return await facebook_replies.read_replies(account, cursor, recent, client=client)
+
+        found[f"facebook:{page.name}"] = comments
+    for data in settings.x_accounts:
+        user = XAccount.model_validate(data)
+        if not user.read_replies:
+            continue  # reading needs a paid X API tier: only where the account says so
+
+        async def x_mentions(raw: bytes | None, account: XAccount = user) -> Batch:
+            cursor = x_replies.XCursor.model_validate_json(raw) if raw else None
+            async with make_client(settings.http_timeout_s) as client:
+                return await x_replies.read_replies(account, cursor, alert_of=alert_of("x"), client=client)
+
+        found[f"x:{user.name}"] = x_mentions
     return found
+
+
+def readable() -> bool:
+    """Some configured account can be read."""
+    return bool(
+        settings.mastodon_accounts
+        or settings.email_reply_accounts
+        or settings.matrix_accounts
+        or settings.telegram_accounts
+        or settings.facebook_accounts
+        or any(data.get("read_replies") for data in settings.x_accounts)
+    )
 
 
 async def poll() -> None:
@@ -131,7 +204,7 @@ async def follow_posts() -> None:
 
 def start(worker_app: Any = app) -> None:
     """Polled only when some account can be read and polling is on."""
-    if settings.replies_poll_s <= 0 or not (settings.mastodon_accounts or settings.email_reply_accounts):
+    if settings.replies_poll_s <= 0 or not readable():
         return
     worker_app.task(follow_cursors)
     worker_app.task(follow_posts)

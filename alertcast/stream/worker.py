@@ -20,6 +20,7 @@ from alertcast.stream import (
     pollers,
     replies,
     reply_actions,
+    reply_circuit,
     site,
     stalls,
 )
@@ -39,6 +40,7 @@ AGENTS = (
     reply_actions,
     duty,
     digest,
+    reply_circuit,
 )
 LEVELS = {"warning": "warn", "critical": "crit"}
 

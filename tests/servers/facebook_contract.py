@@ -7,7 +7,11 @@ Endpoints, as documented (every path under a version prefix such as `/v24.0`):
 - `GET /{page-post-id}?fields=...`, `GET /{page-id}/feed?fields=id,message,from,created_time&limit=&after=`
   (newest first, cursor paging: `paging.cursors.after` and a `paging.next` URL);
 - `GET /me?fields=id,name` (a Page token: the Page);
-- comments: `GET /{object-id}/comments?fields=id,message,from,is_hidden`, `POST /{object-id}/comments`
+- comments: `GET /{object-id}/comments?fields=id,message,from,is_hidden,created_time,parent`
+  (`filter=toplevel`, the default, for the object's own comments, `filter=stream` for every
+  comment of a post, answers included; `order=chronological`, the default, or
+  `reverse_chronological`; `limit` and cursor paging; `parent` is `{"id"}` of the comment an
+  answer is under, absent on a comment under the post), `POST /{object-id}/comments`
   with `message` (the Page replying to a post or a comment) → `{"id": "<post>_<comment>"}`;
   `POST /{comment-id}` with `is_hidden=true|false` (the Page the comment is under) →
   `{"success": true}`. `FacebookState.comments` holds them, `visitor_comment` adds a citizen's.
@@ -333,12 +337,7 @@ class FacebookApp:
         if not known:
             return self._missing(node)
         if request.method == "GET":
-            fields = parameters.get("fields", "id,message,created_time").split(",")
-            views = [
-                {key: value for key, value in comment.items() if key in fields or key == "id"}
-                for comment in self.state.replies_to(node)
-            ]
-            return JSONResponse({"data": views})
+            return self._read_comments(request, node, parameters)
         message = parameters.get("message", "")
         if (refusal := self._message_refused(message)) is not None:
             return refusal
@@ -347,6 +346,32 @@ class FacebookApp:
         while state.hold_posts:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         return JSONResponse({"id": comment_id})
+
+    def _read_comments(self, request: Request, node: str, parameters: dict[str, str]) -> Response:
+        fields = parameters.get("fields", "id,message,created_time").split(",")
+        state = self.state
+        with state.lock:
+            if parameters.get("filter") == "stream" and node in state.posts:
+                found = [dict(c) for c in state.comments.values() if c["post_id"] == node]
+            else:
+                found = [dict(c) for c in state.comments.values() if c["parent"] == node]
+        if parameters.get("order") == "reverse_chronological":
+            found.reverse()
+        size = min(int(parameters.get("limit", "25")), 100)
+        start = int(parameters.get("after", "0") or 0)
+        page = found[start : start + size]
+        views = []
+        for comment in page:
+            parent = comment["parent"]
+            comment["parent"] = {"id": parent} if parent in state.comments else None
+            views.append({k: v for k, v in comment.items() if (k in fields or k == "id") and v is not None})
+        body: dict[str, Any] = {"data": views}
+        if page:
+            body["paging"] = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+            if start + size < len(found):
+                query = {**parameters, "after": str(start + len(page))}
+                body["paging"]["next"] = f"{self.base_url}{request.url.path}?{urlencode(query)}"
+        return JSONResponse(body)
 
     def _comment_node(self, request: Request, page_id: str, parameters: dict[str, str]) -> Response:
         """A comment node: read, or `is_hidden` set by the Page the comment is under."""

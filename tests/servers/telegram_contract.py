@@ -7,9 +7,22 @@ JSON-serialised) or `application/json`; method names are case-insensitive. Answe
 
 Methods: `getMe`, `getChat`, `getChatMember`, `sendMessage` (`chat_id` as id or `@username`,
 `text` 1..4096 UTF-16 units, `reply_parameters`, `link_preview_options`), `editMessageText`,
-`deleteMessage`. A channel accepts posts from its creator and from administrators with
-`can_post_messages`; a Message from a channel has `sender_chat` and `chat` (with `username` when
-public). Refusals, with Telegram's descriptions: unknown token → 401 "Unauthorized"; unknown
+`deleteMessage`, `getUpdates` (`offset`, `limit` 1..100, `timeout`, `allowed_updates`: an
+update is confirmed, and dropped, once getUpdates is called with a higher offset; a negative
+offset takes the last -offset updates and forgets the others; refused with 409 "Conflict: can't
+use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+while `TelegramState.webhooks` holds the bot's token).
+
+Discussion groups (`add_group(title, linked_to=channel)`): each post in a linked channel is
+copied into the group as an automatic forward (`is_automatic_forward`, `forward_origin` of type
+`channel`, `sender_chat` the channel, `from` Telegram's service user 777000), and every message
+of the group becomes an Update of each bot that is a member of it. `comment(channel, post,
+user, text)` writes a citizen's comment (a reply to the forward, in its `message_thread_id`),
+`answer_comment(group, comment, user, text)` an answer to a comment; `add_user` makes a citizen.
+
+A channel accepts posts from its creator and from administrators with `can_post_messages`; a
+Message from a channel has `sender_chat` and `chat` (with `username` when public).
+Refusals, with Telegram's descriptions: unknown token → 401 "Unauthorized"; unknown
 method → 404 "Not Found"; "Bad Request: chat not found", "Bad Request: message text is empty",
 "Bad Request: message is too long", "Bad Request: message to be replied not found",
 "Bad Request: message is not modified: ...", "Bad Request: message to edit not found",
@@ -45,7 +58,7 @@ from alertcast.render.length import utf16_units
 from servers.asgi import ThreadedServer
 
 LIMIT = 4096
-_OBJECTS = {"reply_parameters", "link_preview_options", "reply_markup", "entities"}
+_OBJECTS = {"reply_parameters", "link_preview_options", "reply_markup", "entities", "allowed_updates"}
 
 
 def refusal(code: int, description: str, **parameters: Any) -> JSONResponse:
@@ -79,6 +92,10 @@ class TelegramState:
     chats: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> Chat
     members: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)  # (chat, user) -> ChatMember
     messages: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)  # chat -> id -> Message
+    linked: dict[int, int] = field(default_factory=dict)  # channel -> its discussion group
+    forwards: dict[tuple[int, int], int] = field(default_factory=dict)  # (channel, post) -> id in group
+    updates: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # bot id -> its Updates
+    webhooks: set[str] = field(default_factory=set)  # tokens of bots with a webhook set
     requests: list[tuple[str, str]] = field(default_factory=list)  # (HTTP method, Bot API method)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7_000_000_001))
@@ -115,6 +132,95 @@ class TelegramState:
         with self.lock:
             self.revoked.add(token)
 
+    def add_user(self, first_name: str, username: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            user: dict[str, Any] = {"id": next(self._ids), "is_bot": False, "first_name": first_name}
+        if username:
+            user["username"] = username
+        return user
+
+    def add_group(self, title: str, linked_to: int | None = None) -> int:
+        """A supergroup; with `linked_to`, that channel's discussion group."""
+        with self.lock:
+            chat_id = -1_000_000_000_000 - next(self._ids)
+            self.chats[chat_id] = {"id": chat_id, "type": "supergroup", "title": title}
+            self.messages[chat_id] = {}
+            if linked_to is not None:
+                self.linked[linked_to] = chat_id
+        return chat_id
+
+    def comment(self, channel_id: int, post_id: int, user: dict[str, Any], text: str) -> int:
+        """A citizen's comment under a channel post: a reply to its forward in the group."""
+        with self.lock:
+            group = self.linked[channel_id]
+            forward_id = self.forwards[(channel_id, post_id)]
+            forward = self.messages[group][forward_id]
+            return self._group_message(group, user, text, forward, thread=forward_id)
+
+    def answer_comment(self, group: int, comment_id: int, user: dict[str, Any], text: str) -> int:
+        with self.lock:
+            parent = self.messages[group][comment_id]
+            return self._group_message(group, user, text, parent, thread=parent.get("message_thread_id"))
+
+    def _group_message(
+        self, group: int, user: dict[str, Any], text: str, parent: dict[str, Any], thread: int | None
+    ) -> int:
+        """(Under the lock.) A message in a group, delivered as an Update to its member bots."""
+        messages = self.messages[group]
+        message_id = max(messages, default=0) + 1
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "from": user,
+            "chat": self.chats[group],
+            "date": int(time.time()),
+            "text": text,
+            "reply_to_message": {key: value for key, value in parent.items() if key != "reply_to_message"},
+        }
+        if thread is not None:
+            message["message_thread_id"] = thread
+        messages[message_id] = message
+        self._deliver(group, message)
+        return message_id
+
+    def _forward(self, channel: dict[str, Any], post: dict[str, Any]) -> None:
+        """(Under the lock.) Telegram's automatic forward of a channel post into its group."""
+        group = self.linked.get(channel["id"])
+        if group is None:
+            return
+        messages = self.messages[group]
+        forward_id = max(messages, default=0) + 1
+        forward = {
+            "message_id": forward_id,
+            "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"},
+            "sender_chat": channel,
+            "chat": self.chats[group],
+            "date": post["date"],
+            "text": post["text"],
+            "is_automatic_forward": True,
+            "forward_origin": {
+                "type": "channel",
+                "chat": channel,
+                "message_id": post["message_id"],
+                "date": post["date"],
+            },
+        }
+        messages[forward_id] = forward
+        self.forwards[(channel["id"], post["message_id"])] = forward_id
+        self._deliver(group, forward)
+
+    def _deliver(self, group: int, message: dict[str, Any]) -> None:
+        """(Under the lock.) An Update for each bot member of the group."""
+        for (chat_id, bot_id), member in self.members.items():
+            if chat_id == group and member["status"] in ("creator", "administrator", "member"):
+                queue = self.updates.setdefault(bot_id, [])
+                update_id = (queue[-1]["update_id"] + 1) if queue else 500_000_001
+                queue.append({"update_id": update_id, "message": dict(message)})
+
+    def pending(self, bot_id: int) -> int:
+        """Updates Telegram still holds for the bot (not confirmed)."""
+        with self.lock:
+            return len(self.updates.get(bot_id, []))
+
     def age(self, chat_id: int, message_id: int, hours: float) -> None:
         with self.lock:
             self.messages[chat_id][message_id]["date"] -= int(hours * 3600)
@@ -139,6 +245,7 @@ class TelegramApp:
             "sendmessage": self.send_message,
             "editmessagetext": self.edit_message_text,
             "deletemessage": self.delete_message,
+            "getupdates": self.get_updates,
         }
 
     async def _parameters(self, request: Request) -> dict[str, Any]:
@@ -176,6 +283,12 @@ class TelegramApp:
         handler = self.methods.get(method)
         if handler is None:
             return refusal(404, "Not Found")
+        if method == "getupdates" and token in state.webhooks:
+            return refusal(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         parameters = await self._parameters(request)
         try:
             with state.lock:
@@ -265,7 +378,23 @@ class TelegramApp:
                 key: value for key, value in parent.items() if key != "reply_to_message"
             }
         messages[message_id] = message
+        if chat["type"] == "channel":
+            self.state._forward(chat, message)  # a bot gets no update of its own messages
         return message
+
+    def get_updates(self, bot: dict[str, Any], parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        limit = int(parameters.get("limit", 100))
+        if not 1 <= limit <= 100:
+            raise TelegramError(400, "Bad Request: limit must be between 1 and 100")
+        queue = self.state.updates.setdefault(bot["id"], [])
+        if "offset" in parameters:
+            offset = int(parameters["offset"])
+            if offset < 0:
+                del queue[: max(len(queue) + offset, 0)]
+            else:
+                queue[:] = [update for update in queue if update["update_id"] >= offset]  # confirmed
+        kinds = parameters.get("allowed_updates") or ["message"]
+        return [dict(u) for u in queue if any(kind in u for kind in kinds)][:limit]
 
     def edit_message_text(self, bot: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(parameters)

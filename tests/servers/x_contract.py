@@ -10,7 +10,11 @@ Endpoints, as documented:
   `XState.hidden` holds what is hidden, for tests to read back;
 - `GET /2/tweets/:id`, `GET /2/users/me`, `GET /2/users/:id/tweets` (newest first, `max_results`
   5..100, `pagination_token`, `tweet.fields`: conversation_id, entities, referenced_tweets,
-  created_at).
+  created_at, author_id);
+- `GET /2/users/:id/mentions`: the posts of others whose text names `@username`, and the replies
+  to the user's posts (X puts the handle first), newest first, with `since_id` (exclusive),
+  `max_results` 5..100, `pagination_token`, `tweet.fields`, `expansions=author_id` (the authors
+  in `includes.users`: id, name, username) and `meta.newest_id`/`oldest_id`/`next_token`.
 Auth: `Authorization: Bearer <OAuth 2.0 user token>`; missing, unknown or revoked → 401
 `{"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}`.
 Every answer carries `x-rate-limit-limit/-remaining/-reset` (Unix seconds).
@@ -123,6 +127,7 @@ class XApp:
         routes = [
             Route("/2/users/me", self.me),
             Route("/2/users/{id}/tweets", self.timeline),
+            Route("/2/users/{id}/mentions", self.mentions),
             Route("/2/tweets", self.create, methods=["POST"]),
             Route("/2/tweets/{id}", self.one, methods=["GET", "DELETE"]),
             Route("/2/tweets/{id}/hidden", self.hide, methods=["PUT"]),
@@ -299,6 +304,52 @@ class XApp:
         body: dict[str, Any] = {"meta": meta}
         if page:
             body["data"] = [self._view(post, fields) for post in page]
+        return self._json(body)
+
+    async def mentions(self, request: Request) -> Response:
+        _, refused = await self._gate(request)
+        if refused is not None:
+            return refused
+        query = request.query_params
+        size = int(query.get("max_results", "10"))
+        if not 5 <= size <= 100:
+            return self._invalid(
+                "max_results", f"The `max_results` query parameter value [{size}] is not between 5 and 100"
+            )
+        user_id = request.path_params["id"]
+        state = self.state
+        with state.lock:
+            user = next((u for u in state.users.values() if u["id"] == user_id), None)
+            if user is None:
+                return problem(404, "Not Found Error", f"Could not find user with id: [{user_id}].")
+            handle = re.compile(rf"@{re.escape(user['username'])}\b", re.IGNORECASE)
+            since = int(query.get("since_id", "0") or 0)
+            found = [
+                dict(post)
+                for post in state.posts.values()
+                if post["author_id"] != user_id
+                and int(post["id"]) > since
+                and (
+                    handle.search(post["text"])
+                    or state.posts.get(post["in_reply_to"] or "", {}).get("author_id") == user_id
+                )
+            ]
+            people = {u["id"]: dict(u) for u in state.users.values()}
+        found.sort(key=lambda p: -int(p["id"]))
+        fields = set(query.get("tweet.fields", "").split(",")) & _FIELDS
+        start = int(query.get("pagination_token", "0") or 0)
+        page = found[start : start + size]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if page:
+            meta.update(newest_id=page[0]["id"], oldest_id=page[-1]["id"])
+        if start + size < len(found):
+            meta["next_token"] = str(start + size)
+        body: dict[str, Any] = {"meta": meta}
+        if page:
+            body["data"] = [self._view(post, fields) for post in page]
+            if "author_id" in query.get("expansions", "").split(","):
+                authors = dict.fromkeys(post["author_id"] for post in page)
+                body["includes"] = {"users": [people[a] for a in authors if a in people]}
         return self._json(body)
 
     def _invalid(self, parameter: str, message: str) -> JSONResponse:

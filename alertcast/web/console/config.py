@@ -53,6 +53,7 @@ class ConsoleConfig(BaseModel):
             timezone=settings.timezone,
             channels=list(settings.channels),
             routing_file=settings.replies_routing_file,
+            sla=settings.sla_policy(),
             rota_file=settings.rota_file,
             duty_key=settings.duty_key(),
         )

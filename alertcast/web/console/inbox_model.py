@@ -11,74 +11,54 @@ pure function of the text. What depends on the moment or on other topics is comp
 the competent service (`routing`: the alert's category comes from the drafts, which may arrive
 after the reply) and the 72-hour circuit (`sla`, with the injected clock's "now").
 
-A reply read twice (a worker killed between sending it and keeping its cursor) has the same id:
-the second is dropped. An act this process produced is applied at once and dropped when it
+The fold of replies and acts into conversations is `alertcast.replies.conversations`, shared
+with the worker that warns the services before a conversation is missed: both see the same
+circuit. A reply read twice (a worker killed between sending it and keeping its cursor) has the
+same id: the second is dropped. An act this process produced is applied at once and dropped when it
 comes back from Kafka, by its event id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Literal
 
 from pydantic import ValidationError
 
 from alertcast.clock import clock
 from alertcast.models.decision import AuditAction, AuditEvent
-from alertcast.replies.actions import Kind, ReplyAction, ReplyActionOutcome, State
-from alertcast.replies.model import Network, Reply, Turn
+from alertcast.replies.actions import Kind
+from alertcast.replies.conversations import (
+    REPLY_ACTIONS,
+    Act,
+    Assignment,
+    CategoryOf,
+    ConversationLog,
+    load_routing,
+    safe_url,
+    thread_ref,
+)
+from alertcast.replies.model import Network, Reply
 from alertcast.replies.moderation import Action, ModerationDecision, Reason, moderate
 from alertcast.replies.routing import RoutingRules
-from alertcast.replies.sla import ConversationState, SlaPolicy, conversation_state
+from alertcast.replies.sla import ConversationState, SlaPolicy
 
 log = logging.getLogger(__name__)
 
 #: Citizens of a French body write French: the charter judges in it, and explains in it to the
 #: console (English insults are not in the French lexicon: a person still reads every reply).
 MODERATION_LANGUAGE = "fr"
-REPLY_ACTIONS = frozenset(
-    {
-        AuditAction.REPLY_ANSWERED,
-        AuditAction.REPLY_ASSIGNED,
-        AuditAction.REPLY_MODERATED,
-        AuditAction.REPLY_ACTION_REQUESTED,
-        AuditAction.REPLY_ACTED,
-    }
-)
 #: Where a conversation stands for the person on duty (Chatwoot's active/hit/missed, read at now).
 Due = Literal["due", "soon", "overdue", "answered", "answered_late"]
 OPEN: frozenset[Due] = frozenset({"due", "soon", "overdue"})
 #: The list's filters (the `state` query parameter).
 STATE_FILTERS = ("open", "overdue", "answered", "moderated")
 
-CategoryOf = Callable[[str], str | None]
-
-
-def load_routing(path: Path | None) -> RoutingRules:
-    """The body's routing file, else the shipped one; a broken file stops the start (RoutingError)."""
-    if path is not None:
-        return RoutingRules.from_yaml(path.read_text(encoding="utf-8"))
-    shipped = resources.files("alertcast.replies").joinpath("routing.yaml")
-    return RoutingRules.from_yaml(shipped.read_text(encoding="utf-8"))
-
-
-def thread_ref(network: str, conversation: str) -> str:
-    """A conversation's id in URLs: native ids carry slashes and colons (Bluesky's at:// URIs)."""
-    return hashlib.sha256(f"{network}\0{conversation}".encode()).hexdigest()[:20]
-
-
-def safe_url(url: str | None) -> str | None:
-    """A link to the original only when it is http(s): the URL is the citizen's network's, but a
-    `javascript:` one must never become a link in the console."""
-    if url and url.lower().startswith(("https://", "http://")):
-        return url
-    return None
+#: Folded with the worker's circuit in alertcast.replies.conversations; importable from here too.
+__all__ = ["REPLY_ACTIONS", "Act", "Assignment", "CategoryOf", "load_routing", "safe_url", "thread_ref"]
 
 
 def marked(text: str, reasons: Iterable[Reason]) -> list[tuple[str, Reason | None]]:
@@ -128,29 +108,6 @@ class Thread:
     @property
     def latest(self) -> datetime:
         return self.entries[-1].reply.at
-
-
-@dataclass(frozen=True)
-class Assignment:
-    service: str
-    by: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Act:
-    """An action on the network asked from the console, and what became of it so far."""
-
-    action_id: str
-    kind: Kind
-    reply_id: str
-    by: str
-    at: datetime
-    state: State
-    text: str | None = None
-    error: str | None = None
-    url: str | None = None
-    settled_at: datetime | None = None  # when the worker said what became of it
 
 
 @dataclass(frozen=True)
@@ -205,6 +162,9 @@ class ThreadView:
 
 
 class InboxModel:
+    """The conversations (`ConversationLog`, shared with the worker's circuit) with the
+    charter's verdicts and the people's overrides of them, which only the console shows."""
+
     def __init__(
         self,
         replies_topic: str,
@@ -220,14 +180,14 @@ class InboxModel:
         self.sla = sla
         self.timezone = timezone
         self._now = now
+        self.log = ConversationLog()
         self.threads: dict[str, Thread] = {}  # by ref
-        self.replies: dict[str, Entry] = {}  # by reply id: repeats are dropped here
-        self.answered: dict[str, list[tuple[datetime, str]]] = {}  # by ref
-        self.assigned: dict[str, Assignment] = {}  # by ref: the latest
+        self.replies: dict[str, Entry] = {}  # by reply id
+        self.answered = self.log.answered  # by ref
+        self.assigned = self.log.assigned  # by ref: the latest
+        self.requested = self.log.requested  # by action id: (request, its ref)
+        self.outcomes = self.log.outcomes  # by action id: the latest
         self.overrides: dict[str, ModerationDecision] = {}  # by reply id: the latest person's
-        self.requested: dict[str, tuple[ReplyAction, str]] = {}  # by action id: (request, its ref)
-        self.outcomes: dict[str, ReplyActionOutcome] = {}  # by action id: the latest
-        self._events: set[str] = set()
 
     def on_message(self, topic: str, key: bytes | None, value: bytes) -> None:
         """A message of a followed topic; one that does not read is logged and skipped, so a
@@ -244,51 +204,34 @@ class InboxModel:
 
     def add(self, reply: Reply) -> bool:
         """A reply, judged by the charter; False for a repeat (same id), which is dropped."""
-        if reply.id in self.replies:
+        found = self.log.add(reply)
+        if found is None:
             return False
         verdict = moderate(reply, MODERATION_LANGUAGE)
-        entry = Entry(reply=reply, machine=ModerationDecision.automatic(reply, verdict, self._now()))
-        self.replies[reply.id] = entry
-        ref = thread_ref(reply.network, reply.conversation)
-        thread = self.threads.get(ref)
+        self.replies[reply.id] = Entry(
+            reply=reply, machine=ModerationDecision.automatic(reply, verdict, self._now())
+        )
+        entries = [self.replies[item.id] for item in found.replies]
+        thread = self.threads.get(found.ref)
         if thread is None:
-            thread = self.threads[ref] = Thread(ref, reply.network, reply.conversation, reply.alert_id)
-        thread.alert_id = thread.alert_id or reply.alert_id
-        thread.entries.append(entry)
-        thread.entries.sort(key=lambda item: item.reply.at)
+            thread = self.threads[found.ref] = Thread(
+                found.ref, found.network, found.conversation, found.alert_id
+            )
+        thread.alert_id = found.alert_id
+        thread.entries = entries
         return True
 
     def apply(self, event: AuditEvent) -> None:
         """A person's act on a conversation or a reply (read back from Kafka, or just produced
         by this process); applied once by event id."""
-        if event.event_id in self._events:
+        if not self.log.apply(event):
             return
-        self._events.add(event.event_id)
         details = event.details
-        ref = str(details.get("ref", ""))
-        if event.action is AuditAction.REPLY_ANSWERED and ref:
-            marks = self.answered.setdefault(ref, [])
-            marks.append((event.at, event.actor))
-            marks.sort()
-        elif event.action is AuditAction.REPLY_ASSIGNED and ref and details.get("service"):
-            current = self.assigned.get(ref)
-            if current is None or current.at <= event.at:
-                self.assigned[ref] = Assignment(str(details["service"]), event.actor, event.at)
-        elif event.action is AuditAction.REPLY_MODERATED and isinstance(details.get("decision"), dict):
+        if event.action is AuditAction.REPLY_MODERATED and isinstance(details.get("decision"), dict):
             decision = ModerationDecision.model_validate(details["decision"])
             current_decision = self.overrides.get(decision.reply_id)
             if current_decision is None or current_decision.at <= decision.at:
                 self.overrides[decision.reply_id] = decision
-        elif event.action is AuditAction.REPLY_ACTION_REQUESTED and isinstance(details.get("request"), dict):
-            action = ReplyAction.model_validate(details["request"])
-            self.requested[action.action_id] = (action, action.ref)
-        elif event.action is AuditAction.REPLY_ACTED and details.get("action_id"):
-            result = ReplyActionOutcome.model_validate(
-                {key: value for key, value in details.items() if key in ReplyActionOutcome.model_fields}
-            )
-            known = self.outcomes.get(result.action_id)
-            if known is None or known.at <= result.at:
-                self.outcomes[result.action_id] = result
 
     # --- what the pages ask -------------------------------------------------------------
 
@@ -305,51 +248,25 @@ class InboxModel:
     def view(self, thread: Thread, category_of: CategoryOf) -> ThreadView:
         """`thread` at the clock's now: its service, circuit and verdicts."""
         now = self._now()
-        answered = self.answered.get(thread.ref, [])
-        # A network's clock a little ahead of ours must not leave a reply with no deadline.
-        turns = [Turn(who="citizen", at=min(entry.reply.at, now)) for entry in thread.entries]
-        turns += [Turn(who="us", at=at) for at, _ in answered]
-        acts = self.acts(thread.ref)
-        turns += [
-            Turn(who="us", at=min(act.settled_at or act.at, now))
-            for act in acts
-            if act.kind == "answer" and act.state == "done"
-        ]
-        turns.sort(key=lambda turn: (turn.at, turn.who == "us"))
-        circuit = conversation_state(turns, self.sla, now, self.timezone)
-        assignment = self.assigned.get(thread.ref)
-        service = assignment.service if assignment else self._route(thread, category_of)
+        circuit = self.log.circuit(thread.ref, self.sla, now, self.timezone)
+        service = self.log.service(thread.ref, self.routing, category_of)
         decisions = {
             entry.reply.id: self.overrides.get(entry.reply.id, entry.machine) for entry in thread.entries
         }
-        return ThreadView(thread, service, assignment, circuit, _due(circuit, now), decisions, answered, acts)
+        return ThreadView(
+            thread,
+            service,
+            self.assigned.get(thread.ref),
+            circuit,
+            _due(circuit, now),
+            decisions,
+            self.answered.get(thread.ref, []),
+            self.acts(thread.ref),
+        )
 
     def acts(self, ref: str) -> list[Act]:
-        """The conversation's actions on the network: each request with its outcome (either may
-        be read first: they come from different partitions), oldest first."""
-        acts: dict[str, Act] = {}
-        for action_id, (action, at_ref) in self.requested.items():
-            if at_ref == ref:
-                acts[action_id] = Act(
-                    action_id, action.kind, action.reply_id, action.by, action.at, "requested", action.text
-                )
-        for action_id, result in self.outcomes.items():
-            if result.ref != ref:
-                continue
-            asked = acts.get(action_id)
-            acts[action_id] = Act(
-                action_id,
-                result.kind,
-                result.reply_id,
-                result.by,
-                asked.at if asked else result.at,
-                result.state,
-                asked.text if asked else None,
-                result.error,
-                safe_url(result.url),
-                result.at,
-            )
-        return sorted(acts.values(), key=lambda act: act.at)
+        """The conversation's actions on the network, oldest first."""
+        return self.log.acts(ref)
 
     def views(
         self, category_of: CategoryOf, state: str = "", service: str = "", network: str = ""
@@ -367,13 +284,6 @@ class InboxModel:
                 continue
             shown.append(view)
         return shown
-
-    def _route(self, thread: Thread, category_of: CategoryOf) -> str:
-        """The service the rules give: a keyword in any of the citizens' replies counts, else the
-        category of the alert they answer."""
-        text = "\n".join(entry.reply.text for entry in thread.entries)
-        whole = thread.entries[0].reply.model_copy(update={"text": text})
-        return self.routing.route(whole, category_of(thread.alert_id) if thread.alert_id else None)
 
 
 def by_alert(views: list[ThreadView]) -> list[tuple[str | None, list[ThreadView]]]:

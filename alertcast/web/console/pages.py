@@ -78,6 +78,8 @@ ACTION_LABELS = {
     "reply_moderated": N_("moderation verdict"),
     "reply_action_requested": N_("action on a reply requested"),
     "reply_acted": N_("action on a reply done"),
+    "reply_circuit_warned": N_("reply due soon: person on duty told"),
+    "reply_circuit_missed": N_("reply deadline missed: supervisor told"),
     "subscriber_erased": N_("subscriber erased on request"),
 }
 MODE_LABELS = {
