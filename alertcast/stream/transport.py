@@ -1,9 +1,13 @@
-"""A Faust transport whose consumer waits 10 ms, not 1.5 s, for an empty fetch.
+"""A Faust transport whose consumer waits 50 ms, not 1.5 s, for an empty fetch.
 
 Faust hard-codes aiokafka's `fetch_max_wait_ms=1500`, and every worker owns an always-idle
 assignor partition: after any pause (a burst, a GC), aiokafka fetches that idle partition
 alone, the broker holds the fetch 1.5 s, and the backlog it leaves re-triggers the stall, for
-good (see shared/FACTS.md). No Faust setting reaches it, hence this subclass.
+good (see shared/FACTS.md). No Faust setting reaches it, hence this subclass. Not shorter than
+50 ms: a fetch encodes and decodes every assigned partition (a worker holds dozens),
+and at 10 ms an idle worker spent 80 to 110 ms of CPU a second on empty fetches, a busy one
+about 2 ms per incident; 50 ms cut that to about 30 ms a second (a warmed-up worker of
+bench/pipeline.py, measured), and still bounds such a stall to 50 ms per hop.
 
 The same subclass shortens aiokafka's prefetch backoff (100 ms): while any partition of a broker
 holds fetched records Faust has not taken (the table's changelog partitions do, after every
@@ -181,7 +185,7 @@ PRIVATE_NAMES = (
 # (`alertcast_stream_override_calls_total`), so a test on a real broker proves each is wired.
 CALLS: Counter[str] = Counter()
 
-FETCH_MAX_WAIT_MS = 10
+FETCH_MAX_WAIT_MS = 50
 PREFETCH_BACKOFF_S = 0.005
 POSITION_WAIT_S = 10.0
 REREAD_LIMIT = 3
