@@ -23,9 +23,13 @@ from test_console_security import USERS, MemoryProducer, Setup, drafted_event, l
 
 from alertcast import i18n
 from alertcast.duty import tokens
+from alertcast.kpis import charts
 from alertcast.models.alert import Approval, DeliveryRequest, DeliveryStatus, Draft, Receipt, alert_id_for
 from alertcast.models.decision import AuditAction, AuditEvent, DraftStatus
 from alertcast.pausing import new_switch, switch_records
+from alertcast.replies.actions import ReplyAction
+from alertcast.replies.conversations import thread_ref
+from alertcast.replies.model import Reply
 from alertcast.settings import ROOT
 from alertcast.site.dates import zone_place
 from alertcast.web.app import WebConfig, create_app
@@ -123,6 +127,26 @@ def test_what_the_console_wrote_in_an_audit_event_is_shown_in_the_reader_s_langu
     assert event_said(retry, french) == "nouvel essai sur webhook/default"
     assert event_said(older, english) == "nouvel essai sur webhook/default"
     assert event_said(reason, english) == "jeton compromis"  # a person's words stay theirs
+
+
+@pytest.mark.parametrize(
+    ("seconds", "french", "english"),
+    [
+        (0.42, "0,4 s", "0.4 s"),
+        (9.96, "10,0 s", "10.0 s"),
+        (200, "3 min 20 s", "3 min 20 s"),
+        (97200, "1 j 3 h", "1 d 3 h"),
+    ],
+)
+def test_the_kpi_charts_write_delays_in_the_reader_s_language(
+    seconds: float, french: str, english: str
+) -> None:
+    """The SVG's own words (delays, axis, description) come from the catalog it is given."""
+    assert charts.duration(seconds) == charts.duration(seconds, i18n.translations("fr").gettext) == french
+    assert charts.duration(seconds, i18n.translations("en").gettext) == english
+    drawn = str(charts.strip("s", "t", [seconds, 2 * 86400], seconds, None, i18n.translations("en").gettext))
+    assert f"median {english}" in drawn and "1 measure(s)" not in drawn and "2 measure(s); median" in drawn
+    assert "2 d" in drawn and "médiane" not in drawn
 
 
 @pytest.mark.parametrize(
@@ -275,12 +299,64 @@ def fill(setup: Setup) -> dict[str, str]:
     ):
         setup.console.on_message(topic, key, value)
     token = tokens.sign(pending.alert_id, 1, "alice", "primary", KEY, now)
+    conversation = fill_inbox(setup, published.alert_id, now)
     return {
+        "conversation": f"/console/inbox/{conversation}",
         "pending": f"/console/drafts/{pending.alert_id}",
         "scheduled": f"/console/drafts/{scheduled.alert_id}",
         "timeline": f"/console/incidents/{published.alert_id}",
         "duty": f"/console/duty/ack?token={token}",
     }
+
+
+def fill_inbox(setup: Setup, alert_id: str, now: datetime) -> str:
+    """Citizens' replies: a conversation under the published alert (an insult the charter hides,
+    a hiding asked, an assignment, a mark "answered", a new message after it) and a mention
+    under no alert. Returns the conversation's ref."""
+    ref = thread_ref("bluesky", "root-1")
+
+    def said(native: str, text: str, at: datetime, alert: str | None, network: str = "bluesky") -> Reply:
+        return Reply.model_validate(
+            {
+                "id": f"{network}:{native}",
+                "network": network,
+                "author": "@citoyen.example",
+                "text": text,
+                "url": f"https://bsky.app/{native}",
+                "at": at,
+                "alert_id": alert,
+                "conversation": "root-1" if alert else "m-1",
+            }
+        )
+
+    insult = said(
+        "1", "Bande de connards, la route est toujours fermée chez moi", now - timedelta(hours=3), alert_id
+    )
+    setup.feed("replies", insult)
+    setup.feed("replies", said("3", "Qui répond ici ?", now - timedelta(hours=1), None, "mastodon"))
+    hide = ReplyAction(
+        kind="hide",
+        network="bluesky",
+        target="1",
+        reply_id=insult.id,
+        conversation="root-1",
+        ref=ref,
+        alert_id=alert_id,
+        by="bruno",
+        at=now - timedelta(hours=2),
+    )
+    details = {"ref": ref, "network": "bluesky", "conversation": "root-1"}
+    for action, at, more in (
+        (AuditAction.REPLY_ACTION_REQUESTED, hide.at, {"request": hide.model_dump(mode="json")}),
+        (AuditAction.REPLY_ASSIGNED, hide.at, {"service": "voirie"}),
+        (AuditAction.REPLY_ANSWERED, hide.at + timedelta(minutes=5), {}),
+    ):
+        event = AuditEvent(
+            at=at, actor="bruno", action=action, alert_id=alert_id, channel="bluesky", details=details | more
+        )
+        setup.feed("audit", event)
+    setup.feed("replies", said("2", "Et demain ?", now - timedelta(minutes=30), alert_id))
+    return ref
 
 
 PAGES = (
@@ -298,6 +374,12 @@ PAGES = (
     ("bruno", "/console/audit?sessions=1"),
     ("bruno", "/console/policy"),
     ("bruno", "duty"),
+    ("bruno", "/console/inbox"),
+    ("bruno", "/console/inbox?state=overdue&network=x"),  # nothing for these filters
+    ("bruno", "conversation"),
+    ("bruno", "/console/inbox/nothing-here"),
+    ("bruno", "/console/kpi"),
+    ("bruno", "/console/kpi?window=30d"),
     ("bruno", "/console/drafts/nothing-here"),
     ("adam", "/console/admin"),
     ("adam", "/console/queue"),  # 403
@@ -351,6 +433,11 @@ async def test_every_console_page_in_every_language_has_all_its_words_in_the_cat
                     answer = await client.get(paths.get(target, target))
                     assert answer.status_code in (200, 403, 404), (target, answer.status_code)
                     assert "Input should be" not in answer.text  # the policy file above is read
+                    if target == "conversation":  # drawn in full: the act asked shows, in the language
+                        state = "demandée" if language == "fr" else "requested"
+                        assert answer.status_code == 200 and f"<strong>{state}</strong>" in answer.text
+                    if target.startswith("/console/kpi"):  # the charts' own words are checked too
+                        assert answer.status_code == 200 and answer.text.count('class="chart"') == 6
                     text = plain(answer.text)
                     left = sorted(run for run in foreign[language] if run in text)
                     assert left == [], f"{target} in {language} shows the other language: {left}"

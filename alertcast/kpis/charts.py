@@ -4,7 +4,9 @@ and nothing the console's Content-Security-Policy refuses (presentation attribut
 Every chart is an image for assistive technology (`role="img"`, a `<title>` and a `<desc>` that
 say the numbers), and prints its numbers beside what it draws, so nobody has to read a length.
 Labels come from data (sources, areas): they are escaped here, and the result is `Markup` only
-because it is built from escaped parts.
+because it is built from escaped parts. The words a chart writes itself (its description, the
+delays, the axis) come from the `gettext` it is given, so they are the reader's language (French
+when none is given, as the console's default).
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 from markupsafe import Markup
+
+from alertcast.i18n import DEFAULT_LANGUAGE, N_, translations
+
+Gettext = Callable[[str], str]
 
 WIDTH = 560
 LABEL_W = 200  # the labels' column; longer labels are cut, whole in their tooltip
@@ -27,30 +33,32 @@ MARK = "#b3261e"
 MUTED = "#5c5c5c"
 #: The strip's axis marks: log-scaled, so 2 seconds and 2 hours fit one line.
 TICKS: tuple[tuple[float, str], ...] = (
-    (0.1, "0,1 s"),
-    (1, "1 s"),
-    (10, "10 s"),
-    (60, "1 min"),
-    (600, "10 min"),
-    (3600, "1 h"),
-    (6 * 3600, "6 h"),
-    (86400, "1 j"),
-    (7 * 86400, "7 j"),
-    (30 * 86400, "30 j"),
+    (0.1, N_("0.1 s")),
+    (1, N_("1 s")),
+    (10, N_("10 s")),
+    (60, N_("1 min")),
+    (600, N_("10 min")),
+    (3600, N_("1 h")),
+    (6 * 3600, N_("6 h")),
+    (86400, N_("1 d")),
+    (7 * 86400, N_("7 d")),
+    (30 * 86400, N_("30 d")),
 )
 
 
-def _number(value: float, decimals: int) -> str:
-    return f"{value:.{decimals}f}".replace(".", ",")
+def french(message: str) -> str:
+    """The default `gettext`: the console's default language."""
+    return str(translations(DEFAULT_LANGUAGE).gettext(message))
 
 
-def duration(seconds: float | None) -> str:
-    """A delay in French, as short as it stays exact enough to act on: "0,4 s", "42 s",
-    "3 min 20 s", "2 h 05", "1 j 3 h"."""
+def duration(seconds: float | None, gettext: Gettext = french) -> str:
+    """A delay, as short as it stays exact enough to act on: "0,4 s", "42 s", "3 min 20 s",
+    "2 h 05", "1 j 3 h" in French ("0.4 s", "1 d 3 h" in English)."""
     if seconds is None:
         return "—"
     if seconds < 10:
-        return f"{_number(seconds, 1)} s"
+        whole, tenth = divmod(round(seconds * 10), 10)
+        return gettext("%(whole)s.%(tenth)s s") % {"whole": whole, "tenth": tenth}
     whole = round(seconds)
     if whole < 60:
         return f"{whole} s"
@@ -61,7 +69,7 @@ def duration(seconds: float | None) -> str:
         hours, rest = divmod(whole, 3600)
         return f"{hours} h {rest // 60:02d}"
     days, rest = divmod(whole, 86400)
-    return f"{days} j {rest // 3600} h"
+    return gettext("%(days)s d %(hours)s h") % {"days": days, "hours": rest // 3600}
 
 
 def _cut(label: str) -> str:
@@ -94,6 +102,7 @@ def bar_chart(
     shown: Callable[[float], str] = lambda value: f"{value:g}",
     whiskers: Sequence[float | None] | None = None,
     whisker_label: str = "p90",
+    gettext: Gettext = french,
 ) -> Markup:
     """One horizontal bar per (label, value), its number after it; `whiskers` (e.g. each row's
     p90 beside its median) draws a thin line from the bar's end to that value."""
@@ -108,7 +117,8 @@ def bar_chart(
         number = shown(value)
         whisker = whiskers[index] if whiskers is not None and index < len(whiskers) else None
         end = LABEL_W + width
-        body.append(f"<g><title>{escape(label)} : {escape(number)}</title>")
+        said = gettext("%(label)s: %(value)s") % {"label": label, "value": number}
+        body.append(f"<g><title>{escape(said)}</title>")
         body.append(_text(0, middle + 4.5, _cut(label)))
         body.append(f'<rect x="{LABEL_W}" y="{top:.1f}" width="{width:.1f}" height="{BAR_H}" fill="{BAR}"/>')
         if whisker is not None:
@@ -123,10 +133,10 @@ def bar_chart(
             end = max(end, tip)
         body.append(_text(end + 6, middle + 4.5, number))
         body.append("</g>")
-        parts.append(f"{label} : {number}")
-    desc = " ; ".join(parts) if parts else "aucune donnée"
+        parts.append(gettext("%(label)s: %(value)s") % {"label": label, "value": number})
+    desc = gettext("; ").join(parts) if parts else gettext("no data")
     if not rows:
-        body.append(_text(0, 17, "Aucune donnée sur cette période.", fill=MUTED))
+        body.append(_text(0, 17, gettext("No data for this period."), fill=MUTED))
     return _svg(chart_id, title, desc, max(len(rows), 1) * ROW_H + 8, body)
 
 
@@ -139,7 +149,12 @@ def _position(seconds: float, low: float, high: float) -> float:
 
 
 def strip(
-    chart_id: str, title: str, samples: Sequence[float], median: float | None, p90: float | None
+    chart_id: str,
+    title: str,
+    samples: Sequence[float],
+    median: float | None,
+    p90: float | None,
+    gettext: Gettext = french,
 ) -> Markup:
     """Every delay as a dot on a log-scaled line, with the median and the p90 marked and
     printed: the spread shows (one slow night among quick days) where two numbers hide it."""
@@ -147,9 +162,9 @@ def strip(
         return _svg(
             chart_id,
             title,
-            "aucune donnée",
+            gettext("no data"),
             32,
-            [_text(0, 20, "Aucune donnée sur cette période.", fill=MUTED)],
+            [_text(0, 20, gettext("No data for this period."), fill=MUTED)],
         )
     low = max((t for t, _ in TICKS if t <= max(min(samples), TICKS[0][0])), default=TICKS[0][0])
     high = min((t for t, _ in TICKS if t >= max(samples)), default=TICKS[-1][0])
@@ -165,14 +180,14 @@ def strip(
             x = _position(tick, low, high)
             body.append(
                 f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="{MUTED}"/>'
-                + _text(x, axis_y + 17, label, anchor="middle", fill=MUTED, size=11)
+                + _text(x, axis_y + 17, gettext(label), anchor="middle", fill=MUTED, size=11)
             )
     for seconds in samples:
         body.append(
             f'<circle cx="{_position(seconds, low, high):.1f}" cy="{dots_y}" r="4" fill="{BAR}" '
-            f'fill-opacity="0.45"><title>{escape(duration(seconds))}</title></circle>'
+            f'fill-opacity="0.45"><title>{escape(duration(seconds, gettext))}</title></circle>'
         )
-    marks = [("médiane", median, 14.0, ""), ("p90", p90, 27.0, ' stroke-dasharray="4 3"')]
+    marks = [(gettext("median"), median, 14.0, ""), ("p90", p90, 27.0, ' stroke-dasharray="4 3"')]
     for name, value, y, dashes in marks:
         if value is None:
             continue
@@ -184,10 +199,18 @@ def strip(
         anchor = "end" if x > WIDTH / 2 else "start"
         body.append(
             _text(
-                x + (-5 if anchor == "end" else 5), y, f"{name} {duration(value)}", anchor=anchor, fill=MARK
+                x + (-5 if anchor == "end" else 5),
+                y,
+                f"{name} {duration(value, gettext)}",
+                anchor=anchor,
+                fill=MARK,
             )
         )
-    desc = f"{len(samples)} mesure(s) ; médiane {duration(median)} ; p90 {duration(p90)} ; " + (
-        f"de {duration(min(samples))} à {duration(max(samples))}"
-    )
+    desc = gettext("%(count)s measure(s); median %(median)s; p90 %(p90)s; from %(low)s to %(high)s") % {
+        "count": len(samples),
+        "median": duration(median, gettext),
+        "p90": duration(p90, gettext),
+        "low": duration(min(samples), gettext),
+        "high": duration(max(samples), gettext),
+    }
     return _svg(chart_id, title, desc, 90, body)

@@ -22,6 +22,8 @@ as asked, done, or impossible with the reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Any, get_args
 
 from starlette.requests import Request
@@ -30,6 +32,7 @@ from starlette.routing import BaseRoute
 
 from alertcast.charter import check_text
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.replies.actions import CANNOT, MAX_ANSWER, Kind, ReplyAction, allowed, refusal
 from alertcast.replies.model import Network
@@ -52,24 +55,28 @@ MAX_NOTE = 500
 VERDICTS: tuple[Action, ...] = ("keep", "flag", "hide")
 NETWORKS: tuple[str, ...] = get_args(Network)
 # What a redirect's ?notice= says on a conversation's page: (done, text); unknown codes say nothing.
+# Words in English, translated where they are shown (the reader's language).
 NOTICES = {
-    "answered": (True, "Conversation marquée comme répondue : le délai de 72 heures s'arrête."),
-    "assigned": (True, "Conversation confiée au service choisi."),
-    "moderated": (True, "Verdict enregistré dans la console (rien n'a changé sur le réseau)."),
-    "kafka": (False, "Kafka n'a pas pris la demande : réessayez dans un instant."),
-    "hide": (True, "Masquage demandé : il sera fait sur le réseau dans un instant."),
-    "unhide": (True, "Réaffichage demandé : il sera fait sur le réseau dans un instant."),
-    "answer": (True, "Réponse demandée : elle sera publiée sous le message du citoyen, une seule fois."),
+    "answered": (True, N_("Conversation marked as answered: the 72-hour deadline stops.")),
+    "assigned": (True, N_("Conversation assigned to the chosen service.")),
+    "moderated": (True, N_("Verdict recorded in the console (nothing changed on the network).")),
+    "kafka": (False, N_("Kafka did not take the request: try again in a moment.")),
+    "hide": (True, N_("Hiding requested: it will be done on the network in a moment.")),
+    "unhide": (True, N_("Showing again requested: it will be done on the network in a moment.")),
+    "answer": (True, N_("Answer requested: it will be published under the citizen's message, once.")),
 }
 ACT_KINDS: dict[str, Kind] = {"hide": "hide", "unhide": "unhide"}
-KIND_WORDS = {"hide": "masquer", "unhide": "réafficher", "answer": "répondre"}
+KIND_WORDS = {"hide": N_("hide"), "unhide": N_("show again"), "answer": N_("answer")}
 STATE_WORDS = {
-    "requested": "demandée",
-    "done": "faite",
-    "refused": "impossible",
-    "unknown": "incertaine",
-    "failed": "échouée",
+    "requested": N_("requested"),
+    "done": N_("done"),
+    "refused": N_("impossible"),
+    "unknown": N_("outcome unknown"),
+    "failed": N_("unsuccessful"),
 }
+NO_CONVERSATION = N_("no conversation of that name")
+UNKNOWN_REPLY = N_("unknown reply in this conversation")
+NOTE_TOO_LONG = N_("note too long (over %(most)s characters)")
 
 
 class Inbox(Area):
@@ -135,21 +142,26 @@ class Inbox(Area):
     ) -> Response:
         thread = self.model.threads.get(request.path_params["ref"])
         if thread is None:
-            return self.guard.not_found(who, "aucune conversation de ce nom")
+            return self.guard.not_found(who, self.guard.gettext(NO_CONVERSATION, who.language))
+        notice = NOTICES.get(request.query_params.get("notice", ""))
+
+        def words(table: dict[str, str]) -> dict[str, str]:
+            return {code: self.guard.gettext(said, who.language) for code, said in table.items()}
+
         return self.guard.page(
             "inbox_conversation.html",
             who,
             status_code,
             view=self.model.view(thread, self._category),
-            notice=NOTICES.get(request.query_params.get("notice", "")),
+            notice=(notice[0], self.guard.gettext(notice[1], who.language)) if notice else None,
             error=error,
             services=self.model.services(),
             verdicts=VERDICTS,
             can_decide=who.user.can(Permission.DECIDE),
             allowed=allowed,
             cannot=CANNOT,
-            state_words=STATE_WORDS,
-            kind_words=KIND_WORDS,
+            state_words=words(STATE_WORDS),
+            kind_words=words(KIND_WORDS),
             confirm=confirm,
             answer_text=form.get("text", "") if error else "",
             max_answer=MAX_ANSWER,
@@ -160,16 +172,17 @@ class Inbox(Area):
 
     async def act(self, request: Request, who: Who, form: Form) -> Response:
         """Hide or show again one reply on its network; a Matrix redaction is confirmed first."""
+        _ = self._words(who)
         thread = self.model.threads.get(request.path_params["ref"])
         if thread is None:
-            return self.guard.not_found(who, "aucune conversation de ce nom")
+            return self.guard.not_found(who, _(NO_CONVERSATION))
         reply_id = form.get("reply", "")
         entry = next((e for e in thread.entries if e.reply.id == reply_id), None)
         kind = ACT_KINDS.get(form.get("kind", ""))
         if entry is None:
-            return await self._refuse(request, who, form, "réponse inconnue dans cette conversation")
+            return await self._refuse(request, who, form, _(UNKNOWN_REPLY))
         if kind is None:
-            return await self._refuse(request, who, form, "action inconnue : masquer ou réafficher")
+            return await self._refuse(request, who, form, _("unknown action: hide or show again"))
         confirmed = thread.network == "matrix" and kind == "hide" and form.get("confirm") == "oui"
         action = self._action(
             thread, entry.reply.id, who, kind, confirmed_by=who.user.name if confirmed else None
@@ -184,26 +197,32 @@ class Inbox(Area):
         """An answer posted in the thread under one of the citizen's replies (the latest by
         default), once, by the worker; checked by the charter like any text we publish (a
         blocking finding, such as someone's phone number, refuses it here)."""
+        _ = self._words(who)
         thread = self.model.threads.get(request.path_params["ref"])
         if thread is None:
-            return self.guard.not_found(who, "aucune conversation de ce nom")
+            return self.guard.not_found(who, _(NO_CONVERSATION))
         reply_id = form.get("reply", "") or thread.entries[-1].reply.id
         text = form.get("text", "").strip()
         if all(e.reply.id != reply_id for e in thread.entries):
-            return await self._refuse(request, who, form, "réponse inconnue dans cette conversation")
+            return await self._refuse(request, who, form, _(UNKNOWN_REPLY))
         if not text:
-            return await self._refuse(request, who, form, "écrivez la réponse avant de l'envoyer")
+            return await self._refuse(request, who, form, _("write the answer before sending it"))
         if len(text) > MAX_ANSWER:
             return await self._refuse(
-                request, who, form, f"réponse trop longue (plus de {MAX_ANSWER} caractères)"
+                request, who, form, _("answer too long (over %(most)s characters)", most=MAX_ANSWER)
             )
         action = self._action(thread, reply_id, who, "answer", text=text)
         if (why := refusal(action)) is not None:
             return await self._refuse(request, who, form, why)
         blocking = [finding for finding in check_text(text, MODERATION_LANGUAGE) if finding.blocking]
         if blocking:
-            why = "; ".join(f"« {finding.excerpt} » : {finding.message}" for finding in blocking)
-            return await self._refuse(request, who, form, f"la charte bloque cette réponse : {why}")
+            why = _("; ").join(
+                _("“%(excerpt)s”: %(reason)s", excerpt=finding.excerpt, reason=finding.message)
+                for finding in blocking
+            )
+            return await self._refuse(
+                request, who, form, _("the charter blocks this answer: %(why)s", why=why)
+            )
         return await self._request(thread, action, who, "answer")
 
     def _action(
@@ -267,23 +286,25 @@ class Inbox(Area):
     async def mark_answered(self, request: Request, who: Who, form: Form) -> Response:
         """The conversation was answered outside alertcast: its circuit stops until a citizen
         writes again."""
+        _ = self._words(who)
         thread = self.model.threads.get(request.path_params["ref"])
         if thread is None:
-            return self.guard.not_found(who, "aucune conversation de ce nom")
+            return self.guard.not_found(who, _(NO_CONVERSATION))
         note = form.get("note", "").strip()
         if len(note) > MAX_NOTE:
-            return await self._refuse(request, who, form, f"note trop longue (plus de {MAX_NOTE} caractères)")
+            return await self._refuse(request, who, form, _(NOTE_TOO_LONG, most=MAX_NOTE))
         event = self._event(thread, who, AuditAction.REPLY_ANSWERED, note or "répondu hors de la console")
         return await self._record(thread, event, "answered")
 
     async def assign(self, request: Request, who: Who, form: Form) -> Response:
         """The conversation handed to another competent service (one the routing file names)."""
+        _ = self._words(who)
         thread = self.model.threads.get(request.path_params["ref"])
         if thread is None:
-            return self.guard.not_found(who, "aucune conversation de ce nom")
+            return self.guard.not_found(who, _(NO_CONVERSATION))
         service = form.get("service", "")
         if service not in self.model.services():
-            return await self._refuse(request, who, form, "service inconnu : choisissez-le dans la liste")
+            return await self._refuse(request, who, form, _("unknown service: choose it from the list"))
         previous = self.model.view(thread, self._category).service
         event = self._event(
             thread,
@@ -298,19 +319,20 @@ class Inbox(Area):
     async def moderate(self, request: Request, who: Who, form: Form) -> Response:
         """A person's verdict on one reply, replacing the one in force (the charter's stays on
         record inside it, as `overrides`)."""
+        _ = self._words(who)
         thread = self.model.threads.get(request.path_params["ref"])
         if thread is None:
-            return self.guard.not_found(who, "aucune conversation de ce nom")
+            return self.guard.not_found(who, _(NO_CONVERSATION))
         reply_id = form.get("reply", "")
         action = form.get("action", "")
         current = self.model.decision(reply_id)
         note = form.get("note", "").strip()
         if current is None or all(entry.reply.id != reply_id for entry in thread.entries):
-            return await self._refuse(request, who, form, "réponse inconnue dans cette conversation")
+            return await self._refuse(request, who, form, _(UNKNOWN_REPLY))
         if action not in VERDICTS:
-            return await self._refuse(request, who, form, "verdict inconnu : choisissez-le dans la liste")
+            return await self._refuse(request, who, form, _("unknown verdict: choose it from the list"))
         if len(note) > MAX_NOTE:
-            return await self._refuse(request, who, form, f"note trop longue (plus de {MAX_NOTE} caractères)")
+            return await self._refuse(request, who, form, _(NOTE_TOO_LONG, most=MAX_NOTE))
         verdict: Action = "keep" if action == "keep" else "flag" if action == "flag" else "hide"
         decision = current.reversed_by(who.user.name, clock.now(), verdict)
         event = self._event(
@@ -372,6 +394,10 @@ class Inbox(Area):
         self.model.apply(event)
         log.info("console: %s %s conversation %s", event.actor, event.action.value, thread.ref)
         return self.guard.redirect(f"/inbox/{thread.ref}?notice={notice}")
+
+    def _words(self, who: Who) -> Callable[..., str]:
+        """The Python side's words (a refusal) in the person's language, as `_(message, **values)`."""
+        return partial(self.guard.gettext, language=who.language)
 
     async def _refuse(self, request: Request, who: Who, form: Form, error: str) -> Response:
         return await self.conversation(request, who, form, error=error, status_code=422)

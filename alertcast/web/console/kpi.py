@@ -19,7 +19,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.kpis import charts
+from alertcast.kpis.charts import Gettext
 from alertcast.kpis.report import (
     DEFAULT_WINDOW,
     WINDOWS,
@@ -40,20 +42,21 @@ from alertcast.web.console.inbox_model import CategoryOf, InboxModel
 from alertcast.web.console.pages import SECURITY_HEADERS
 from alertcast.web.console.readmodel import ConsoleReadModel
 
-WINDOW_LABELS: dict[WindowName, str] = {"24h": "24 heures", "7d": "7 jours", "30d": "30 jours"}
+# Each code's words, in English: translated through the catalogs where they are shown.
+WINDOW_LABELS: dict[WindowName, str] = {"24h": N_("24 hours"), "7d": N_("7 days"), "30d": N_("30 days")}
 CATEGORY_LABELS = {
-    "road_closure": "route fermée",
-    "traffic": "circulation",
-    "transport_disruption": "transports perturbés",
-    "strike": "grève",
-    "school_transport": "transport scolaire",
-    "weather": "météo",
-    "flood": "inondation",
-    "heat": "canicule",
-    "public_service": "service public",
-    "water": "eau",
-    "other": "autre",
-    "": "inconnue",
+    "road_closure": N_("road closed"),
+    "traffic": N_("traffic"),
+    "transport_disruption": N_("transport disrupted"),
+    "strike": N_("strike"),
+    "school_transport": N_("school transport"),
+    "weather": N_("weather"),
+    "flood": N_("flood"),
+    "heat": N_("heatwave"),
+    "public_service": N_("public service"),
+    "water": N_("water"),
+    "other": N_("other"),
+    "": N_("unknown"),
 }
 TOP = 12  # categories and areas plotted; the table under each plot lists every one
 
@@ -79,21 +82,32 @@ class Kpis(Area):
 
     async def page(self, request: Request, who: Who, form: Form) -> Response:
         kpis = self.report(request)
+
+        def gettext(message: str) -> str:
+            return self.guard.gettext(message, who.language)
+
         return self.guard.page(
             "kpi.html",
             who,
             kpis=kpis,
-            charts=plots(kpis),
-            windows=WINDOW_LABELS,
-            duration=charts.duration,
-            category=lambda name: CATEGORY_LABELS.get(name, name),
+            charts=plots(kpis, gettext),
+            windows={name: gettext(label) for name, label in WINDOW_LABELS.items()},
+            duration=lambda seconds: charts.duration(seconds, gettext),
         )
 
     async def json(self, request: Request, who: Who, form: Form) -> Response:
         return JSONResponse(self.report(request).model_dump(mode="json"), headers=SECURITY_HEADERS)
 
 
-def plots(kpis: KpiReport) -> dict[str, Markup]:
+def plots(kpis: KpiReport, gettext: Gettext = charts.french) -> dict[str, Markup]:
+    """The page's charts, their words (titles, delays, categories) in `gettext`'s language."""
+
+    def duration(seconds: float) -> str:
+        return charts.duration(seconds, gettext)
+
+    def count(value: float) -> str:
+        return f"{value:.0f}"
+
     def medians(timings: dict[str, Timing]) -> list[tuple[str, float]]:
         return [(name or "?", t.median_s) for name, t in timings.items() if t.median_s is not None]
 
@@ -102,41 +116,50 @@ def plots(kpis: KpiReport) -> dict[str, Markup]:
 
     by_channel = kpis.to_receipt_by_channel
     by_source = kpis.to_approval_by_source
-    categories = [(CATEGORY_LABELS.get(name, name), float(n)) for name, n in kpis.by_category.items()]
+    categories = [
+        (gettext(CATEGORY_LABELS[name]) if name in CATEGORY_LABELS else name, float(n))
+        for name, n in kpis.by_category.items()
+    ]
     areas = [(name, float(n)) for name, n in kpis.by_area.items()]
     return {
         "to_approval": charts.strip(
             "kpi-approval",
-            "Délai de la saisie à l'approbation, chaque alerte",
+            gettext("Delay from entry to approval, each alert"),
             kpis.to_approval.samples,
             kpis.to_approval.median_s,
             kpis.to_approval.p90_s,
+            gettext=gettext,
         ),
         "to_approval_by_source": charts.bar_chart(
             "kpi-approval-source",
-            "Délai médian de la saisie à l'approbation, par source (trait : p90)",
+            gettext("Median delay from entry to approval, by source (line: p90)"),
             medians(by_source),
-            charts.duration,
+            duration,
             p90s(by_source),
+            gettext=gettext,
         ),
         "to_receipt": charts.strip(
             "kpi-receipt",
-            "Délai de l'approbation au dernier accusé de réception, chaque alerte",
+            gettext("Delay from approval to the last delivery receipt, each alert"),
             kpis.to_receipt.samples,
             kpis.to_receipt.median_s,
             kpis.to_receipt.p90_s,
+            gettext=gettext,
         ),
         "to_receipt_by_channel": charts.bar_chart(
             "kpi-receipt-channel",
-            "Délai médian de l'approbation à l'accusé de réception, par réseau (trait : p90)",
+            gettext("Median delay from approval to delivery receipt, by network (line: p90)"),
             medians(by_channel),
-            charts.duration,
+            duration,
             p90s(by_channel),
+            gettext=gettext,
         ),
         "by_category": charts.bar_chart(
-            "kpi-category", "Alertes par catégorie", categories[:TOP], lambda n: f"{n:.0f}"
+            "kpi-category", gettext("Alerts by category"), categories[:TOP], count, gettext=gettext
         ),
-        "by_area": charts.bar_chart("kpi-area", "Alertes par zone", areas[:TOP], lambda n: f"{n:.0f}"),
+        "by_area": charts.bar_chart(
+            "kpi-area", gettext("Alerts by area"), areas[:TOP], count, gettext=gettext
+        ),
     }
 
 

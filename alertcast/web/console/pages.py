@@ -103,7 +103,7 @@ INBOX_FILTER_LABELS = {
     "answered": N_("answered replies"),
     "moderated": N_("moderated"),
 }
-NETWORK_LABELS = {"email": N_("e-mail"), "x": "X"}
+NETWORK_LABELS = {"email": N_("e-mail"), "x": N_("X")}
 # What a text's length counts (alertcast/render/length.py).
 UNIT_LABELS = {
     "characters": N_("characters"),
