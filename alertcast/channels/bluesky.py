@@ -196,6 +196,11 @@ class BlueskyChannel:
     def account(self, name: str) -> BlueskyAccount:
         return self._accounts.named(name)
 
+    async def did(self, name: str) -> str:
+        """The account's DID, from its session (signing in once if none is kept): the reply
+        reader needs it to tell our posts, and replies under them, from the rest."""
+        return (await self._session(self.account(name))).did
+
     # --- the lifecycle -------------------------------------------------------------------------
 
     async def publish(self, request: DeliveryRequest) -> PostResult:

@@ -1,9 +1,10 @@
 """Replies read from the networks, on the leader worker only, with their cursors in Kafka.
 
 Every `ALERTCAST_REPLIES_POLL_S` the leader asks each reader (a Mastodon account's mentions, an
-IMAP mailbox, a Matrix room's `/sync`, a Telegram bot's updates, the comments under a Facebook
-Page's recent posts, an X account's mentions where `read_replies` is on) for what arrived after
-its cursor, sends the replies to `replies.received` (keyed
+IMAP mailbox, a Matrix room's `/sync`, a Bluesky account's PDS firehose (where its DID's posts
+and the replies under them show), a Telegram bot's updates, the comments under a Facebook Page's
+recent posts, an X account's mentions where `read_replies` is on) for what arrived after its
+cursor, sends the replies to `replies.received` (keyed
 by the alert they answer), waits until the brokers hold them, and only then sends the new
 cursor to `replies.cursors`. A leader killed in between reads the same replies again: they keep
 their ids, and the inbox drops repeats; none is lost. Every worker follows the cursors and the
@@ -20,9 +21,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import httpx
 from pydantic import BaseModel
 
-from alertcast.channels import facebook_replies, matrix_replies, telegram_replies, x_replies
+from alertcast.channels import bluesky_replies, facebook_replies, matrix_replies, telegram_replies, x_replies
+from alertcast.channels.bluesky import BlueskyAccount, BlueskyChannel
+from alertcast.channels.bluesky_reply_parsing import FirehoseCursor
 from alertcast.channels.email_parsing import thread_entry
 from alertcast.channels.email_replies import ImapAccount, ImapCursor
 from alertcast.channels.email_replies import read_replies as read_mailbox
@@ -49,6 +53,7 @@ cursor_topic = topic("replies.cursors")
 cursors: dict[str, bytes] = {}
 posts: dict[str, str] = {}  # "<channel>:<our post's id>" -> its alert
 page_posts: dict[str, dict[str, tuple[str, datetime]]] = {}  # Facebook account -> post -> (alert, when)
+dids: dict[str, str] = {}  # Bluesky account -> its DID: signed in for once, not at every poll
 cursors_loaded, posts_loaded = asyncio.Event(), asyncio.Event()
 Batch = tuple[list[Reply], BaseModel]  # the replies, and the cursor to keep once they are sent
 Read = Callable[[bytes | None], Awaitable[Batch]]
@@ -143,6 +148,26 @@ def readers() -> dict[str, Read]:
                 return await facebook_replies.read_replies(account, cursor, recent, client=client)
 
         found[f"facebook:{page.name}"] = comments
+    for data in settings.bluesky_accounts:
+        bluesky = BlueskyAccount.model_validate(data)
+
+        async def firehose(raw: bytes | None, account: BlueskyAccount = bluesky) -> Batch:
+            cursor = FirehoseCursor.model_validate_json(raw) if raw else None
+            if cursor is not None and cursor.service.rstrip("/") != account.service:
+                # Sequence numbers are the old service's: read the new one from its start (the
+                # replies keep their ids, so the inbox drops those it already has).
+                cursor = None
+            async with make_client(settings.http_timeout_s) as client:
+                return await bluesky_replies.read_replies_firehose(
+                    account.service,
+                    await did_of(account, client),
+                    cursor,
+                    alert_of=alert_of("bluesky"),
+                    client=client,
+                    web_url=account.web_url,
+                )
+
+        found[f"bluesky:{bluesky.name}"] = firehose
     for data in settings.x_accounts:
         user = XAccount.model_validate(data)
         if not user.read_replies:
@@ -157,6 +182,16 @@ def readers() -> dict[str, Read]:
     return found
 
 
+async def did_of(account: BlueskyAccount, client: httpx.AsyncClient) -> str:
+    """Our DID on Bluesky: what tells our posts, and the replies under them, from the rest.
+    A DID never changes for an account, so one sign-in per worker (Bluesky limits sign-ins)."""
+    if account.identifier.startswith("did:"):
+        return account.identifier
+    if account.name not in dids:
+        dids[account.name] = await BlueskyChannel([account], client).did(account.name)
+    return dids[account.name]
+
+
 def readable() -> bool:
     """Some configured account can be read."""
     return bool(
@@ -165,6 +200,7 @@ def readable() -> bool:
         or settings.matrix_accounts
         or settings.telegram_accounts
         or settings.facebook_accounts
+        or settings.bluesky_accounts
         or any(data.get("read_replies") for data in settings.x_accounts)
     )
 
