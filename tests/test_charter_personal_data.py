@@ -256,3 +256,25 @@ def test_service_mailboxes_on_public_domains_pass(address: str) -> None:
 )
 def test_other_addresses_block(address: str) -> None:
     assert personal(f"Écrivez à {address}.") == [("personal_data.email", address)]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "06 12 34 56 78",
+        "06.12.34.56.78",
+        "06-12-34-56-78",
+        "06\u00a012\u00a034\u00a056\u00a078",
+        "+33 (0)6 12 34 56 78",
+        "+44 7700 900123",
+        "0692 12 34 56",
+    ],
+)
+def test_numbers_written_with_any_separator_pass_the_digit_run_prefilter(number: str) -> None:
+    """find_numbers skips the matchers when no run of six digits is there: every way a number is
+    written keeps its digits in one run, so it is still found, as a mobile."""
+    assert [m.kind for m in find_numbers(f"Appelez le {number} ce soir.")] == ["mobile"]
+
+
+def test_a_text_with_only_dates_hours_and_road_numbers_has_no_phone_number() -> None:
+    assert find_numbers("Route D 934 fermée du 7/12 à 4 h 14 au 8/12 à 11 h 44, 130 km/h.") == []

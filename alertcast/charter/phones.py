@@ -20,6 +20,7 @@ fixed-or-mobile, VoIP 09, or unknown) is a switchboard unless a person is named 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -92,8 +93,17 @@ def _national_digits(raw: str) -> str:
     return "".join(char for char in raw if char.isdigit())
 
 
+#: Six digits or more, with only what numbers are written with between them: no French, British
+#: or overseas number is shorter, so a text without such a run has none (most alerts: their
+#: digits are dates, hours, road numbers) and the matchers, the charter's costliest step on such
+#: a text, are not run.
+_DIGIT_RUN = re.compile(r"\d(?:[\s.\-/()]*\d){5,}")
+
+
 def find_numbers(text: str) -> list[PhoneMatch]:
     """Every phone number in `text`, in order, with its kind; emergency short codes excluded."""
+    if not _DIGIT_RUN.search(text):
+        return []
     data = contacts()
     found: list[PhoneMatch] = []
     for index, region in enumerate(data.regions):
