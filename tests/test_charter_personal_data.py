@@ -265,9 +265,12 @@ def test_other_addresses_block(address: str) -> None:
         "06.12.34.56.78",
         "06-12-34-56-78",
         "06\u00a012\u00a034\u00a056\u00a078",
+        "06\u202f12\u202f34\u202f56\u202f78",  # French typography's narrow no-break spaces
+        "06\u200912\u200934\u200956\u200978",  # thin spaces
         "+33 (0)6 12 34 56 78",
         "+44 7700 900123",
         "0692 12 34 56",
+        "0692\u202f12\u202f34\u202f56",  # a Réunion mobile, in French typography
     ],
 )
 def test_numbers_written_with_any_separator_pass_the_digit_run_prefilter(number: str) -> None:

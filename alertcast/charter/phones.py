@@ -97,6 +97,7 @@ def _national_digits(raw: str) -> str:
 #: or overseas number is shorter, so a text without such a run has none (most alerts: their
 #: digits are dates, hours, road numbers) and the matchers, the charter's costliest step on such
 #: a text, are not run.
+_THIN_SPACES = str.maketrans({"\u202f": " ", "\u2009": " ", "\u2007": " "})
 _DIGIT_RUN = re.compile(r"\d(?:[\s.\-/()]*\d){5,}")
 
 
@@ -106,8 +107,11 @@ def find_numbers(text: str) -> list[PhoneMatch]:
         return []
     data = contacts()
     found: list[PhoneMatch] = []
+    # French typography groups digits with narrow or thin no-break spaces, which phonenumbers
+    # does not read as separators: it is given plain spaces, one for one (the offsets hold).
+    readable = text.translate(_THIN_SPACES)
     for index, region in enumerate(data.regions):
-        for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
+        for match in PhoneNumberMatcher(readable, region, leniency=Leniency.POSSIBLE):
             start, end = match.start, match.end
             if match.raw_string.startswith("(") and ")" not in match.raw_string:
                 start += 1  # "(03 21 45 67 89)": the bracket is the text's, not the number's
@@ -123,7 +127,7 @@ def find_numbers(text: str) -> list[PhoneMatch]:
                 and not (written.startswith("0") and not written.startswith("00") and len(written) == 11)
             ):
                 continue  # later regions only read national numbers the first could not
-            formatted, number_type = _resolve(match.number, raw)
+            formatted, number_type = _resolve(match.number, readable[start:end])
             valid = number_type != PhoneNumberType.UNKNOWN
             found.append(PhoneMatch(start, end, raw, formatted, _kind(number_type, formatted, valid)))
     return sorted(found, key=lambda match: match.start)
