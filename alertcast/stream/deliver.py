@@ -196,13 +196,15 @@ async def guarded(request: DeliveryRequest, attempt: Callable[[], Awaitable[Post
     answers of the network move the breaker."""
     channel_id = request.channel
     breaker = breakers.of(channel_id, request.paced_as)
+    # Paced first, then asked: a request that waited its turn while the circuit opened (the
+    # calls before it failed) must not call the network when its turn comes.
+    paced = await throttle.pace(channel_id, request.paced_as)
+    if paced > 0:
+        log.info("delivery %s paced %.1f s by the %s post rate", request.delivery_key, paced, channel_id)
     wait = breaker.acquire()
     if wait > 0:
         where = f"{channel_id}/{request.paced_as}"
         raise TransientError(f"circuit open for {where}: network not called", retry_after=wait)
-    paced = await throttle.pace(channel_id, request.paced_as)
-    if paced > 0:
-        log.info("delivery %s paced %.1f s by the %s post rate", request.delivery_key, paced, channel_id)
     try:
         post = await attempt()
     except (TransientError, OutcomeUnknown):
