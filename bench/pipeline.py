@@ -365,6 +365,23 @@ def log_tail(folder: Path) -> str:
     )
 
 
+@contextlib.contextmanager
+def profiled(pid: int, output: str) -> Iterator[None]:
+    """py-spy samples the worker over the measured incidents only, as collapsed stacks."""
+    if not output:
+        yield
+        return
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", output]
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(timeout=60)
+        say(f"profile: {output} (collapsed stacks; py-spy's raw format)")
+
+
 async def run_measurements(
     args: argparse.Namespace, bootstrap: str, prefix: str, run: str, sink_port: int, worker_pid: int
 ) -> tuple[dict[str, float], Recovery | None] | None:
@@ -375,7 +392,8 @@ async def run_measurements(
         freeze = Freeze(worker_pid, at=args.count // 2) if args.freeze else None
         say(f"measuring {args.count} incidents at {args.rate:g}/s" + (", freezing mid-run" if freeze else ""))
         cpu_before = cpu_seconds(worker_pid)
-        measured = await measure(bootstrap, prefix, args.count, args.rate, run, freeze)
+        with profiled(worker_pid, args.profile):
+            measured = await measure(bootstrap, prefix, args.count, args.rate, run, freeze)
         figures = measured.figures()
         figures["cpu_ms_per_incident"] = (cpu_seconds(worker_pid) - cpu_before) * 1000 / args.count
         figures["sink_hits"] = hits[0]
@@ -420,6 +438,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="target incidents per second")
     parser.add_argument("--bootstrap", default="", help="use this broker instead of starting one")
     parser.add_argument("--freeze", action="store_true", help="SIGSTOP the worker 300 ms mid-run")
+    parser.add_argument("--profile", default="", help="py-spy the worker while measuring, into this file")
     args = parser.parse_args()
     args.count = args.count or (round(args.rate * 8) if args.freeze else 1000)
     result = run_bench(args)

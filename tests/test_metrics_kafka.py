@@ -37,11 +37,9 @@ FAMILIES = [
     "alertcast_deliveries_paused",
     "alertcast_account_healthy",
 ]
-SOURCE_TOPICS = [
+SOURCE_TOPICS = [  # the topics the pipeline's agents read (ingest composes; approval fans out)
     "incidents.submitted",
-    "incidents.accepted",
     "alerts.drafted",
-    "alerts.approved",
     "deliveries.requests",
 ]
 

@@ -1,4 +1,4 @@
-"""Approval agent: drafts and decisions in, approvals and audit events out.
+"""Approval agent: drafts and decisions in, approvals, their delivery requests and audit events out.
 
 One agent reads `alerts.drafted` and `alerts.decisions` together: both are keyed by incident
 key, so a draft and every decision about it arrive on one partition, in order, and one
@@ -34,6 +34,7 @@ from alertcast.models.alert import ChannelText, Draft
 from alertcast.models.decision import AuditEvent, Decision, DecisionAction, DraftStatus, PolicyConfig
 from alertcast.models.incident import Incident
 from alertcast.render.compose import check_edit
+from alertcast.stream import fanout
 from alertcast.stream.app import app, approved, for_each_event, send_durably, settings, topic
 from alertcast.stream.keyed import KeyedLocks
 from alertcast.stream.metrics import observe_approval_wait, observe_submit_to_approval
@@ -104,6 +105,7 @@ async def _apply(key: str, step: Step) -> None:
     outputs = [(audit, key.encode(), event.model_dump_json().encode()) for event in step.audit]
     if step.approval is not None:
         outputs.insert(0, (approved, key.encode(), step.approval.model_dump_json().encode()))
+        outputs.extend(await fanout.messages(step.approval))
     await send_durably(*outputs)
     if step.state is not None:
         states[key] = step.state.model_dump_json()

@@ -1,4 +1,8 @@
-"""Compose agent: an accepted incident version in, one checked text per channel out, as a draft.
+"""Compose: an accepted incident version in, one checked text per channel out, as a draft.
+
+The ingest agent composes each version it accepts and sends the version and its draft
+together (`alertcast.stream.ingest.accept`): an agent of its own reading `incidents.accepted`
+cost one more consume, parse and acknowledgement per incident for no decision of its own.
 
 A refused template or a blocked text never stops the agent: they travel in the draft
 (`problems`, `blocked`, `findings`) for the duty communicator to see and fix.
@@ -12,14 +16,14 @@ import logging
 import time
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from alertcast import communes
 from alertcast.charter import grammar, nlp
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
 from alertcast.render.compose import Templates, compose
 from alertcast.stream import accounts, metrics
-from alertcast.stream.app import accepted, app, drafted, for_each_event, settings
+from alertcast.stream.app import settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,13 +48,13 @@ def load_language_models() -> float:
     return time.monotonic() - started
 
 
-@app.agent(accepted)
-async def compose_drafts(stream: Any) -> None:
-    await for_each_event(stream, compose_one)
+# One composition at a time per worker, as when compose was an agent of its own: the charter's
+# language models and LanguageTool's cache are not shared between threads.
+composing = asyncio.Lock()
 
 
-async def compose_one(event: Any) -> None:
-    message = AcceptedIncident.model_validate_json(event.value)
+async def draft_of(message: AcceptedIncident) -> Draft:
+    """The draft of an accepted version: one checked text per channel."""
     alert_id = alert_id_for(message.incident_key)
     base = settings.site_base_url.rstrip("/")
     link = f"{base}/alerts/{alert_id}.html" if base else ""  # the key ingest chose, not re-derived
@@ -64,17 +68,19 @@ async def compose_one(event: Any) -> None:
         limits=accounts.limits,
         checker=checker,
     )
-    with metrics.COMPOSE_SECONDS.time():
-        # In a thread, so the event loop keeps serving the other agents and the consumer's
-        # heartbeats meanwhile: the charter parses sentences (spaCy) and may ask LanguageTool
-        # over HTTP (one incident at a time: this agent is sequential).
-        composition = await watched(asyncio.to_thread(run), f"composing alert {alert_id}")
+    async with composing:
+        with metrics.COMPOSE_SECONDS.time():
+            # In a thread, so the event loop keeps serving the other agents and the consumer's
+            # heartbeats meanwhile: the charter parses sentences (spaCy) and may ask
+            # LanguageTool over HTTP.
+            composition = await watched(asyncio.to_thread(run), f"composing alert {alert_id}")
     for problem in composition.problems:
         log.error("alert %s: %s", alert_id, problem.line())
     for text in composition.texts:
         if text.blocked:
             log.warning("alert %s: %s/%s blocked: %s", alert_id, text.channel, text.language, text.reason)
-    draft = Draft(
+    metrics.drafted(composition.blocked, len(composition.problems))
+    return Draft(
         alert_id=alert_id,
         incident_key=message.incident_key,
         version=message.version,
@@ -85,8 +91,6 @@ async def compose_one(event: Any) -> None:
         blocked=composition.blocked,
         problems=composition.problems,
     )
-    await drafted.send(key=message.incident_key.encode(), value=draft.model_dump_json().encode())
-    metrics.drafted(draft.blocked, len(draft.problems))
 
 
 async def watched(work: Awaitable[T], what: str, every: float = SLOW_S) -> T:

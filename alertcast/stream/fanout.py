@@ -1,4 +1,10 @@
-"""Fan-out agent: one approval in, one delivery request per (channel, account) out, all at once.
+"""The fan-out: one approval's delivery requests, one per (channel, account), sent all at once.
+
+The approval agent sends them with the approval itself (`alertcast.stream.approval._apply`),
+durably and before writing its state: a hop of its own (an agent reading `alerts.approved`)
+cost one more consume, one more parse of the whole draft and one more acknowledgement per
+alert, for no decision of its own; a replayed approval sends the requests again, and the
+delivery ledger posts once.
 
 Accounts are chosen by the routes (category, area; exercises only to exercise accounts). Each
 request is keyed by its channel and account (`DeliveryRequest.partition_key`), so the worker
@@ -10,7 +16,6 @@ push service, or the subscribers' mail login: alertcast.subscriptions.lanes).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -19,7 +24,7 @@ from pydantic import BaseModel
 from alertcast.delivery.routing import Route, select_accounts
 from alertcast.models.alert import Approval, ChannelText, DeliveryRequest, DeliveryStatus
 from alertcast.stream import metrics, subscriptions
-from alertcast.stream.app import app, approved, for_each_event, receipts, requests, settings
+from alertcast.stream.app import receipts, requests, settings
 from alertcast.stream.deliver import channels, receipt_for
 from alertcast.subscriptions.lanes import DELIVERED_BY
 
@@ -38,24 +43,18 @@ def encoded(message: BaseModel) -> bytes:
     return message.model_dump_json().encode()
 
 
-@app.agent(approved)
-async def fan_out(stream: Any) -> None:
-    await for_each_event(stream, fan_out_one)
-
-
-async def fan_out_one(event: Any) -> None:
-    approval = Approval.model_validate_json(event.value)
+async def messages(approval: Approval) -> list[tuple[Any, bytes, bytes]]:
+    """(topic, key, value) for each chosen account: its delivery request, or the receipt
+    saying why nothing is posted when its text is blocked (visible, not silent)."""
     draft = approval.draft
     accounts = {name: channel.accounts() for name, channel in channels.items()}
-    chosen = select_accounts(draft.incident, accounts, routes)
-    lanes: dict[tuple[str, str], str] = {}
+    chosen = [(name, account, "") for name, account in select_accounts(draft.incident, accounts, routes)]
     if any(name in channels for name in DELIVERED_BY.values()):
         for to in await subscriptions.matched(draft.incident):
             if to.channel in channels:
-                chosen.append((to.channel, to.subscription_id))
-                lanes[to.channel, to.subscription_id] = to.lane
-    sends = []
-    for name, account in chosen:
+                chosen.append((to.channel, to.subscription_id, to.lane))
+    out: list[tuple[Any, bytes, bytes]] = []
+    for name, account, lane in chosen:
         text = text_for(approval, name)
         request = DeliveryRequest(
             alert_id=draft.alert_id,
@@ -65,14 +64,13 @@ async def fan_out_one(event: Any) -> None:
             incident=draft.incident,
             text=text,
             approved_at=approval.approved_at,
-            lane=lanes.get((name, account), ""),
+            lane=lane,
         )
         if text is not None and text.blocked:
-            # Visible, not silent: the channel's receipt says why nothing was posted.
             skipped = receipt_for(request, DeliveryStatus.SKIPPED, time.perf_counter(), error=text.reason)
-            sends.append(receipts.send(key=request.delivery_key.encode(), value=encoded(skipped)))
+            out.append((receipts, request.delivery_key.encode(), encoded(skipped)))
             metrics.fanned_out(name, "skipped")
         else:
-            sends.append(requests.send(key=request.partition_key, value=encoded(request)))
+            out.append((requests, request.partition_key, encoded(request)))
             metrics.fanned_out(name, "requested")
-    await asyncio.gather(*sends)
+    return out

@@ -1,4 +1,5 @@
-"""Ingest agent: raw submissions in, versioned incidents or rejections with reasons out."""
+"""Ingest agent: raw submissions in, versioned incidents and their drafts, or rejections with
+reasons, out."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from alertcast.ingest.detect import parse_document
 from alertcast.models.alert import AcceptedIncident, Rejection
 from alertcast.models.incident import Incident, Info
 from alertcast.models.problem import Problem
-from alertcast.stream import metrics
+from alertcast.stream import compose, metrics
 from alertcast.stream.app import (
     accepted,
     app,
+    drafted,
     for_each_event,
     rejected,
     send_durably,
@@ -99,8 +101,8 @@ async def handle(event: Any, raw: bytes, source: str) -> None:
 async def accept(incident: Incident, warnings: list[Problem]) -> None:
     """Number the version; a message seen before (same sender and identifier) is dropped.
 
-    The accepted incident is in Kafka before the table records its message as seen, so a
-    replay after a crash never drops a message whose version was not sent on."""
+    The accepted incident and its draft are in Kafka before the table records its message as
+    seen, so a replay after a crash never drops a message whose version was not sent on."""
     state = versions.get(incident.key) or {"version": 0, "messages": {}}
     if incident.message_key in state["messages"]:
         log.info("duplicate %s ignored (already version %s)", incident.message_key, state["messages"])
@@ -129,7 +131,11 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
         incident=incident,
         warnings=warnings,
     )
-    await send_durably((accepted, incident.key.encode(), message.model_dump_json().encode()))
+    draft = await compose.draft_of(message)
+    await send_durably(
+        (accepted, incident.key.encode(), message.model_dump_json().encode()),
+        (drafted, incident.key.encode(), draft.model_dump_json().encode()),
+    )
     versions[incident.key] = {
         "version": version,
         "messages": {**state["messages"], incident.message_key: version},

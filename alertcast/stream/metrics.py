@@ -83,14 +83,14 @@ REJECTIONS = Counter(
 )
 DRAFTS = Counter(
     "alertcast_drafts",
-    "Drafts written by the compose agent, by outcome (ready; problems: a template failed; "
+    "Drafts composed by the ingest agent, by outcome (ready; problems: a template failed; "
     "blocked: a charter finding blocks every text).",
     ["outcome"],
     registry=registry,
 )
 COMPOSE_SECONDS = Histogram(
     "alertcast_compose_duration_seconds",
-    "Time the compose agent spends on one incident version (templates, charter, fitting).",
+    "Time composing one incident version takes (templates, charter, fitting).",
     buckets=STAGE_BUCKETS,
     registry=registry,
 )
@@ -117,7 +117,7 @@ APPROVAL_TO_RECEIPT_SECONDS = Histogram(
 )
 FANOUT = Counter(
     "alertcast_fanout_requests",
-    "Delivery requests made by the fan-out agent, by channel and outcome (requested; skipped: "
+    "Delivery requests made by the fan-out (in the approval agent), by channel and outcome (requested; skipped: "
     "the channel's text is blocked, a skipped receipt says why).",
     ["channel", "outcome"],
     registry=registry,

@@ -15,7 +15,6 @@ from alertcast.stream import (
     deliver,
     digest,
     duty,
-    fanout,
     ingest,
     pollers,
     replies,
@@ -28,9 +27,7 @@ from alertcast.stream.app import app, settings
 
 AGENTS = (
     ingest,
-    compose,
     approval,
-    fanout,
     deliver,
     site,
     pollers,
