@@ -102,9 +102,10 @@ def entry_of(key: str) -> LedgerEntry | None:
 
 async def record(entry: LedgerEntry, durable: bool = False) -> None:
     """Write the entry; `durable` waits until its changelog record is in Kafka (before posting)."""
-    ledger[entry.delivery_key] = entry.model_dump_json()
     if durable:
-        await app.producer.flush()
+        await ledger.set_durably(entry.delivery_key, entry.model_dump_json())
+    else:
+        ledger[entry.delivery_key] = entry.model_dump_json()
 
 
 def earlier_entries(request: DeliveryRequest) -> dict[int, LedgerEntry]:

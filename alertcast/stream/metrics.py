@@ -117,8 +117,8 @@ APPROVAL_TO_RECEIPT_SECONDS = Histogram(
 )
 FANOUT = Counter(
     "alertcast_fanout_requests",
-    "Delivery requests made by the fan-out (in the approval agent), by channel and outcome (requested; skipped: "
-    "the channel's text is blocked, a skipped receipt says why).",
+    "Delivery requests made by the fan-out (in the approval agent), by channel and outcome "
+    "(requested; skipped: the channel's text is blocked, a skipped receipt says why).",
     ["channel", "outcome"],
     registry=registry,
 )
