@@ -9,7 +9,7 @@ import dataclasses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertcast.charter import check_text
+from alertcast.charter import check_text, style
 from alertcast.charter.folding import fold_with_map
 from alertcast.charter.lexicon import load_charter
 from alertcast.charter.phrases import required_words
@@ -56,3 +56,28 @@ def test_emoji_are_still_counted_and_plain_text_has_none() -> None:
     assert [text[start:end] for start, end in emoji_spans(text)] == ["🚧", "➡️", "🚗"]
     assert emoji_spans("Route fermée, déviation par la D 917.") == []
     assert any(f.rule == "style.emoji" for f in check_text("Attention 🚧🚧🚧🚧 route fermée", "fr"))
+
+
+EMOJI_PIECES = st.sampled_from(
+    [
+        "Route",
+        " ",
+        "\n",
+        "🚧",
+        "➡️",
+        "👨\u200d👩\u200d👧",
+        "🇫🇷",
+        "1\ufe0f\u20e3",
+        "👍🏽",
+        "©",
+        "e\u0301",
+        "é",
+        "D 917",
+    ]
+)
+
+
+@given(st.lists(EMOJI_PIECES, min_size=1, max_size=12).map("".join))
+def test_the_walk_from_the_first_pictogram_finds_what_the_whole_walk_finds(text: str) -> None:
+    whole = [(m.start(), m.end()) for m in style._GRAPHEME.finditer(text) if style.is_emoji(m.group(0))]
+    assert emoji_spans(text) == whole

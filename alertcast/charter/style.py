@@ -148,9 +148,21 @@ def is_emoji(grapheme: str) -> bool:
 
 
 def emoji_spans(text: str) -> list[tuple[int, int]]:
-    if _PICTOGRAPHIC.search(text) is None:  # no pictogram anywhere: no grapheme to walk
+    """The graphemes that are pictograms, walked only from the space before the first pictogram
+    to the last one: a whole text walked grapheme by grapheme cost most of the charter's style
+    check. Before a space is a grapheme boundary (the space is no mark joining what precedes it,
+    and a prepended sign before it is not written in alert texts)."""
+    pictograms = [match.end() for match in _PICTOGRAPHIC.finditer(text)]
+    if not pictograms:  # no pictogram anywhere: no grapheme to walk
         return []
-    return [(match.start(), match.end()) for match in _GRAPHEME.finditer(text) if is_emoji(match.group(0))]
+    first = text.rfind(" ", 0, pictograms[0])
+    spans = []
+    for match in _GRAPHEME.finditer(text, max(first, 0)):
+        if match.start() >= pictograms[-1]:
+            break
+        if is_emoji(match.group(0)):
+            spans.append((match.start(), match.end()))
+    return spans
 
 
 def _emoji(charter: Charter, text: str) -> list[Finding]:
