@@ -11,6 +11,9 @@ a committed one goes stale the day someone edits a `.po`).
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,39 @@ def N_(message: str) -> str:
     """Marks a message for extraction where it is defined (a label table); it is translated
     where it is shown, in the reader's language."""
     return message
+
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+"""A named value in a message (`%(name)s`, as gettext's python-format has it), or `%%`."""
+
+
+def plain(value: Any) -> str:
+    """A value as the English wording writes it: a date-time in UTC to the second (ISO 8601),
+    a message given as a value (a finding quoted by a reason) as it was stored."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, Mapping) and "message" in value:
+        return str(value["message"])
+    return str(value)
+
+
+def as_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Values as a message keeps them, the same before and after JSON: a date-time as its
+    English text (ISO 8601, UTC), which `alertcast.explanations` shows in the reader's zone."""
+    return {name: plain(value) if isinstance(value, datetime) else value for name, value in params.items()}
+
+
+def fill(message: str, params: Mapping[str, Any], shown: Callable[[Any], str] = plain) -> str:
+    """`message` with each `%(name)s` replaced by `shown(params[name])` and `%%` by `%`; a name
+    `params` lacks stays as written (a translation naming a value the message lacks)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        return shown(params[name]) if name in params else match.group(0)
+
+    return PLACEHOLDER.sub(value, message)
 
 
 def language_of(tag: str | None) -> str:

@@ -217,7 +217,11 @@ class Inbox(Area):
         blocking = [finding for finding in check_text(text, MODERATION_LANGUAGE) if finding.blocking]
         if blocking:
             why = _("; ").join(
-                _("“%(excerpt)s”: %(reason)s", excerpt=finding.excerpt, reason=finding.message)
+                _(
+                    "“%(excerpt)s”: %(reason)s",
+                    excerpt=finding.excerpt,
+                    reason=self.guard.pages.explain(finding, "message", who.language),
+                )
                 for finding in blocking
             )
             return await self._refuse(
