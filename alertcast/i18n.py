@@ -49,6 +49,12 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 """A named value in a message (`%(name)s`, as gettext's python-format has it), or `%%`."""
 
 
+def term(message_id: str, stored: str | None = None) -> dict[str, str]:
+    """A word given as a message's value (`%(status)s`), said through the catalogs too: stored
+    as `stored` (the code word, e.g. "held"), else as the English msgid itself."""
+    return {"message": message_id if stored is None else stored, "message_id": message_id}
+
+
 def plain(value: Any) -> str:
     """A value as the English wording writes it: a date-time in UTC to the second (ISO 8601),
     a message given as a value (a finding quoted by a reason) as it was stored."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertcast.approval.policy import Requirement
-from alertcast.i18n import N_
+from alertcast.i18n import N_, term
 from alertcast.models.alert import Approval, ChannelText, Draft
 from alertcast.models.decision import (
     ApprovalMode,
@@ -195,7 +195,7 @@ STATUS_WORDS = {
 
 def status_said(status: DraftStatus) -> dict[str, str]:
     """`status` as a message value (`Problem.said(..., status=status_said(s))`)."""
-    return {"message": status.value, "message_id": STATUS_WORDS[status]}
+    return term(STATUS_WORDS[status], status.value)
 
 
 def refusal_without_state(decision: Decision, now: datetime) -> AuditEvent:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from alertcast.i18n import N_, as_params, fill
 
@@ -152,6 +153,15 @@ _MESSAGES = {
 }
 
 
+def refusal(rule: str, message: str, hint: str = "", /, **params: Any) -> PydanticCustomError:
+    """A validator's refusal worded like `Problem.said` (msgids, each value `%(name)s`): pydantic
+    reports it as `rule` with the English words, and `problems_from_validation` keeps the
+    msgids and the values."""
+    return PydanticCustomError(
+        rule, fill(message, params), {**params, "message_id": message, "hint_id": hint}
+    )
+
+
 def problems_from_validation(error: ValidationError) -> list[Problem]:
     """Turn pydantic's errors into Problems, keeping every one of them."""
     problems = []
@@ -162,8 +172,9 @@ def problems_from_validation(error: ValidationError) -> list[Problem]:
         value = item.get("input")
         if rule == "missing":
             value = None
-        message_id, hint_id = _MESSAGES.get(rule, ""), _HINTS.get(rule, "")
-        context = (item.get("ctx") or {}) if message_id else {}
+        context = dict(item.get("ctx") or {})
+        message_id = str(context.pop("message_id", "") or _MESSAGES.get(rule, ""))
+        hint_id = str(context.pop("hint_id", "") or _HINTS.get(rule, ""))
         params = {
             name: _plain(str(given) if isinstance(given, Exception) else given)
             for name, given in context.items()
@@ -174,10 +185,10 @@ def problems_from_validation(error: ValidationError) -> list[Problem]:
                 value=_plain(value),
                 rule=rule,
                 message=message,
-                hint=hint_id,
+                hint=fill(hint_id, params),
                 message_id=message_id,
                 hint_id=hint_id,
-                params=params,
+                params=params if message_id or hint_id else {},
             )
         )
     return problems

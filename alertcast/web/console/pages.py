@@ -25,6 +25,7 @@ from alertcast.explanations import explain
 from alertcast.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, N_, install, language_of, translations
 from alertcast.models.decision import AuditEvent
 from alertcast.models.finding import Finding
+from alertcast.replies.actions import REFUSALS
 from alertcast.settings import ROOT
 from alertcast.site.dates import clock_time, zone_place
 from alertcast.site.labels import word
@@ -229,6 +230,7 @@ class Pages:
             network=_labeller(NETWORK_LABELS, catalog, str.capitalize),
             unit=_labeller(UNIT_LABELS, catalog),
             said=lambda event: event_said(event, catalog, language, self.zone),
+            refusal=lambda text: str(catalog.gettext(text)) if text in REFUSALS else text,
             # A problem's, a finding's or a reason's words (message, hint, suggestion).
             explain=lambda item, field="message": explain(
                 item, field, language, catalog=catalog, zone=self.zone
