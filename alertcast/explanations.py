@@ -18,7 +18,7 @@ from datetime import datetime, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from alertcast.i18n import DEFAULT_LANGUAGE, PLACEHOLDER, fill, language_of, translations
+from alertcast.i18n import DEFAULT_LANGUAGE, PLACEHOLDER, fill, language_of, spoken, translations
 from alertcast.settings import get_settings
 from alertcast.site.dates import clock_time
 
@@ -66,7 +66,7 @@ def explain(
 def line(problem: Any, language: str | None = None) -> str:
     """A problem in one line, as the CLI prints it: in English as stored (`language` None),
     else in `language`."""
-    catalog = translations(language) if language else None
+    catalog = spoken(language) if language else None
     _ = catalog.gettext if catalog is not None else str
 
     def said(field: str) -> str:

@@ -11,6 +11,7 @@ a committed one goes stale the day someone edits a `.po`).
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 from jinja2 import Environment
 
 from alertcast.errors import ConfigurationError
@@ -134,6 +135,38 @@ def install(env: Environment, language: str, catalog: Any = None) -> None:
     env.install_gettext_translations(  # type: ignore[attr-defined]  # added by the extension
         catalog if catalog is not None else translations(language), newstyle=True
     )
+
+
+def terminal_language(chosen: str = "", environ: Mapping[str, str] = os.environ) -> str:
+    """The CLI's language: the one chosen (ALERTCAST_LANGUAGE), else the POSIX locale's (the
+    first of LC_ALL, LC_MESSAGES, LANG that is set: fr_FR.UTF-8 is French, C is not), else
+    English, the language of the CLI's sources."""
+    if language_of(chosen):
+        return language_of(chosen)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if environ.get(name):
+            return language_of(environ[name].split(".")[0].split("@")[0]) or "en"
+    return "en"
+
+
+def spoken(language: str) -> Translations | NullTranslations:
+    """The catalog of `language` for the CLI, which must speak even where the catalogs were not
+    compiled (a checkout before `make catalogs`): then the English of the sources."""
+    try:
+        return translations(language)
+    except CatalogMissing:
+        return NullTranslations()
+
+
+def speaker(language: str) -> Callable[..., str]:
+    """`_(message, **values)` in `language` (the Python side's words: a CLI line): the
+    message's translation with its `%(name)s` filled."""
+    catalog = spoken(language)
+
+    def say(message: str, /, **values: Any) -> str:
+        return fill(str(catalog.gettext(message)), values)
+
+    return say
 
 
 def compile_catalogs(locale_dir: Path = LOCALE_DIR) -> list[Path]:
