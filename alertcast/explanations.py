@@ -55,6 +55,8 @@ def explain(
             return clock_time(when, tz=zone, language=language)
         if isinstance(value, Mapping) and "message" in value:
             return explain(value, "message", language, catalog=catalog, zone=zone)
+        if isinstance(value, list) and all(isinstance(item, Mapping) for item in value):
+            return str(catalog.gettext("; ")).join(shown(item) for item in value)
         return str(value)
 
     # A message that is only its values (a parser's error, LanguageTool's words) has no words

@@ -56,13 +56,22 @@ def term(message_id: str, stored: str | None = None) -> dict[str, str]:
     return {"message": message_id if stored is None else stored, "message_id": message_id}
 
 
+def said(message_id: str, **params: Any) -> dict[str, Any]:
+    """A message given as another message's value (`%(reasons)s`): its English and what says it
+    again in a reader's language, as a Problem keeps them."""
+    return {"message": fill(message_id, params), "message_id": message_id, "params": as_params(params)}
+
+
 def plain(value: Any) -> str:
     """A value as the English wording writes it: a date-time in UTC to the second (ISO 8601),
-    a message given as a value (a finding quoted by a reason) as it was stored."""
+    a message given as a value (a finding quoted by a reason) as it was stored, a list of
+    messages one after the other."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, Mapping) and "message" in value:
         return str(value["message"])
+    if isinstance(value, list) and all(isinstance(item, Mapping) for item in value):
+        return "; ".join(plain(item) for item in value)
     return str(value)
 
 

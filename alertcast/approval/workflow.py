@@ -12,6 +12,7 @@ of times, moving and cancelling are in `schedule`; the state and events in `stat
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from alertcast.approval import schedule
 from alertcast.approval.policy import Requirement
@@ -33,7 +34,7 @@ from alertcast.approval.state import (
     status_said,
 )
 from alertcast.i18n import N_
-from alertcast.models.alert import Draft
+from alertcast.models.alert import ChannelText, Draft
 from alertcast.models.decision import (
     ApprovalMode,
     AuditAction,
@@ -66,6 +67,11 @@ def text_key(channel: str, language: str) -> str:
     return f"{channel}/{language}"
 
 
+def _blocked(text: ChannelText) -> dict[str, Any]:
+    """Why `text` is blocked, as a message value (said again in each reader's language)."""
+    return {"message": text.reason, "message_id": text.reason_id, "params": text.params}
+
+
 def unpublishable(draft: Draft, edited: list[str] | None = None) -> Problem | None:
     """Why this draft cannot be published as it is, or None."""
     if not draft.texts:
@@ -88,15 +94,15 @@ def unpublishable(draft: Draft, edited: list[str] | None = None) -> Problem | No
                 N_("the edited %(channel)s text (%(language)s) is blocked: %(reason)s"),
                 channel=text.channel,
                 language=text.language,
-                reason=text.reason,
+                reason=_blocked(text),
             )
     if all(text.blocked for text in draft.texts):
-        reasons = "; ".join(dict.fromkeys(text.reason for text in draft.texts if text.reason))
+        reasons = {text.reason: _blocked(text) for text in draft.texts if text.reason}
         return Problem.said(
             "texts",
             "approval.all_blocked",
             N_("every text is blocked, edit at least one: %(reasons)s"),
-            reasons=reasons,
+            reasons=list(reasons.values()),
         )
     return None
 

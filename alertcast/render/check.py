@@ -92,6 +92,9 @@ class _Say:
     def problem(self, problem: Problem) -> str:
         return problem.line(self.language)
 
+    def reason(self, text: ChannelText) -> str:
+        return text.reason if self.language is None else explain(text, "reason", self.language)
+
     def finding(self, finding: Finding) -> str:
         _ = self.words
         where = finding.path if finding.path else f"{finding.start}-{finding.end}"
@@ -194,7 +197,7 @@ def _report_text(text: ChannelText, out: TextIO, tty: bool, say: _Say) -> int:
         if not tty and finding.end > finding.start:
             print(_underline(text.text, finding), file=out)
     if text.blocked:
-        print(_("   BLOCKED: %(reason)s", reason=text.reason), file=out)
+        print(_("   BLOCKED: %(reason)s", reason=say.reason(text)), file=out)
         return EXIT_REFUSED
     return EXIT_WARNINGS if text.findings else EXIT_OK
 

@@ -35,7 +35,7 @@ from alertcast.charter.engine import blocking, check_incident, check_text
 from alertcast.charter.lexicon import LexiconError
 from alertcast.clock import clock
 from alertcast.errors import ConfigurationError
-from alertcast.i18n import N_
+from alertcast.i18n import N_, said
 from alertcast.models.alert import ChannelText
 from alertcast.models.finding import Finding
 from alertcast.models.incident import Incident, Info, MsgType, Status
@@ -246,11 +246,11 @@ def finish(
     findings: list[Finding],
 ) -> ChannelText:
     """A fitted text with its findings; blocked if it does not fit or a finding blocks."""
-    reasons = [fitted.reason] if fitted.blocked else []
+    reasons = [fitted.reason_said] if fitted.blocked else []
     blockers = [finding for finding in findings if finding.blocking]
     if blockers:
         rules = ", ".join(dict.fromkeys(finding.rule for finding in blockers))
-        reasons.append(f"blocking charter findings: {rules}")
+        reasons.append(said(N_("blocking charter findings: %(rules)s"), rules=rules))
     return ChannelText(
         channel=channel,
         language=language,
@@ -263,7 +263,9 @@ def finish(
         dropped=fitted.dropped,
         findings=findings,
         blocked=bool(reasons),
-        reason="; ".join(reasons),
+        reason="; ".join(reason["message"] for reason in reasons),
+        reason_id="%(reasons)s" if reasons else "",
+        params={"reasons": reasons} if reasons else {},
     )
 
 
