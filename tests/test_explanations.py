@@ -9,17 +9,23 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
+from alertcast.approval.schedule import planned_time
+from alertcast.approval.state import refusal_without_state
 from alertcast.charter import check_incident, check_text
 from alertcast.clock import clock
+from alertcast.examples import incidents
 from alertcast.explanations import explain, line
 from alertcast.i18n import N_
+from alertcast.models.decision import AuditAction, AuditEvent, Decision, DecisionAction
 from alertcast.models.finding import Finding
-from alertcast.models.problem import Problem
+from alertcast.models.incident import Incident
+from alertcast.models.problem import Problem, problems_from_validation
 from alertcast.replies.model import Reply
 from alertcast.replies.moderation import moderate
 from alertcast.settings import get_settings
-from alertcast.web.console.pages import Pages
+from alertcast.web.console.pages import Pages, event_said
 
 AT = datetime(2026, 12, 7, 5, 30, tzinfo=UTC)
 NOW = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
@@ -117,11 +123,6 @@ def test_a_parser_s_own_words_are_kept_untranslated() -> None:
 
 
 def test_pydantic_s_messages_are_said_in_the_reader_s_language() -> None:
-    from pydantic import ValidationError
-
-    from alertcast.models.incident import Incident
-    from alertcast.models.problem import problems_from_validation
-
     with pytest.raises(ValidationError) as error:
         Incident.model_validate({"identifier": "x" * 300, "msgType": "Nope"})
     problems = {problem.path: problem for problem in problems_from_validation(error.value)}
@@ -146,8 +147,6 @@ def test_charter_findings_are_stored_in_the_text_s_language_and_said_in_the_read
 
 
 def test_incident_findings_name_their_times_in_the_zone() -> None:
-    from alertcast.examples import incidents
-
     clock.set(lambda: datetime(2030, 1, 1, tzinfo=UTC))
     try:
         incident = incidents(datetime(2026, 12, 7, 5, 0, tzinfo=UTC))[0]
@@ -189,3 +188,37 @@ def test_a_moderation_reason_quoting_a_charter_finding_is_said_whole_in_the_read
         '"06 12 34 56 78" looks like a private mobile phone number.'
     )
     assert explain(reason, "message", "fr") == reason.message
+
+
+def test_a_refusal_kept_in_an_audit_event_is_said_in_the_reader_s_language() -> None:
+    decision = Decision(
+        incident_key="k",
+        alert_id="a",
+        version=1,
+        action=DecisionAction.APPROVE,
+        actor="alice",
+        at=NOW,
+        publish_at=AT,
+    )
+    problem = planned_time(decision, incidents(NOW)[0], NOW)
+    assert isinstance(problem, Problem) and problem.rule == "schedule.past"
+    refused = AuditEvent(
+        at=NOW,
+        actor="alice",
+        action=AuditAction.APPROVE,
+        accepted=False,
+        message=f"{problem.message}; {problem.hint}",
+        details={"problem": problem.model_dump(mode="json")},
+    )
+    pages = Pages("Europe/Paris")
+    french = event_said(refused, pages.catalogs["fr"], "fr", pages.zone)
+    assert french == (
+        "l'heure de publication 07/12/2026 06:30:00 est déjà passée (il est 07/12/2026 07:00:00) ; "
+        "approuvez sans heure pour publier tout de suite, ou donnez une heure plus tardive"
+    )
+    assert event_said(refused, pages.catalogs["en"], "en", pages.zone).startswith(
+        "the publication time 7 Dec 2026, 06:30:00 has already passed"
+    )
+    unknown = refusal_without_state(decision, NOW)
+    assert unknown.message == "no draft is known for this incident"
+    assert event_said(unknown, pages.catalogs["fr"], "fr") == "aucun brouillon n'est connu pour cet incident"
