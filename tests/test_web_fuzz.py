@@ -322,7 +322,11 @@ def test_a_lone_surrogate_escape_is_refused_with_the_error_shape(api: Api, conte
     body = response.json()
     assert body["error"] == "invalid_document"
     [problem] = body["problems"]
-    assert (problem["path"], problem["value"], problem["rule"]) == ("identifier", "\\ud800", "unpaired_surrogate")
+    assert (problem["path"], problem["value"], problem["rule"]) == (
+        "identifier",
+        "\\ud800",
+        "unpaired_surrogate",
+    )
     assert "surrogate" in body["problems"][0]["message"] and body["problems"][0]["hint"]
     [message] = api.producer.messages[before:]
     assert message.topic == "incidents.rejected"
