@@ -50,13 +50,13 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 """A named value in a message (`%(name)s`, as gettext's python-format has it), or `%%`."""
 
 
-def term(message_id: str, stored: str | None = None) -> dict[str, str]:
+def term(message_id: str, stored: str | None = None, /) -> dict[str, str]:
     """A word given as a message's value (`%(status)s`), said through the catalogs too: stored
     as `stored` (the code word, e.g. "held"), else as the English msgid itself."""
     return {"message": message_id if stored is None else stored, "message_id": message_id}
 
 
-def said(message_id: str, **params: Any) -> dict[str, Any]:
+def said(message_id: str, /, **params: Any) -> dict[str, Any]:
     """A message given as another message's value (`%(reasons)s`): its English and what says it
     again in a reader's language, as a Problem keeps them."""
     return {"message": fill(message_id, params), "message_id": message_id, "params": as_params(params)}
