@@ -1,13 +1,18 @@
-"""`alertcast`: the front door. Exit codes: 0 clean, 1 warnings, 2 input refused, 64 usage error."""
+"""`alertcast`: the front door. Exit codes: 0 clean, 1 warnings, 2 input refused, 64 usage error.
+
+Human lines are said in ALERTCAST_LANGUAGE, else in the POSIX locale's language (LANG=fr_FR.UTF-8
+is French), else in English (`i18n.terminal_language`); JSON output is the same in every one.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from alertcast.i18n import speaker, terminal_language
 from alertcast.settings import get_settings
 
 if TYPE_CHECKING:
@@ -43,29 +48,51 @@ def _actions(parser: argparse.ArgumentParser) -> Any:
     return parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
 
 
-def _pauses(args: argparse.Namespace) -> int:
+def _pauses(args: argparse.Namespace, _: Callable[..., str]) -> int:
     from alertcast import pausing
 
     settings = get_settings()
     if args.action == "paused":
         switches, held = pausing.board(settings).active(), pausing.held(settings)
         for pause in switches:
-            why = f": {pause.reason}" if pause.reason else ""
-            print(f"paused {pause.scope} by {pause.by} at {pause.at:%Y-%m-%d %H:%M:%S}Z{why}")
+            at = f"{pause.at:%Y-%m-%d %H:%M:%S}Z"
+            print(
+                _(
+                    "paused %(scope)s by %(person)s at %(at)s: %(reason)s",
+                    scope=pause.scope,
+                    person=pause.by,
+                    at=at,
+                    reason=pause.reason,
+                )
+                if pause.reason
+                else _("paused %(scope)s by %(person)s at %(at)s", scope=pause.scope, person=pause.by, at=at)
+            )
         if not switches:
-            print("no pause: deliveries go out")
+            print(_("no pause: deliveries go out"))
         for channel, count in sorted(held.items()):
-            print(f"held {channel}: {count} deliveries")
+            print(_("held %(channel)s: %(count)s deliveries", channel=channel, count=count))
         return EXIT_OK
     if args.account and not args.channel:
-        print("error: --account needs --channel (an account is paused within its channel)", file=sys.stderr)
+        print(
+            _("error: --account needs --channel (an account is paused within its channel)"), file=sys.stderr
+        )
         return EXIT_USAGE
     pause = pausing.switch(settings, args.action == "pause", args.channel, args.account, args.by, args.reason)
     if pause.paused:
-        print(f"paused {pause.scope} by {pause.by}: its deliveries wait until `alertcast deliveries resume`")
+        print(
+            _(
+                "paused %(scope)s by %(person)s: its deliveries wait until `alertcast deliveries resume`",
+                scope=pause.scope,
+                person=pause.by,
+            )
+        )
     else:
         print(
-            f"resumed {pause.scope} by {pause.by}: held deliveries go out (unless another pause holds them)"
+            _(
+                "resumed %(scope)s by %(person)s: held deliveries go out (unless another pause holds them)",
+                scope=pause.scope,
+                person=pause.by,
+            )
         )
     return EXIT_OK
 
@@ -201,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
+    language = terminal_language(settings.language)
+    _ = speaker(language)
     if args.command == "kafka":
         from alertcast import kafka
 
@@ -210,21 +239,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif args.action == "down":
                 stopped = kafka.down(args.data_dir, args.port, args.brokers)
                 print(
-                    f"stopped broker pid(s) {', '.join(map(str, stopped))}"
+                    _("stopped broker pid(s) %(pids)s", pids=", ".join(map(str, stopped)))
                     if stopped
-                    else "no broker running"
+                    else _("no broker running")
                 )
             else:
                 states = kafka.running(args.data_dir, args.port, args.brokers)
                 for node, pid in states:
-                    where = f"on {node.bootstrap}, data {node.data_dir}, log {node.log_file}"
                     print(
-                        f"broker {node.node_id}: "
-                        + (f"running (pid {pid}) {where}" if pid else "not running")
+                        _(
+                            "broker %(node)s: running (pid %(pid)s) on %(bootstrap)s, "
+                            "data %(data)s, log %(log)s",
+                            node=node.node_id,
+                            pid=pid,
+                            bootstrap=node.bootstrap,
+                            data=node.data_dir,
+                            log=node.log_file,
+                        )
+                        if pid
+                        else _("broker %(node)s: not running", node=node.node_id)
                     )
                 return EXIT_OK if all(pid for _, pid in states) else EXIT_WARNINGS
         except kafka.KafkaError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_REFUSED
         return EXIT_OK
     if args.command == "vapid":
@@ -234,12 +271,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.action == "new":
                 key = vapid.generate_key_file(args.file)
                 print(key.application_server_key)
-                print(f"# set ALERTCAST_VAPID_PRIVATE_KEY_FILE={args.file.resolve()}", file=sys.stderr)
+                print(
+                    _("# set ALERTCAST_VAPID_PRIVATE_KEY_FILE=%(path)s", path=args.file.resolve()),
+                    file=sys.stderr,
+                )
             else:
                 key = vapid.load_key_file(args.file) if args.file else vapid.load_key(settings)
                 print(key.application_server_key)
         except vapid.VapidError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_REFUSED
         return EXIT_OK
     if args.command == "communes":
@@ -247,9 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             installed = communes.install(settings.cache_dir)
-            print(f"communes: {installed} ({len(communes.load(settings.cache_dir))} communes)")
+            count = len(communes.load(settings.cache_dir))
+            print(_("communes: %(path)s (%(count)s communes)", path=installed, count=count))
         except communes.CommunesMissing as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_REFUSED
         return EXIT_OK
     if args.command == "languagetool":
@@ -259,20 +300,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if args.action == "up":
                 server = languagetool.up(args.data_dir, settings.cache_dir, args.port)
-                print(f"set ALERTCAST_LANGUAGETOOL_URL={server.url} for the worker, web and check")
+                print(
+                    _("set ALERTCAST_LANGUAGETOOL_URL=%(url)s for the worker, web and check", url=server.url)
+                )
             elif args.action == "down":
                 pid = languagetool.down(args.data_dir, args.port)
-                print(f"stopped LanguageTool pid {pid}" if pid else "LanguageTool not running")
+                print(
+                    _("stopped LanguageTool pid %(pid)s", pid=pid) if pid else _("LanguageTool not running")
+                )
             else:
                 server, pid = languagetool.running(args.data_dir, args.port)
                 print(
-                    f"LanguageTool: running (pid {pid}) on {server.url}, log {server.log_file}"
+                    _(
+                        "LanguageTool: running (pid %(pid)s) on %(url)s, log %(log)s",
+                        pid=pid,
+                        url=server.url,
+                        log=server.log_file,
+                    )
                     if pid
-                    else "LanguageTool: not running"
+                    else _("LanguageTool: not running")
                 )
                 return EXIT_OK if pid else EXIT_WARNINGS
         except languagetool.LanguageToolError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_REFUSED
         return EXIT_OK
     if args.command == "topics":
@@ -281,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             stale = topic_schemas.write(check=args.check)
             for path in stale:
-                print(f"{'stale' if args.check else 'wrote'} {path}")
+                print(_("stale %(path)s", path=path) if args.check else _("wrote %(path)s", path=path))
             return EXIT_WARNINGS if args.check and stale else EXIT_OK
         from alertcast import topics
 
@@ -297,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             require_python_stream()  # the versions and overrides were checked by the import
         except (WebhookConfigError, StreamGuardError) as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_REFUSED
         run()
         return EXIT_OK
@@ -311,14 +361,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             built = build_channels(settings)
         except WebhookConfigError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_REFUSED
         results = asyncio.run(_check_and_close(built))
         print(table(results))
         return EXIT_OK if all(r.ok for r in results) else EXIT_REFUSED
     if args.command == "deliveries":
         if args.action != "resolve":
-            return _pauses(args)
+            return _pauses(args, _)
         from alertcast.delivery.ledger import Resolution
         from alertcast.resolve import NotFound, resolve
 
@@ -332,9 +382,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             resolve(settings, args.delivery_key, choice, args.posted, args.by)
         except NotFound as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_REFUSED
-        print(f"{args.delivery_key}: {choice.value} sent to the workers; its receipt will follow")
+        print(
+            _(
+                "%(key)s: %(choice)s sent to the workers; its receipt will follow",
+                key=args.delivery_key,
+                choice=choice.value,
+            )
+        )
         return EXIT_OK
     if args.command == "subscribers":
         from alertcast.subscribers import delete_subscriber, export_subscriber, exported_json
@@ -343,30 +399,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exported_json(export_subscriber(settings, args.who)))
             return EXIT_OK
         erased = delete_subscriber(settings, args.who, args.by)
-        print(f"{len(erased)} subscription(s) erased" + (f": {', '.join(erased)}" if erased else ""))
+        print(
+            _("%(count)s subscription(s) erased: %(ids)s", count=len(erased), ids=", ".join(erased))
+            if erased
+            else _("%(count)s subscription(s) erased", count=0)
+        )
         return EXIT_OK
     if args.command == "users":
         import getpass
 
         from alertcast.web.console.auth import hash_password
 
-        first, second = getpass.getpass("mot de passe : "), getpass.getpass("encore : ")
+        first, second = getpass.getpass(_("password: ")), getpass.getpass(_("again: "))
         if not first or first != second:
-            print("the passwords are empty or differ", file=sys.stderr)
+            print(_("the passwords are empty or differ"), file=sys.stderr)
             return EXIT_REFUSED
         print(hash_password(first))
         return EXIT_OK
     if args.command == "submit":
         from alertcast.submit import submit_files
 
-        return submit_files(args.files, settings, args.source)
+        return submit_files(args.files, settings, args.source, language=language)
     if args.command == "web":
         from alertcast.web.app import serve, write_openapi
 
         if args.action == "openapi":
             outdated = write_openapi(check=args.check)
-            verb = "stale" if args.check else "wrote"
-            print(f"{verb} deploy/openapi.json" if outdated else "deploy/openapi.json is current")
+            if not outdated:
+                print(_("%(path)s is current", path="deploy/openapi.json"))
+            else:
+                print(
+                    _("stale %(path)s", path="deploy/openapi.json")
+                    if args.check
+                    else _("wrote %(path)s", path="deploy/openapi.json")
+                )
             return EXIT_WARNINGS if args.check and outdated else EXIT_OK
         serve(settings, args.port or settings.web_port)
         return EXIT_OK
@@ -376,19 +442,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             made = new_key(args.name)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_USAGE
-        print(f"key for {made.name} (shown once, give it to the source): {made.key}")
+        print(
+            _("key for %(name)s (shown once, give it to the source): %(key)s", name=made.name, key=made.key)
+        )
         print(made.yaml_entry(), end="")
         return EXIT_OK
     if args.command == "check":
         from alertcast.render.check import check_command
 
-        return check_command(args.files, args.channel, args.lang, charter_dir=settings.charter_dir)
+        return check_command(
+            args.files, args.channel, args.lang, charter_dir=settings.charter_dir, language=language
+        )
     if args.command == "parse":
         from alertcast.submit import parse_files
 
-        return parse_files(args.files, args.source)
+        return parse_files(args.files, args.source, language=language)
     if args.command == "demo":
         from alertcast.demo import run_demo
         from alertcast.kafka import KafkaError
@@ -403,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 wall_port=args.wall_port,
             )
         except KafkaError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(_("error: %(error)s", error=error), file=sys.stderr)
             return EXIT_REFUSED
     raise AssertionError(args.command)
 

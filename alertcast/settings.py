@@ -234,6 +234,11 @@ class Settings(BaseSettings):
     timezone: str = Field(
         default="Europe/Paris", description="the body's time zone (IANA), for times on pages and in texts"
     )
+    language: str = Field(
+        default="",
+        description="the language of the CLI's human lines (fr, en); empty: the POSIX locale's "
+        "(LC_ALL, LC_MESSAGES, LANG: fr_FR.UTF-8 is French), else English",
+    )
     log_level: str = "info"
     cache_dir: Path = Field(default=Path.home() / ".cache" / "alertcast")
     kafka_dir: Path = Field(default=Path(".alertcast") / "kafka", description="local broker data and logs")

@@ -40,6 +40,9 @@ def pytest_configure(config: pytest.Config) -> None:
     i18n.compile_catalogs()
 
 
+#: The one error shape (README): its five fields, then the msgids of `message` and `hint` and
+#: the values they name, for each reader's language (alertcast.explanations).
+PROBLEM_SHAPE = {"path", "value", "rule", "message", "hint", "message_id", "hint_id", "params"}
 SHARED = ROOT.parent / "shared"
 SAMPLES = SHARED / "samples"
 EXAMPLES = examples.EXAMPLES  # fixed dates: for pure tests with the clock pinned to them

@@ -314,7 +314,7 @@ def test_a_scheduled_draft_is_not_edited_held_or_approved_again_but_may_be_rejec
     console = refusal_for_approval(
         state, decision(state, DecisionAction.APPROVE, "bob")
     )  # asked before sending
-    assert console is not None and "reschedule or unschedule" in console
+    assert console is not None and "reschedule or unschedule" in console.message
     rejected = act(state, DecisionAction.REJECT, "bob", reason="doublon")
     assert rejected.state is not None and rejected.state.status is DraftStatus.REJECTED
     now.move(SIX)

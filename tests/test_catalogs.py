@@ -22,11 +22,13 @@ from babel.support import Translations
 from test_console_security import USERS, MemoryProducer, Setup, drafted_event, login, make_draft
 
 from alertcast import i18n
+from alertcast.charter import check_incident
 from alertcast.duty import tokens
 from alertcast.kpis import charts
 from alertcast.models.alert import Approval, DeliveryRequest, DeliveryStatus, Draft, Receipt, alert_id_for
 from alertcast.models.decision import AuditAction, AuditEvent, DraftStatus
 from alertcast.pausing import new_switch, switch_records
+from alertcast.render.compose import check_edit
 from alertcast.replies.actions import ReplyAction
 from alertcast.replies.conversations import thread_ref
 from alertcast.replies.model import Reply
@@ -249,10 +251,43 @@ def distinct_draft(road: int) -> Draft:
     )
 
 
+#: Texts breaking the charter in every way a rule family can (style, neutrality, personal data,
+#: spelling), in French and in English: each page shows every explanation in its own language.
+BROKEN_TEXTS = {
+    "fr": "ROUTE FERMÉE !!! Grâce à notre maire, c'est scandaleux. Appelez Jean Dupont au "
+    "06 12 34 56 78 ou jean.dupont@gmail.com, voiture AB-123-CD. Chausée glissante 🚧🚧⚠️🚨🌊",
+    "en": "ROAD CLOSED!!! Thanks to our mayor, this is outrageous. Call 07700 900123 or "
+    "john.smith@gmail.com. Slipery road 🚧🚧⚠️🚨🌊",
+}
+
+
+def findings_draft(road: int) -> Draft:
+    """A draft whose incident lacks advice and has expired, and whose texts break the charter."""
+    draft = distinct_draft(road)
+    now = datetime.now(UTC)
+    info = draft.incident.info[0].model_copy(
+        update={"instruction": "", "onset": now - timedelta(hours=3), "expires": now - timedelta(hours=1)}
+    )
+    incident = draft.incident.model_copy(update={"info": [info]})
+    texts = [check_edit("webhook", text, language, incident) for language, text in BROKEN_TEXTS.items()]
+    assert all(text.blocked for text in texts)
+    findings = check_incident(incident)
+    assert {f.rule for f in findings} >= {"facts.advice", "times.expired", "times.onset_past"}
+    families = {f.family for text in texts for f in text.findings}
+    assert families >= {"style", "neutrality", "personal_data", "spelling"}, families
+    return draft.model_copy(
+        update={"incident": incident, "texts": texts, "findings": findings, "blocked": True}
+    )
+
+
 def fill(setup: Setup) -> dict[str, str]:
-    """A pending draft, a scheduled one, a published one with a dead delivery, a pause."""
+    """A pending draft, a scheduled one, a published one with a dead delivery, a pause, a draft
+    the charter finds much to say about."""
     now = datetime.now(UTC)
     pending, scheduled, published = (distinct_draft(n) for n in (934, 935, 936))
+    broken = findings_draft(937)
+    setup.feed("drafted", broken)
+    setup.feed("audit", drafted_event(broken, mode="one"))
     for draft in (pending, scheduled, published):
         setup.feed("drafted", draft)
         setup.feed("audit", drafted_event(draft, mode="two"))
@@ -306,6 +341,7 @@ def fill(setup: Setup) -> dict[str, str]:
         "scheduled": f"/console/drafts/{scheduled.alert_id}",
         "timeline": f"/console/incidents/{published.alert_id}",
         "duty": f"/console/duty/ack?token={token}",
+        "findings": f"/console/drafts/{broken.alert_id}",
     }
 
 
@@ -334,6 +370,16 @@ def fill_inbox(setup: Setup, alert_id: str, now: datetime) -> str:
     )
     setup.feed("replies", insult)
     setup.feed("replies", said("3", "Qui répond ici ?", now - timedelta(hours=1), None, "mastodon"))
+    # a phone number (hidden: the charter's personal data, quoted by the reason) and campaigning
+    setup.feed(
+        "replies",
+        said(
+            "4",
+            "Appelez-moi au 06 12 34 56 78. Votez pour la liste Ensemble pour Arras !",
+            now - timedelta(hours=2),
+            alert_id,
+        ),
+    )
     hide = ReplyAction(
         kind="hide",
         network="bluesky",
@@ -359,6 +405,41 @@ def fill_inbox(setup: Setup, alert_id: str, now: datetime) -> str:
     return ref
 
 
+#: Explanations each page must show in each language (from msgids; the stored English or the
+#: text's own language would not do).
+SAID = {
+    "findings": {
+        "fr": [
+            "« ROUTE FERMÉE » est écrit en capitales",  # a French text's finding
+            "« ROAD CLOSED » est écrit en capitales",  # an English text's, in French too
+            "ressemble à un numéro de téléphone mobile personnel",
+            "l'alerte est déjà terminée (",
+            "constats bloquants de la charte : ",
+        ],
+        "en": [
+            '"ROUTE FERMÉE" is written in capitals',
+            '"Grâce à notre maire" praises an elected official',
+            "the alert gives no advice (instruction empty)",
+            "blocking charter findings: ",
+        ],
+    },
+    "new-refused": {
+        "fr": ["La valeur doit être", "Le texte doit avoir au plus 500 caractère(s)", "la fin ("],
+        "en": ["Input should be 'road_closure'", "String should have at most 500 character(s)", "expires ("],
+    },
+    "conversation": {
+        "fr": [
+            "« connards » est une insulte : la charte d'utilisation la masque",
+            "Donnée personnelle, masquée par la charte d'utilisation : « 06 12 34 56 78 » ressemble",
+        ],
+        "en": [
+            '"connards" is an insult: the usage charter hides it',
+            "Personal data, hidden by the usage charter: ",
+            "looks like a private mobile phone number",
+        ],
+    },
+}
+
 PAGES = (
     ("bruno", "/console/queue"),
     ("bruno", "/console/queue.part"),
@@ -370,6 +451,8 @@ PAGES = (
     ("bruno", "/console/deliveries.part"),
     ("bruno", "/console/pauses.part"),
     ("bruno", "/console/new"),
+    ("bruno", "findings"),
+    ("bruno", "new-refused"),  # posted: the form again, with its problems
     ("bruno", "/console/mine?notice=submitted"),
     ("bruno", "/console/audit?sessions=1"),
     ("bruno", "/console/policy"),
@@ -407,8 +490,27 @@ def foreign_runs() -> dict[str, set[str]]:
 
 
 def plain(markup: str) -> str:
-    """Text as a reader sees it: no tags, entities read, spaces folded."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+    """Text as a reader sees it: no tags, entities read, spaces folded; the titles shown over
+    marked words are read too."""
+    titles = " ".join(re.findall(r'\btitle="([^"]*)"', markup))
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", f"{markup} {titles}")).split())
+
+
+#: A new alert refused by its form: a category, an event and a time no incident can have.
+REFUSED_FORM = {
+    "category": "Volcano",
+    "event": "",
+    "headline": "x" * 501,
+    "onset": "2026-12-07T07:00",
+    "expires": "2026-12-07T06:00",
+    "area": "Arras",
+}
+
+
+async def refused_form(client: httpx.AsyncClient, csrf: str) -> httpx.Response:
+    answer = await client.post("/console/new", data={"csrf": csrf, **REFUSED_FORM})
+    assert answer.status_code == 422, answer.text[:300]
+    return answer
 
 
 async def test_every_console_page_in_every_language_has_all_its_words_in_the_catalog(
@@ -426,18 +528,25 @@ async def test_every_console_page_in_every_language_has_all_its_words_in_the_cat
                 assert (
                     "Heures de Paris." if language == "fr" else "Times are Paris time."
                 ) in login_page.text
-                await login(client, user)
+                csrf = await login(client, user)
                 for who, target in PAGES:
                     if who != user:
                         continue
-                    answer = await client.get(paths.get(target, target))
-                    assert answer.status_code in (200, 403, 404), (target, answer.status_code)
-                    assert "Input should be" not in answer.text  # the policy file above is read
+                    if target == "new-refused":
+                        answer = await refused_form(client, csrf)
+                    else:
+                        answer = await client.get(paths.get(target, target))
+                    assert answer.status_code in (200, 403, 404, 422), (target, answer.status_code)
+                    if target != "new-refused":  # the policy file above is read
+                        assert "Input should be" not in answer.text
                     if target == "conversation":  # drawn in full: the act asked shows, in the language
                         state = "demandée" if language == "fr" else "requested"
                         assert answer.status_code == 200 and f"<strong>{state}</strong>" in answer.text
                     if target.startswith("/console/kpi"):  # the charts' own words are checked too
                         assert answer.status_code == 200 and answer.text.count('class="chart"') == 6
+                    if target in SAID:  # and what the charter and the forms say is said
+                        for words in SAID[target][language]:
+                            assert words in plain(answer.text), (target, language, words)
                     text = plain(answer.text)
                     left = sorted(run for run in foreign[language] if run in text)
                     assert left == [], f"{target} in {language} shows the other language: {left}"

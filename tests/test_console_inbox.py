@@ -292,7 +292,15 @@ async def test_assigning_and_reversing_a_verdict_are_audited_and_shown(
     assert decision["action"] == "keep" and decision["by"] == "alice"
     assert decision["overrides"]["action"] == "hide" and decision["overrides"]["by"] == "alertcast"
     (reason,) = decision["overrides"]["reasons"]  # kept forever: the rule and span, not the words
-    assert reason == {"rule": "moderation.insult", "start": 9, "end": 17, "excerpt": "", "message": ""}
+    assert reason == {
+        "rule": "moderation.insult",
+        "start": 9,
+        "end": 17,
+        "excerpt": "",
+        "message": "",
+        "message_id": "",
+        "params": {},  # the values quote the words too
+    }
     assert "connards" not in json.dumps(moderated)
     # The events come back from Kafka: already applied, not applied twice.
     for message in setup.produced("audit"):

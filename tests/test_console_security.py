@@ -284,7 +284,8 @@ async def test_same_user_cannot_give_both_approvals(setup: Setup) -> None:
         assert "approbations 1/2 : alice" in page.text
         second = await client.post(url, data={"csrf": token, "action": "approve", "version": "1"})
         assert second.status_code == 409
-        assert "the second approval must come from another person" in second.text
+        # the refusal in the page's language (French), from its msgid
+        assert "la seconde approbation doit venir d&#39;une autre personne" in second.text
     assert len(setup.produced("decisions")) == 1
     async with setup.client() as client:
         token = await login(client, "bruno")
@@ -324,7 +325,7 @@ async def test_a_blocked_edit_cannot_be_approved(setup: Setup) -> None:
             f"/console/drafts/{draft.alert_id}/decide",
             data={"csrf": token, "action": "approve", "version": "1"},
         )
-        assert answer.status_code == 409 and "edited webhook text (fr) is blocked" in answer.text
+        assert answer.status_code == 409 and "le texte webhook modifié (fr) est bloqué" in answer.text
     assert setup.produced("decisions") == []
 
 

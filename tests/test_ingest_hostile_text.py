@@ -95,6 +95,9 @@ def test_a_problem_quoting_a_lone_surrogate_always_serialises() -> None:
         "rule": "r",
         "message": "m \\ud800",
         "hint": "",
+        "message_id": "",
+        "hint_id": "",
+        "params": {},
     }
     copied = problem.model_copy(update={"path": "https://e.org/feed#\ud800"})  # as the pollers prefix
     assert copied.path == "https://e.org/feed#\\ud800"

@@ -3,6 +3,7 @@ unreadable optional value, 2 for what is refused, and every shared sample as its
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from google.transit import gtfs_realtime_pb2 as gtfs
 
 from alertcast.cli import main
+from alertcast.i18n import terminal_language
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 FERRY = SAMPLES / "datex2" / "fi-fintraffic-v3.5-payload-ferry-interruption.xml"
@@ -27,6 +29,12 @@ def open_ended_feed() -> bytes:
     entity.alert.informed_entity.add(route_id="3")
     entity.alert.active_period.add(start=1_767_200_000, end=OPEN_END)
     return message.SerializeToString()
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the CLI's English lines, whatever the locale of who runs them."""
+    monkeypatch.setenv("LC_ALL", "C")
 
 
 def parse(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -92,6 +100,60 @@ def test_the_real_command_exits_1(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert "active_period[0].end" in done.stderr and "warning" in done.stderr
+
+
+def run_parse(path: Path, **locale: str) -> subprocess.CompletedProcess[str]:
+    """The real command, in the locale given (nothing else of the caller's chooses a language)."""
+    chosen = ("ALERTCAST_LANGUAGE", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+    environment = {k: v for k, v in os.environ.items() if k not in chosen} | locale
+    return subprocess.run(
+        [sys.executable, "-m", "alertcast", "parse", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
+    )
+
+
+def test_the_command_speaks_the_locale_s_language_french_or_else_english(tmp_path: Path) -> None:
+    path = tmp_path / "open-ended.pb"
+    path.write_bytes(open_ended_feed())
+    french = run_parse(path, LANG="fr_FR.UTF-8")
+    assert french.returncode == 1, french.stderr
+    assert f"{path} : avertissement : entity[0].alert.active_period[0].end : " in french.stderr
+    assert "lu comme pas de fin (la période est sans fin) [timestamp_range] (valeur : " in french.stderr
+    assert "; conseil : omettez `end` quand la période n'a pas de fin" in french.stderr
+    assert french.stderr.rstrip().endswith("gtfs-rt, 1 incident(s), 0 problème(s), 1 avertissement(s)")
+    english = run_parse(path, LANG="C")
+    assert english.returncode == 1, english.stderr
+    assert f"{path}: warning: entity[0].alert.active_period[0].end: " in english.stderr
+    assert "read as no end (the period is open-ended) [timestamp_range] (value: " in english.stderr
+    assert english.stderr.rstrip().endswith("gtfs-rt, 1 incident(s), 0 problem(s), 1 warning(s)")
+    assert french.stdout == english.stdout != ""  # the JSON is the same in every language
+    chosen = run_parse(path, LANG="fr_FR.UTF-8", ALERTCAST_LANGUAGE="en")
+    assert chosen.stderr == english.stderr  # the setting wins over the locale
+
+
+@pytest.mark.parametrize(
+    ("chosen", "locale", "language"),
+    [
+        ("", {"LANG": "fr_FR.UTF-8"}, "fr"),
+        ("", {"LANG": "C"}, "en"),
+        ("", {"LANG": "C.UTF-8"}, "en"),
+        ("", {}, "en"),
+        ("", {"LC_ALL": "C", "LANG": "fr_FR.UTF-8"}, "en"),  # LC_ALL first, as POSIX says
+        ("", {"LC_MESSAGES": "fr_CA.UTF-8", "LANG": "en_GB.UTF-8"}, "fr"),
+        ("", {"LANG": "de_DE.UTF-8"}, "en"),  # no catalog in German: English
+        ("", {"LANG": "fr_FR@euro"}, "fr"),
+        ("fr", {"LANG": "C"}, "fr"),
+        ("en", {"LANG": "fr_FR.UTF-8"}, "en"),
+    ],
+)
+def test_the_cli_s_language_is_the_setting_else_the_posix_locale_s_else_english(
+    chosen: str, locale: dict[str, str], language: str
+) -> None:
+    assert terminal_language(chosen, locale) == language
 
 
 def sample_files() -> list[Path]:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 import httpx
 import pytest
+from conftest import PROBLEM_SHAPE
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
@@ -164,7 +165,7 @@ def assert_problems(answer: Any, status: int | tuple[int, ...]) -> list[dict[str
     body = answer.json()
     assert body["problems"], body
     for problem in body["problems"]:
-        assert set(problem) == {"path", "value", "rule", "message", "hint"}, problem
+        assert set(problem) == PROBLEM_SHAPE, problem
     return list(body["problems"])
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from conftest import PROBLEM_SHAPE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
@@ -151,7 +152,7 @@ def check(response: httpx.Response, produced: list[Message]) -> None:
         return
     assert isinstance(body["error"], str) and body["problems"]
     for problem in body["problems"]:
-        assert set(problem) == {"path", "value", "rule", "message", "hint"} and problem["rule"]
+        assert set(problem) == PROBLEM_SHAPE and problem["rule"]
     rejections = [m for m in produced if m.topic == "incidents.rejected"]
     assert len(rejections) == (1 if response.status_code in (400, 422) else 0)
     assert len(produced) == len(rejections)
@@ -320,15 +321,12 @@ def test_a_lone_surrogate_escape_is_refused_with_the_error_shape(api: Api, conte
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "invalid_document"
-    assert body["problems"] == [
-        {
-            "path": "identifier",
-            "value": "\\ud800",
-            "rule": "unpaired_surrogate",
-            "message": body["problems"][0]["message"],
-            "hint": body["problems"][0]["hint"],
-        }
-    ]
+    [problem] = body["problems"]
+    assert (problem["path"], problem["value"], problem["rule"]) == (
+        "identifier",
+        "\\ud800",
+        "unpaired_surrogate",
+    )
     assert "surrogate" in body["problems"][0]["message"] and body["problems"][0]["hint"]
     [message] = api.producer.messages[before:]
     assert message.topic == "incidents.rejected"

@@ -19,6 +19,7 @@ from typing import Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from alertcast.i18n import N_
 from alertcast.models.alert import Draft
 from alertcast.models.decision import ApprovalMode, PolicyConfig, PolicyRule
 from alertcast.models.incident import SEVERITY_RANK, Severity
@@ -99,7 +100,7 @@ def parse_policy(text: str, where: str = "policy") -> PolicyConfig | list[Proble
     try:
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        return [Problem(path=where, value=None, rule="yaml_syntax", message=str(error), hint="fix the YAML")]
+        return [Problem.said(where, "yaml_syntax", "%(error)s", N_("fix the YAML"), error=str(error))]
     try:
         return PolicyConfig.model_validate(document)
     except ValidationError as error:
@@ -121,7 +122,7 @@ class PolicyFile:
         try:
             stat = os.stat(self.path)
         except OSError as error:
-            self._fail([Problem(path=str(self.path), rule="policy_unreadable", message=str(error))])
+            self._fail([Problem.said(str(self.path), "policy_unreadable", "%(error)s", error=str(error))])
             return self._policy
         stamp = (stat.st_mtime_ns, stat.st_size)
         if stamp != self._stamp:

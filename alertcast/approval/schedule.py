@@ -36,8 +36,10 @@ from alertcast.approval.state import (
     event,
     iso,
     publish,
-    refuse_problem,
+    refuse,
+    status_said,
 )
+from alertcast.i18n import N_
 from alertcast.models.decision import AuditAction, AuditEvent, Decision, DraftStatus
 from alertcast.models.incident import Incident
 from alertcast.models.problem import Problem
@@ -58,12 +60,12 @@ def earliest_expiry(incident: Incident) -> datetime | None:
 def planned_time(decision: Decision, incident: Incident, now: datetime) -> datetime | Problem | None:
     """The publication time `decision` asks for, None for "at once", or why it cannot be."""
     if decision.publish_at is not None and decision.before_onset_minutes is not None:
-        return Problem(
-            path="before_onset_minutes",
+        return Problem.said(
+            "before_onset_minutes",
+            "schedule.two_times",
+            N_("a publication time and a number of minutes before onset were both given"),
+            N_("give one of publish_at or before_onset_minutes"),
             value=decision.before_onset_minutes,
-            rule="schedule.two_times",
-            message="a publication time and a number of minutes before onset were both given",
-            hint="give one of publish_at or before_onset_minutes",
         )
     value: object
     if decision.publish_at is not None:
@@ -72,32 +74,36 @@ def planned_time(decision: Decision, incident: Incident, now: datetime) -> datet
         onset = earliest_onset(incident)
         path, value = "before_onset_minutes", decision.before_onset_minutes
         if onset is None:
-            return Problem(
-                path=path,
+            return Problem.said(
+                path,
+                "schedule.no_onset",
+                N_("the alert gives no onset to count the minutes from"),
+                N_("give the publication time itself (publish_at)"),
                 value=value,
-                rule="schedule.no_onset",
-                message="the alert gives no onset to count the minutes from",
-                hint="give the publication time itself (publish_at)",
             )
         at = onset - timedelta(minutes=decision.before_onset_minutes)
     else:
         return None
     if at < now - TOLERANCE:
-        return Problem(
-            path=path,
+        return Problem.said(
+            path,
+            "schedule.past",
+            N_("the publication time %(at)s has already passed (now %(now)s)"),
+            N_("approve without a time to publish now, or give a later time"),
             value=value,
-            rule="schedule.past",
-            message=f"the publication time {iso(at)} has already passed (now {iso(now)})",
-            hint="approve without a time to publish now, or give a later time",
+            at=at,
+            now=now,
         )
     expiry = earliest_expiry(incident)
     if expiry is not None and at >= expiry:
-        return Problem(
-            path=path,
+        return Problem.said(
+            path,
+            "schedule.after_expiry",
+            N_("the publication time %(at)s is not before the alert expires (%(expires)s)"),
+            N_("give an earlier time, or ask the issuer for a version with a later expiry"),
             value=value,
-            rule="schedule.after_expiry",
-            message=f"the publication time {iso(at)} is not before the alert expires ({iso(expiry)})",
-            hint="give an earlier time, or ask the issuer for a version with a later expiry",
+            at=at,
+            expires=expiry,
         )
     return at
 
@@ -109,23 +115,20 @@ def details(state: ApprovalState) -> dict[str, object]:
     return {"publish_at": iso(state.publish_at), "scheduled_by": state.scheduled_by}
 
 
-def scheduled_refusal(state: ApprovalState) -> str:
-    return f"already approved, to be published at {iso(state.publish_at or state.arrived_at)}"
-
-
 def while_scheduled(state: ApprovalState, decision: Decision, now: datetime) -> Step:
     """An edit, hold or approval of a scheduled draft: the approvals were of this text at that
     time, so the schedule is moved or cancelled first, never changed under it."""
-    return refuse_problem(
+    return refuse(
         state,
         decision,
         now,
-        Problem(
-            path="action",
+        Problem.said(
+            "action",
+            "schedule.scheduled",
+            N_("already approved, to be published at %(at)s"),
+            N_("reschedule it, or unschedule it to edit, hold or approve it again"),
             value=decision.action.value,
-            rule="schedule.scheduled",
-            message=scheduled_refusal(state),
-            hint="reschedule it, or unschedule it to edit, hold or approve it again",
+            at=state.publish_at or state.arrived_at,
         ),
     )
 
@@ -133,22 +136,23 @@ def while_scheduled(state: ApprovalState, decision: Decision, now: datetime) -> 
 def _not_for(state: ApprovalState, decision: Decision, now: datetime) -> Step | None:
     """Why this person cannot move or cancel this draft's schedule, as a refused step."""
     if not APPROVER_ROLES.intersection(decision.roles):
-        problem = Problem(
-            path="roles",
+        problem = Problem.said(
+            "roles",
+            "schedule.role",
+            N_("only a communicator or a supervisor can move or cancel a scheduled publication"),
             value=[role.value for role in decision.roles],
-            rule="schedule.role",
-            message="only a communicator or a supervisor can move or cancel a scheduled publication",
         )
-        return refuse_problem(state, decision, now, problem)
+        return refuse(state, decision, now, problem)
     if state.status is not DraftStatus.SCHEDULED:
-        problem = Problem(
-            path="action",
+        problem = Problem.said(
+            "action",
+            "schedule.not_scheduled",
+            N_("this draft is not scheduled (it is %(status)s)"),
+            N_("approve it with a time to schedule it"),
             value=decision.action.value,
-            rule="schedule.not_scheduled",
-            message=f"this draft is not scheduled (it is {state.status.value})",
-            hint="approve it with a time to schedule it",
+            status=status_said(state.status),
         )
-        return refuse_problem(state, decision, now, problem)
+        return refuse(state, decision, now, problem)
     return None
 
 
@@ -159,14 +163,14 @@ def reschedule(state: ApprovalState, decision: Decision, now: datetime) -> Step:
         return refused
     planned = planned_time(decision, state.draft.incident, now)
     if planned is None:
-        planned = Problem(
-            path="publish_at",
-            rule="schedule.time_missing",
-            message="a reschedule needs the new time",
-            hint="give publish_at or before_onset_minutes; to stop the publication, unschedule it",
+        planned = Problem.said(
+            "publish_at",
+            "schedule.time_missing",
+            N_("a reschedule needs the new time"),
+            N_("give publish_at or before_onset_minutes; to stop the publication, unschedule it"),
         )
     if isinstance(planned, Problem):
-        return refuse_problem(state, decision, now, planned)
+        return refuse(state, decision, now, planned)
     before = state.publish_at
     state.publish_at, state.scheduled_by = planned, decision.actor
     moved = accepted(state, decision, now, message=f"moved from {iso(before or now)} to {iso(planned)}")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertcast.approval.policy import Requirement
+from alertcast.i18n import N_, term
 from alertcast.models.alert import Approval, ChannelText, Draft
 from alertcast.models.decision import (
     ApprovalMode,
@@ -161,11 +162,11 @@ def accepted(state: ApprovalState, decision: Decision, now: datetime, *, message
     )
 
 
-def refuse(
-    state: ApprovalState, decision: Decision, now: datetime, message: str, problem: Problem | None = None
-) -> Step:
-    """A refused decision, audited. `problem` (the one error shape: the field, the rule, a hint)
-    is kept in `details.problem` for the console to point at the field."""
+def refuse(state: ApprovalState, decision: Decision, now: datetime, problem: Problem) -> Step:
+    """A refused decision, audited: its message is the problem's (then its hint), in English;
+    the problem itself (the one error shape: the field, the rule, a hint, their msgids) is kept
+    in `details.problem`, for the console to say it in the reader's language."""
+    message = f"{problem.message}; {problem.hint}" if problem.hint else problem.message
     refusal = event(
         state,
         now,
@@ -174,17 +175,33 @@ def refuse(
         message=message,
         accepted=False,
         decision=decision,
-        details={"problem": problem.model_dump(mode="json")} if problem is not None else None,
+        details={"problem": problem.model_dump(mode="json")},
     )
     return Step(state, audit=[refusal])
 
 
-def refuse_problem(state: ApprovalState, decision: Decision, now: datetime, problem: Problem) -> Step:
-    message = f"{problem.message}; {problem.hint}" if problem.hint else problem.message
-    return refuse(state, decision, now, message, problem)
+#: A draft's status as a value of a refusal's message: its English word, said again in the
+#: reader's (the console's status labels, the same msgids).
+STATUS_WORDS = {
+    DraftStatus.PENDING: N_("pending"),
+    DraftStatus.SCHEDULED: N_("scheduled"),
+    DraftStatus.HELD: N_("on hold"),
+    DraftStatus.PUBLISHED: N_("published"),
+    DraftStatus.REJECTED: N_("rejected"),
+    DraftStatus.EXPIRED: N_("expired"),
+    DraftStatus.SUPERSEDED: N_("superseded"),
+}
+
+
+def status_said(status: DraftStatus) -> dict[str, str]:
+    """`status` as a message value (`Problem.said(..., status=status_said(s))`)."""
+    return term(STATUS_WORDS[status], status.value)
 
 
 def refusal_without_state(decision: Decision, now: datetime) -> AuditEvent:
+    problem = Problem.said(
+        "incident_key", "approval.unknown_draft", N_("no draft is known for this incident")
+    )
     return AuditEvent(
         at=now,
         actor=decision.actor,
@@ -194,7 +211,8 @@ def refusal_without_state(decision: Decision, now: datetime) -> AuditEvent:
         version=decision.version,
         decision_id=decision.decision_id,
         accepted=False,
-        message="no draft is known for this incident",
+        message=problem.message,
+        details={"problem": problem.model_dump(mode="json")},
     )
 
 

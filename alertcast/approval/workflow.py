@@ -12,6 +12,7 @@ of times, moving and cancelling are in `schedule`; the state and events in `stat
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from alertcast.approval import schedule
 from alertcast.approval.policy import Requirement
@@ -30,9 +31,10 @@ from alertcast.approval.state import (
     publish,
     refusal_without_state,
     refuse,
-    refuse_problem,
+    status_said,
 )
-from alertcast.models.alert import Draft
+from alertcast.i18n import N_
+from alertcast.models.alert import ChannelText, Draft
 from alertcast.models.decision import (
     ApprovalMode,
     AuditAction,
@@ -65,19 +67,43 @@ def text_key(channel: str, language: str) -> str:
     return f"{channel}/{language}"
 
 
-def unpublishable(draft: Draft, edited: list[str] | None = None) -> str | None:
+def _blocked(text: ChannelText) -> dict[str, Any]:
+    """Why `text` is blocked, as a message value (said again in each reader's language)."""
+    return {"message": text.reason, "message_id": text.reason_id, "params": text.params}
+
+
+def unpublishable(draft: Draft, edited: list[str] | None = None) -> Problem | None:
     """Why this draft cannot be published as it is, or None."""
     if not draft.texts:
-        return "no channel text was rendered"
+        return Problem.said("texts", "approval.no_text", N_("no channel text was rendered"))
     if draft.blocked:
         rules = ", ".join(dict.fromkeys(f.rule for f in draft.findings if f.blocking)) or "charter"
-        return f"the charter blocks the incident itself ({rules}): the issuer must send a corrected version"
+        return Problem.said(
+            "findings",
+            "approval.incident_blocked",
+            N_(
+                "the charter blocks the incident itself (%(rules)s): the issuer must send a corrected version"
+            ),
+            rules=rules,
+        )
     for text in draft.texts:
         if text.blocked and text_key(text.channel, text.language) in (edited or []):
-            return f"the edited {text.channel} text ({text.language}) is blocked: {text.reason}"
+            return Problem.said(
+                "texts",
+                "approval.edited_blocked",
+                N_("the edited %(channel)s text (%(language)s) is blocked: %(reason)s"),
+                channel=text.channel,
+                language=text.language,
+                reason=_blocked(text),
+            )
     if all(text.blocked for text in draft.texts):
-        reasons = "; ".join(dict.fromkeys(text.reason for text in draft.texts if text.reason))
-        return f"every text is blocked, edit at least one: {reasons}"
+        reasons = {text.reason: _blocked(text) for text in draft.texts if text.reason}
+        return Problem.said(
+            "texts",
+            "approval.all_blocked",
+            N_("every text is blocked, edit at least one: %(reasons)s"),
+            reasons=list(reasons.values()),
+        )
     return None
 
 
@@ -119,7 +145,7 @@ def receive_draft(
         return publish(state, now, [POLICY_ACTOR + ":auto"], events)
     message = f"waits for {state.approvals_needed} approval(s)"
     if blocked is not None:
-        message += f"; {blocked}"
+        message += f"; {blocked.message}"
     details = _rule(state) | _about(draft)
     events.append(event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message=message, details=details))
     return Step(state, audit=events)
@@ -159,10 +185,30 @@ def decide(state: ApprovalState | None, decision: Decision, now: datetime, reche
         return Step(None, audit=[refusal_without_state(decision, now)])
     if decision.version != state.draft.version:
         return refuse(
-            state, decision, now, f"version {state.draft.version} is the current one, reload the draft"
+            state,
+            decision,
+            now,
+            Problem.said(
+                "version",
+                "approval.stale_version",
+                N_("version %(current)s is the current one, reload the draft"),
+                value=decision.version,
+                current=state.draft.version,
+            ),
         )
     if not state.status.open:
-        return refuse(state, decision, now, f"this draft is already {state.status.value}")
+        return refuse(
+            state,
+            decision,
+            now,
+            Problem.said(
+                "action",
+                "approval.closed",
+                N_("this draft is already %(status)s"),
+                value=decision.action.value,
+                status=status_said(state.status),
+            ),
+        )
     if decision.action is DecisionAction.RESCHEDULE:
         return schedule.reschedule(state, decision, now)
     if decision.action is DecisionAction.UNSCHEDULE:
@@ -175,7 +221,8 @@ def decide(state: ApprovalState | None, decision: Decision, now: datetime, reche
         return _approve(state, decision, now)
     if decision.action is DecisionAction.REJECT:
         if not decision.reason.strip():
-            return refuse(state, decision, now, "a rejection needs a reason")
+            refusal = Problem.said("reason", "approval.reason_missing", N_("a rejection needs a reason"))
+            return refuse(state, decision, now, refusal)
         state.status, state.closed_at = DraftStatus.REJECTED, now
         return Step(state, audit=[accepted(state, decision, now, message=decision.reason)])
     # HOLD, RELEASE: a scheduled draft was sent to `while_scheduled` above
@@ -184,7 +231,10 @@ def decide(state: ApprovalState | None, decision: Decision, now: datetime, reche
         return Step(state, audit=[accepted(state, decision, now, message=decision.reason)])
     # RELEASE
     if state.status is not DraftStatus.HELD:
-        return refuse(state, decision, now, "this draft is not on hold")
+        refusal = Problem.said(
+            "action", "approval.not_held", N_("this draft is not on hold"), value=decision.action.value
+        )
+        return refuse(state, decision, now, refusal)
     state.status, state.held_by = DraftStatus.PENDING, None
     return Step(state, audit=[accepted(state, decision, now, message=decision.reason)])
 
@@ -207,23 +257,54 @@ def tick(state: ApprovalState, now: datetime) -> Step:
     return Step(state, audit=[called], escalate=True)
 
 
-def refusal_for_approval(state: ApprovalState, decision: Decision) -> str | None:
+def _held(state: ApprovalState, decision: Decision) -> Problem:
+    return Problem.said(
+        "action",
+        "approval.held",
+        N_("on hold by %(person)s: release it first"),
+        value=decision.action.value,
+        person=state.held_by or "?",
+    )
+
+
+def refusal_for_approval(state: ApprovalState, decision: Decision) -> Problem | None:
     """Why this person cannot approve now, or None. The web asks it too, to answer at once."""
     if not APPROVER_ROLES.intersection(decision.roles):
-        return "only a communicator or a supervisor can approve"
+        return Problem.said(
+            "roles",
+            "approval.role",
+            N_("only a communicator or a supervisor can approve"),
+            value=[role.value for role in decision.roles],
+        )
     if state.status is DraftStatus.HELD:
-        return f"on hold by {state.held_by}: release it first"
+        return _held(state, decision)
     if state.status is DraftStatus.SCHEDULED:
-        return schedule.scheduled_refusal(state) + ": reschedule or unschedule it"
+        return Problem.said(
+            "action",
+            "schedule.scheduled",
+            N_("already approved, to be published at %(at)s: reschedule or unschedule it"),
+            value=decision.action.value,
+            at=state.publish_at or state.arrived_at,
+        )
     blocked = unpublishable(state.draft, state.edited)
     if blocked is not None:
         return blocked
     if any(mark.user == decision.actor for mark in state.approvals):
-        return "you already approved this draft: the second approval must come from another person"
+        return Problem.said(
+            "actor",
+            "approval.same_person",
+            N_("you already approved this draft: the second approval must come from another person"),
+            value=decision.actor,
+        )
     if state.approvals_needed == 2 and len(state.approvals) == 1:
         first = state.approvals[0]
         if Role.SUPERVISOR not in first.roles and Role.SUPERVISOR not in decision.roles:
-            return "a two-person rule needs a supervisor for one of the two approvals"
+            return Problem.said(
+                "roles",
+                "approval.supervisor",
+                N_("a two-person rule needs a supervisor for one of the two approvals"),
+                value=[role.value for role in decision.roles],
+            )
     return None
 
 
@@ -237,7 +318,7 @@ def _approve(state: ApprovalState, decision: Decision, now: datetime) -> Step:
         return refuse(state, decision, now, refusal)
     planned = schedule.planned_time(decision, state.draft.incident, now)
     if isinstance(planned, Problem):
-        return refuse_problem(state, decision, now, planned)
+        return refuse(state, decision, now, planned)
     state.approvals.append(Mark(user=decision.actor, roles=decision.roles, at=now))
     if planned is not None:
         state.publish_at, state.scheduled_by = planned, decision.actor
@@ -257,9 +338,12 @@ def _approve(state: ApprovalState, decision: Decision, now: datetime) -> Step:
 
 def _edit(state: ApprovalState, decision: Decision, now: datetime, recheck: Recheck) -> Step:
     if decision.channel is None or decision.language is None or decision.text is None:
-        return refuse(state, decision, now, "an edit names a channel, a language and the new text")
+        refusal = Problem.said(
+            "text", "approval.edit_incomplete", N_("an edit names a channel, a language and the new text")
+        )
+        return refuse(state, decision, now, refusal)
     if state.status is DraftStatus.HELD:
-        return refuse(state, decision, now, f"on hold by {state.held_by}: release it first")
+        return refuse(state, decision, now, _held(state, decision))
     index = next(
         (
             i
@@ -269,9 +353,15 @@ def _edit(state: ApprovalState, decision: Decision, now: datetime, recheck: Rech
         None,
     )
     if index is None:
-        return refuse(
-            state, decision, now, f"this draft has no {decision.channel} text in {decision.language}"
+        refusal = Problem.said(
+            "channel",
+            "approval.no_such_text",
+            N_("this draft has no %(channel)s text in %(language)s"),
+            value=decision.channel,
+            channel=decision.channel,
+            language=decision.language,
         )
+        return refuse(state, decision, now, refusal)
     before = state.draft.texts[index]
     after = recheck(decision.channel, decision.text, decision.language, state.draft.incident, before.limit)
     texts = list(state.draft.texts)

@@ -12,13 +12,16 @@ from pathlib import Path
 from alertcast.charter import facts, grammar, neutrality, opinion, personal_data, spelling, style, times
 from alertcast.charter.folding import Folded, fold_with_map
 from alertcast.charter.lexicon import Charter, Message, load_charter, primary_language
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding
 from alertcast.models.incident import Incident
 
 _UNSUPPORTED = Message(
-    message='The charter has no lexicon for the language "{language}": only personal data, '
-    "punctuation and emoji were checked.",
-    suggestion="Add {language}.yaml to the charter directory.",
+    message=N_(
+        'The charter has no lexicon for the language "%(language)s": only personal data, '
+        "punctuation and emoji were checked."
+    ),
+    suggestion=N_("Add %(language)s.yaml to the charter directory."),
 )
 
 
@@ -50,18 +53,7 @@ def check_text(
     findings = personal_data.check(charter, folded)
     if not charter.supported:
         code = primary_language(language) or language
-        said = charter.say("charter.language_unsupported", _UNSUPPORTED, language=code)
-        findings.append(
-            Finding(
-                rule="charter.language_unsupported",
-                level="warn",
-                start=0,
-                end=0,
-                excerpt="",
-                message=said.message,
-                suggestion=said.suggestion,
-            )
-        )
+        findings.append(charter.finding("charter.language_unsupported", "warn", _UNSUPPORTED, language=code))
         findings += [f for f in style.check(charter, folded) if f.rule != "style.capitals"]
         return _order(findings)
     findings += neutrality.check(charter, folded)

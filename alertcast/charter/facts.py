@@ -9,6 +9,7 @@ template decides how facts are worded; a Cancel needs none of them.
 
 from __future__ import annotations
 
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding, Level
 from alertcast.models.incident import Incident, Info, MsgType
 
@@ -17,41 +18,39 @@ _MESSAGES: dict[str, tuple[Level, str, str, str]] = {
     "facts.what": (
         "block",
         "event",
-        "the alert does not say what happens (event and headline empty)",
-        "fill in the event and the headline",
+        N_("the alert does not say what happens (event and headline empty)"),
+        N_("fill in the event and the headline"),
     ),
     "facts.where": (
         "block",
         "areas",
-        "the alert does not say where (no area with a description)",
-        "add at least one area with a description, e.g. 'D 934 entre Arras et Cambrai'",
+        N_("the alert does not say where (no area with a description)"),
+        N_("add at least one area with a description, e.g. 'D 934 entre Arras et Cambrai'"),
     ),
     "facts.when": (
         "block",
         "onset",
-        "the alert does not say when (no onset nor effective time)",
-        "give the onset (or effective) time",
+        N_("the alert does not say when (no onset nor effective time)"),
+        N_("give the onset (or effective) time"),
     ),
     "facts.advice": (
         "warn",
         "instruction",
-        "the alert gives no advice (instruction empty)",
-        "say what citizens should do, e.g. 'Empruntez la déviation par la D 939'",
+        N_("the alert gives no advice (instruction empty)"),
+        N_("say what citizens should do, e.g. 'Empruntez la déviation par la D 939'"),
     ),
     "facts.source": (
         "warn",
         "sender_name",
-        "the alert does not say who issues it",
-        "fill in sender_name, e.g. 'Préfecture du Pas-de-Calais'",
+        N_("the alert does not say who issues it"),
+        N_("fill in sender_name, e.g. 'Préfecture du Pas-de-Calais'"),
     ),
 }
 
 
 def _finding(rule: str, path: str) -> Finding:
     level, _, message, suggestion = _MESSAGES[rule]
-    return Finding(
-        rule=rule, level=level, start=0, end=0, excerpt="", message=message, suggestion=suggestion, path=path
-    )
+    return Finding.said(rule, level, message, suggestion, path=path)
 
 
 def _missing(info: Info, incident: Incident) -> list[str]:

@@ -32,6 +32,7 @@ from alertcast.charter.lexicon import Charter, Message
 from alertcast.charter.sentences import split
 from alertcast.errors import ServiceError
 from alertcast.http import make_sync_client
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding, Level
 
 log = logging.getLogger(__name__)
@@ -291,10 +292,10 @@ class GrammarChecker:
         return results
 
 
-_DEFAULT = Message(message="{message}", suggestion="{suggestion}")
+_DEFAULT = Message(message="%(message)s", suggestion="%(suggestion)s")  # LanguageTool's own words
 _UNAVAILABLE = Message(
-    message="Grammar was not checked: the LanguageTool server did not answer ({reason}).",
-    suggestion="Check the text by reading it again; see `alertcast languagetool status`.",
+    message=N_("Grammar was not checked: the LanguageTool server did not answer (%(reason)s)."),
+    suggestion=N_("Check the text by reading it again; see `alertcast languagetool status`."),
 )
 
 
@@ -312,16 +313,16 @@ def findings(charter: Charter, text: str, matches: list[Match]) -> list[Finding]
             continue
         rule, level = RULES[match.kind]
         suggestion = match.replacements[0] if match.replacements else ""
-        said = charter.say(rule, _DEFAULT, excerpt=excerpt, message=match.message, suggestion=suggestion)
         found.append(
-            Finding(
-                rule=rule,
-                level=level,
+            charter.finding(
+                rule,
+                level,
+                _DEFAULT,
                 start=match.start,
                 end=match.end,
                 excerpt=excerpt,
-                message=said.message,
-                suggestion=said.suggestion,
+                message=match.message,
+                suggestion=suggestion,
             )
         )
     return found
@@ -329,10 +330,7 @@ def findings(charter: Charter, text: str, matches: list[Match]) -> list[Finding]
 
 def unavailable(charter: Charter, error: GrammarUnavailable) -> Finding:
     rule, level = RULES["unavailable"]
-    said = charter.say(rule, _UNAVAILABLE, reason=str(error))
-    return Finding(
-        rule=rule, level=level, start=0, end=0, excerpt="", message=said.message, suggestion=said.suggestion
-    )
+    return charter.finding(rule, level, _UNAVAILABLE, reason=str(error))
 
 
 @lru_cache(maxsize=4)

@@ -23,6 +23,7 @@ from alertcast.charter.folding import fold
 from alertcast.charter.phrases import Matcher, compile_entry
 from alertcast.communes import name_tokens, split_name
 from alertcast.errors import ConfigurationError
+from alertcast.models.finding import Finding, Level
 
 #: The phrase lists of a language file, each checked by one rule.
 PHRASE_LISTS = ("opinion", "borderline", "alarmist", "partisan", "praise", "blame")
@@ -49,6 +50,9 @@ def _entries(value: Any) -> Any:
 
 
 class Message(BaseModel):
+    """A rule's words. In a lexicon: in its language, values as `{excerpt}`. In the code (a
+    rule's default): msgids marked `N_()`, values as `%(excerpt)s`, said through the catalogs."""
+
     model_config = ConfigDict(extra="forbid")
 
     message: str
@@ -123,13 +127,32 @@ class Charter:
     emoji_allowance: int
     supported: bool = True
     extra_proper_nouns: frozenset[str] = field(default_factory=frozenset)
+    own_messages: frozenset[str] = field(default_factory=frozenset)  # rules the body's lexicon words
 
-    def say(self, rule: str, default: Message, **values: str) -> Message:
-        """The rule's message in the charter's language, with {excerpt} and such filled in."""
-        chosen = self.messages.get(rule, default)
-        return Message(
-            message=chosen.message.format_map(_Defaulting(values)),
-            suggestion=chosen.suggestion.format_map(_Defaulting(values)),
+    def finding(
+        self,
+        rule: str,
+        level: Level,
+        default: Message,
+        *,
+        start: int = 0,
+        end: int = 0,
+        excerpt: str = "",
+        path: str | None = None,
+        message_of: str | None = None,
+        **values: str,
+    ) -> Finding:
+        """A finding of `rule` worded by `default`'s msgids, so each reader gets it in their
+        language; stored in the lexicon's words (the text's language) when it has some, those
+        of `message_of` for a variant of the rule. The body's own words for a rule are kept as
+        the body wrote them, in every language."""
+        key = message_of or rule
+        chosen = self.messages.get(key)
+        filled = _Defaulting({"excerpt": excerpt, **values})
+        words = (chosen.message.format_map(filled), chosen.suggestion.format_map(filled)) if chosen else None
+        ids = ("", "") if key in self.own_messages else (default.message, default.suggestion)
+        return Finding.said(
+            rule, level, *ids, start=start, end=end, excerpt=excerpt, path=path, written=words, **values
         )
 
     def with_proper_nouns(self, names: Iterable[str]) -> Charter:
@@ -273,4 +296,10 @@ def load_charter(language: str, extra_dir: Path | None = None) -> Charter:
         place_tokens=frozenset(token for place in places.places for token in split_name(place)),
         emoji_allowance=common.emoji_allowance if common.emoji_allowance is not None else 2,
         supported=bool(language_sources),
+        own_messages=frozenset(
+            rule
+            for name, data in language_sources
+            if extra_dir is not None and name == str(extra_dir / f"{code}.yaml")
+            for rule in data.get("messages") or {}
+        ),
     )

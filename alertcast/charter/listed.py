@@ -15,29 +15,22 @@ def listed_findings(
     charter: Charter, folded: Folded, list_name: str, rule: str, level: Level, default: Message
 ) -> list[Finding]:
     """One finding per match; a match inside a longer match of the same list is dropped."""
-    spans: dict[tuple[int, int], Message] = {}
+    spans: dict[tuple[int, int], Finding] = {}
     for matcher in charter.matchers.get(list_name, ()):
         for start, end in matcher.spans(folded):
             excerpt = folded.original[start:end]
-            said = charter.say(rule, default, excerpt=excerpt)
-            entry = matcher.entry
-            message = entry.message.format(excerpt=excerpt) if getattr(entry, "message", "") else said.message
-            suggestion = entry.suggestion or said.suggestion
-            spans.setdefault((start, end), Message(message=message, suggestion=suggestion))
+            said = charter.finding(rule, level, default, start=start, end=end, excerpt=excerpt)
+            entry = matcher.entry  # its own words (lexicon data, the text's language) stand as written
+            if getattr(entry, "message", ""):
+                said = said.model_copy(
+                    update={"message": entry.message.format(excerpt=excerpt), "message_id": ""}
+                )
+            if getattr(entry, "suggestion", ""):
+                said = said.model_copy(update={"suggestion": entry.suggestion, "suggestion_id": ""})
+            spans.setdefault((start, end), said)
     kept = [
         span
         for span in spans
         if not any(other != span and other[0] <= span[0] and span[1] <= other[1] for other in spans)
     ]
-    return [
-        Finding(
-            rule=rule,
-            level=level,
-            start=start,
-            end=end,
-            excerpt=folded.original[start:end],
-            message=spans[(start, end)].message,
-            suggestion=spans[(start, end)].suggestion,
-        )
-        for start, end in sorted(kept)
-    ]
+    return [spans[span] for span in sorted(kept)]

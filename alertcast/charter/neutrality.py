@@ -11,6 +11,7 @@ from __future__ import annotations
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message
 from alertcast.charter.listed import listed_findings
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding, Level
 
 RULES: tuple[tuple[str, str, Level, Message], ...] = (
@@ -19,8 +20,8 @@ RULES: tuple[tuple[str, str, Level, Message], ...] = (
         "neutrality.opinion",
         "block",
         Message(
-            message='"{excerpt}" is a value judgement: the charter requires a neutral, factual voice.',
-            suggestion="State the facts (what, where, when) without qualifying them.",
+            message=N_('"%(excerpt)s" is a value judgement: the charter requires a neutral, factual voice.'),
+            suggestion=N_("State the facts (what, where, when) without qualifying them."),
         ),
     ),
     (
@@ -28,8 +29,8 @@ RULES: tuple[tuple[str, str, Level, Message], ...] = (
         "neutrality.borderline",
         "warn",
         Message(
-            message='"{excerpt}" expresses the body\'s feeling; avoid it in a factual message.',
-            suggestion="Remove the word, or replace it with the fact it comments on.",
+            message=N_('"%(excerpt)s" expresses the body\'s feeling; avoid it in a factual message.'),
+            suggestion=N_("Remove the word, or replace it with the fact it comments on."),
         ),
     ),
     (
@@ -37,8 +38,10 @@ RULES: tuple[tuple[str, str, Level, Message], ...] = (
         "neutrality.partisan",
         "block",
         Message(
-            message='"{excerpt}" is political or partisan content.',
-            suggestion="Remove any reference to a party, a list or a voting instruction.",
+            message=N_(
+                '"%(excerpt)s" is political or partisan content, not allowed in public crisis communication.'
+            ),
+            suggestion=N_("Remove any reference to a party, a list or a voting instruction."),
         ),
     ),
     (
@@ -46,8 +49,10 @@ RULES: tuple[tuple[str, str, Level, Message], ...] = (
         "neutrality.praise",
         "block",
         Message(
-            message='"{excerpt}" praises an elected official or team.',
-            suggestion="Say only who decided, without thanks or praise.",
+            message=N_(
+                '"%(excerpt)s" praises an elected official or team: public communication stays neutral.'
+            ),
+            suggestion=N_('Say only who decided ("by order of the council"), without thanks or praise.'),
         ),
     ),
     (
@@ -55,8 +60,8 @@ RULES: tuple[tuple[str, str, Level, Message], ...] = (
         "neutrality.blame",
         "block",
         Message(
-            message='"{excerpt}" blames a group of people.',
-            suggestion="State the cause factually.",
+            message=N_('"%(excerpt)s" blames a group of people.'),
+            suggestion=N_('State the cause factually ("due to industrial action").'),
         ),
     ),
 )

@@ -29,6 +29,7 @@ from alertcast.charter import nlp
 from alertcast.charter.folding import Folded, fold
 from alertcast.charter.lexicon import Charter, LexiconError, Message
 from alertcast.charter.sentences import split
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding, Level
 
 #: Pattern family -> (rule id, level, default message). Levels follow the charter's table.
@@ -37,32 +38,38 @@ FAMILIES: dict[str, tuple[str, Level, Message]] = {
         "neutrality.praise",
         "block",
         Message(
-            message='"{excerpt}" praises an elected official or team.',
-            suggestion="Say only who decided, without thanks or praise.",
+            message=N_(
+                '"%(excerpt)s" praises an elected official or team: public communication stays neutral.'
+            ),
+            suggestion=N_('Say only who decided ("by order of the council"), without thanks or praise.'),
         ),
     ),
     "political": (
         "neutrality.political",
         "block",
         Message(
-            message='"{excerpt}" frames the fact politically (an authority, a budget, a vote).',
-            suggestion="State the fact alone; leave out who is to credit or to blame, and whom to support.",
+            message=N_(
+                '"%(excerpt)s" frames the fact politically (an authority, a budget, a call to support).'
+            ),
+            suggestion=N_(
+                "State the fact alone, without saying who deserves credit or blame, or whom to support."
+            ),
         ),
     ),
     "blame": (
         "neutrality.blame",
         "block",
         Message(
-            message='"{excerpt}" blames a group of people for a choice or a fault.',
-            suggestion="State the cause factually.",
+            message=N_('"%(excerpt)s" blames a group of people.'),
+            suggestion=N_('State the cause factually ("due to industrial action").'),
         ),
     ),
     "alarmist": (
         "style.alarmist",
         "warn",
         Message(
-            message='"{excerpt}" is alarmist: a crisis message must stay calm.',
-            suggestion="Describe the risk and what to do in measured words.",
+            message=N_('"%(excerpt)s" is an alarmist word: a crisis message must stay calm.'),
+            suggestion=N_("Describe the risk and what to do in measured words."),
         ),
     ),
 }
@@ -261,16 +268,5 @@ def check(charter: Charter, folded: Folded, extra_dir: Path | None = None) -> li
         if any(f == family and s < end and start < e for f, s, e in listed):
             continue
         rule, level, default = FAMILIES[family]
-        said = charter.say(rule, default, excerpt=text[start:end])
-        findings.append(
-            Finding(
-                rule=rule,
-                level=level,
-                start=start,
-                end=end,
-                excerpt=text[start:end],
-                message=said.message,
-                suggestion=said.suggestion,
-            )
-        )
+        findings.append(charter.finding(rule, level, default, start=start, end=end, excerpt=text[start:end]))
     return findings

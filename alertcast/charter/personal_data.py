@@ -11,7 +11,8 @@ plate, once out, stays out (GDPR). What is public passes:
 What is private blocks: any mobile, French or foreign (phones.py); a landline within a few
 words of a person's name in the same sentence (persons.py: "Jean Dupont au 03 21 45 67 89");
 any other e-mail address; a plate of France or the UK (plates.py).
-Messages come from the text's lexicon (fr.yaml, en.yaml `messages`), English otherwise.
+Messages are stored in the text's lexicon's words (fr.yaml, en.yaml `messages`), English
+otherwise; the console says them in the reader's language (the catalogs).
 """
 
 from __future__ import annotations
@@ -25,23 +26,26 @@ from alertcast.charter.personal_lexicon import contacts
 from alertcast.charter.persons import person_spans
 from alertcast.charter.phones import e164, find_numbers
 from alertcast.charter.plates import plate_spans
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding
 
 _PHONE_MESSAGE = Message(
-    message='"{excerpt}" looks like a private mobile phone number.',
-    suggestion="Give a public service number or an emergency number.",
+    message=N_('"%(excerpt)s" looks like a private mobile phone number.'),
+    suggestion=N_(
+        "Give a public service number (switchboard, published duty number) or an emergency number."
+    ),
 )
 _PHONE_PERSON_MESSAGE = Message(
-    message='"{excerpt}" is given next to a person\'s name ("{person}"): a private number.',
-    suggestion="Give the service's switchboard or a published duty number, without the person's name.",
+    message=N_('"%(excerpt)s" is given next to a person\'s name ("%(person)s"): a private number.'),
+    suggestion=N_("Give the service's switchboard or a published duty number, without the person's name."),
 )
 _EMAIL_MESSAGE = Message(
-    message='"{excerpt}" is an e-mail address outside the official domains.',
-    suggestion="Use a service address on one of the body's official domains.",
+    message=N_('"%(excerpt)s" is an e-mail address outside the official domains.'),
+    suggestion=N_("Use a service address on one of the body's official domains."),
 )
 _PLATE_MESSAGE = Message(
-    message='"{excerpt}" looks like a vehicle registration plate: personal data.',
-    suggestion="Describe the vehicle without its registration.",
+    message=N_('"%(excerpt)s" looks like a vehicle registration plate: personal data.'),
+    suggestion=N_("Describe the vehicle without its registration."),
 )
 
 EMAIL = re.compile(r"(?<![\w.+@-])([\w.+-]+)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})")
@@ -49,18 +53,6 @@ EMAIL = re.compile(r"(?<![\w.+@-])([\w.+-]+)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Z
 NAME_WINDOW_WORDS = 8
 _SENTENCE_END = re.compile(r"[.!?;\n](?:\s|$)")
 _WORDS = re.compile(r"\w+")
-
-
-def _finding(rule: str, start: int, end: int, text: str, said: Message) -> Finding:
-    return Finding(
-        rule=rule,
-        level="block",
-        start=start,
-        end=end,
-        excerpt=text[start:end],
-        message=said.message,
-        suggestion=said.suggestion,
-    )
 
 
 def _under(domain: str, parents: tuple[str, ...]) -> bool:
@@ -110,20 +102,26 @@ def _phones(charter: Charter, text: str) -> list[Finding]:
     for number in find_numbers(text):
         if number.e164 in listed or number.kind == "service":
             continue
-        if number.kind == "mobile":
-            said = charter.say("personal_data.phone", _PHONE_MESSAGE, excerpt=number.raw)
-        else:
+        rule, default, values = "personal_data.phone", _PHONE_MESSAGE, {}
+        if number.kind != "mobile":
             persons = person_spans(text) if persons is None else persons
             person = _near(text, number.start, number.end, persons)
             if person is None:
                 continue  # a landline alone is a switchboard
-            said = charter.say(
-                "personal_data.phone_person",
-                _PHONE_PERSON_MESSAGE,
+            rule, default = "personal_data.phone_person", _PHONE_PERSON_MESSAGE
+            values = {"person": text[person[0] : person[1]]}
+        findings.append(
+            charter.finding(
+                "personal_data.phone",
+                "block",
+                default,
+                start=number.start,
+                end=number.end,
                 excerpt=number.raw,
-                person=text[person[0] : person[1]],
+                message_of=rule,
+                **values,
             )
-        findings.append(_finding("personal_data.phone", number.start, number.end, text, said))
+        )
     return findings
 
 
@@ -133,9 +131,20 @@ def check(charter: Charter, folded: Folded) -> list[Finding]:
     for match in EMAIL.finditer(text):
         if is_public_contact(match.group(1), match.group(2), charter):
             continue
-        said = charter.say("personal_data.email", _EMAIL_MESSAGE, excerpt=match.group(0))
-        findings.append(_finding("personal_data.email", match.start(), match.end(), text, said))
+        findings.append(
+            charter.finding(
+                "personal_data.email",
+                "block",
+                _EMAIL_MESSAGE,
+                start=match.start(),
+                end=match.end(),
+                excerpt=match.group(0),
+            )
+        )
     for start, end in plate_spans(text, charter.acronyms):
-        said = charter.say("personal_data.plate", _PLATE_MESSAGE, excerpt=text[start:end])
-        findings.append(_finding("personal_data.plate", start, end, text, said))
+        findings.append(
+            charter.finding(
+                "personal_data.plate", "block", _PLATE_MESSAGE, start=start, end=end, excerpt=text[start:end]
+            )
+        )
     return findings

@@ -17,9 +17,16 @@ import re
 from alertcast.charter import dictionary, nlp
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding
 
-_DEFAULT = Message(message='"{excerpt}": word not in the dictionary.', suggestion="{suggestion}")
+_DEFAULT = Message(message=N_('"%(excerpt)s": word not in the dictionary.'), suggestion="")
+#: The suggestion in every reader's language: a correction, a place name to add, or neither.
+_SUGGESTIONS = (
+    N_("Did you mean %(corrections)s?"),
+    N_("If it is a place name, add it to places.yaml."),
+    N_("Check the spelling."),
+)
 _SKIP = re.compile(
     r"https?://\S+|www\.\S+|[\w.+-]+@[\w.-]+|[#@][\w.@-]+|\b[\w-]+\.(?:fr|com|org|net|eu|gouv)\b\S*",
     re.IGNORECASE,
@@ -60,15 +67,19 @@ def _is_correct(word: str, charter: Charter) -> bool:
     return len(pieces) > 1 and all(_known(piece, charter) for piece in pieces)
 
 
-def _hint(word: str, charter: Charter) -> str:
+def _hint(word: str, charter: Charter) -> tuple[str, str, str]:
+    """The suggestion in the text's language, its msgid and the corrections it names."""
     did_you_mean, quoted, joiner, place, check = _HINTS.get(charter.language, _HINTS["en"])
     pieces = [piece for piece in _PIECES.split(word) if piece and not _known(piece, charter)]
     target = pieces[0] if pieces else word
     found = dictionary.corrections(charter.language, target)
     if found:
-        words = joiner.join(quoted.format(word=word.replace(target, best)) for best in found)
-        return did_you_mean.format(words=words)
-    return place if word[:1].isupper() else check
+        corrections = [word.replace(target, best) for best in found]
+        words = joiner.join(quoted.format(word=correction) for correction in corrections)
+        return did_you_mean.format(words=words), _SUGGESTIONS[0], ", ".join(corrections)
+    if word[:1].isupper():
+        return place, _SUGGESTIONS[1], ""
+    return check, _SUGGESTIONS[2], ""
 
 
 def skipped_spans(text: str) -> list[bool]:
@@ -118,16 +129,10 @@ def check(charter: Charter, folded: Folded) -> list[Finding]:
             continue
         if _is_correct(word, charter):
             continue
-        said = charter.say("spelling.unknown", _DEFAULT, excerpt=word, suggestion=_hint(word, charter))
+        hint, hint_id, corrections = _hint(word, charter)
+        default = _DEFAULT.model_copy(update={"suggestion": hint_id})
+        values = {"suggestion": hint, "corrections": corrections} if corrections else {"suggestion": hint}
         findings.append(
-            Finding(
-                rule="spelling.unknown",
-                level="warn",
-                start=start,
-                end=end,
-                excerpt=word,
-                message=said.message,
-                suggestion=said.suggestion,
-            )
+            charter.finding("spelling.unknown", "warn", default, start=start, end=end, excerpt=word, **values)
         )
     return findings

@@ -19,23 +19,24 @@ from alertcast.charter import dictionary
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message
 from alertcast.charter.listed import listed_findings
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding
 
 _CAPITALS = Message(
-    message='"{excerpt}" is written in capitals, which reads as shouting.',
-    suggestion="Use lower case; the facts carry the seriousness, not the typography.",
+    message=N_('"%(excerpt)s" is written in capitals, which reads as shouting.'),
+    suggestion=N_("Use lower case; the facts carry the seriousness, not the typography."),
 )
 _PUNCTUATION = Message(
-    message='"{excerpt}": repeated punctuation sounds alarmist.',
-    suggestion="Use one exclamation or question mark at most, or a full stop.",
+    message=N_('"%(excerpt)s": repeated punctuation sounds alarmist.'),
+    suggestion=N_("Use one exclamation or question mark at most, or a full stop."),
 )
 _EMOJI = Message(
-    message="{count} emoji: beyond {allowance}, the message loses clarity and seriousness.",
-    suggestion="Keep at most {allowance} useful pictograms.",
+    message=N_("%(count)s emoji: beyond %(allowance)s, the message loses clarity and seriousness."),
+    suggestion=N_("Keep at most %(allowance)s useful pictograms (⚠️, 🚧)."),
 )
 _ALARMIST = Message(
-    message='"{excerpt}" is an alarmist word: a crisis message must stay calm.',
-    suggestion="Describe the risk and what to do in measured words.",
+    message=N_('"%(excerpt)s" is an alarmist word: a crisis message must stay calm.'),
+    suggestion=N_("Describe the risk and what to do in measured words."),
 )
 
 _WORD = re.compile(r"\w+")
@@ -96,16 +97,9 @@ def _capitals(charter: Charter, text: str) -> list[Finding]:
         long_enough = any(token.end - token.start >= 3 for token in shouting)
         if shouting and (long_enough or len(shouting) >= 2):
             start, end = shouting[0].start, shouting[-1].end
-            said = charter.say("style.capitals", _CAPITALS, excerpt=text[start:end])
             findings.append(
-                Finding(
-                    rule="style.capitals",
-                    level="warn",
-                    start=start,
-                    end=end,
-                    excerpt=text[start:end],
-                    message=said.message,
-                    suggestion=said.suggestion,
+                charter.finding(
+                    "style.capitals", "warn", _CAPITALS, start=start, end=end, excerpt=text[start:end]
                 )
             )
         run.clear()
@@ -125,16 +119,14 @@ def _capitals(charter: Charter, text: str) -> list[Finding]:
 def _punctuation(charter: Charter, text: str) -> list[Finding]:
     findings = []
     for match in _REPEATED.finditer(text):
-        said = charter.say("style.punctuation", _PUNCTUATION, excerpt=match.group(0))
         findings.append(
-            Finding(
-                rule="style.punctuation",
-                level="warn",
+            charter.finding(
+                "style.punctuation",
+                "warn",
+                _PUNCTUATION,
                 start=match.start(),
                 end=match.end(),
                 excerpt=match.group(0),
-                message=said.message,
-                suggestion=said.suggestion,
             )
         )
     return findings
@@ -170,22 +162,16 @@ def _emoji(charter: Charter, text: str) -> list[Finding]:
     if len(spans) <= charter.emoji_allowance:
         return []
     start, end = spans[charter.emoji_allowance][0], spans[-1][1]
-    said = charter.say(
-        "style.emoji",
-        _EMOJI,
-        excerpt=text[start:end],
-        count=str(len(spans)),
-        allowance=str(charter.emoji_allowance),
-    )
     return [
-        Finding(
-            rule="style.emoji",
-            level="warn",
+        charter.finding(
+            "style.emoji",
+            "warn",
+            _EMOJI,
             start=start,
             end=end,
             excerpt=text[start:end],
-            message=said.message,
-            suggestion=said.suggestion,
+            count=str(len(spans)),
+            allowance=str(charter.emoji_allowance),
         )
     ]
 

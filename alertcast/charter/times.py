@@ -9,8 +9,10 @@ the communicator checks the date. "Now" is `alertcast.clock.clock`, which tests 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.models.finding import Finding, Level
 from alertcast.models.incident import Incident, MsgType
 
@@ -18,17 +20,10 @@ from alertcast.models.incident import Incident, MsgType
 ONSET_GRACE = timedelta(hours=1)
 
 
-def _finding(rule: str, level: Level, path: str, value: datetime, message: str, suggestion: str) -> Finding:
-    return Finding(
-        rule=rule,
-        level=level,
-        start=0,
-        end=0,
-        excerpt=value.isoformat(),
-        message=message,
-        suggestion=suggestion,
-        path=path,
-    )
+def _finding(
+    rule: str, level: Level, path: str, value: datetime, message: str, suggestion: str, **params: Any
+) -> Finding:
+    return Finding.said(rule, level, message, suggestion, excerpt=value.isoformat(), path=path, **params)
 
 
 def check(incident: Incident, *, grace: timedelta = ONSET_GRACE) -> list[Finding]:
@@ -52,8 +47,11 @@ def check(incident: Incident, *, grace: timedelta = ONSET_GRACE) -> list[Finding
                             "block",
                             f"{path}.expires",
                             info.expires,
-                            f"expires ({info.expires.isoformat()}) is not after {name} ({start.isoformat()})",
-                            "check the day and the time zone of both times",
+                            N_("expires (%(expires)s) is not after %(field)s (%(begins)s)"),
+                            N_("check the day and the time zone of both times"),
+                            expires=info.expires,
+                            field=name,
+                            begins=start,
                         )
                     )
             if info.expires <= now:
@@ -63,8 +61,10 @@ def check(incident: Incident, *, grace: timedelta = ONSET_GRACE) -> list[Finding
                         "block",
                         f"{path}.expires",
                         info.expires,
-                        f"the alert has already expired ({info.expires.isoformat()}, now {now.isoformat()})",
-                        "correct the expiry, or do not publish an alert that is over",
+                        N_("the alert has already expired (%(expires)s, now %(now)s)"),
+                        N_("correct the expiry, or do not publish an alert that is over"),
+                        expires=info.expires,
+                        now=now,
                     )
                 )
         if incident.msg_type == MsgType.ALERT and info.onset is not None and info.onset < now - grace:
@@ -74,8 +74,10 @@ def check(incident: Incident, *, grace: timedelta = ONSET_GRACE) -> list[Finding
                     "warn",
                     f"{path}.onset",
                     info.onset,
-                    f"onset ({info.onset.isoformat()}) is more than {grace} in the past",
-                    "check the date; for an ongoing event say 'since' in the text",
+                    N_("onset (%(onset)s) is more than %(minutes)s minutes in the past"),
+                    N_("check the date; for an ongoing event say 'since' in the text"),
+                    onset=info.onset,
+                    minutes=round(grace.total_seconds() / 60),
                 )
             )
     return findings

@@ -32,9 +32,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from alertcast.i18n import N_
 from alertcast.models.incident import Category
+from alertcast.models.problem import refusal
 from alertcast.sms.smpp import e164
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,6 @@ DEFAULT_SERVICE = "*"
 NAME = r"^[a-z0-9][a-z0-9_-]*$"
 DutyChannel = Literal["matrix", "email", "sms", "webhook"]
 CHANNELS: tuple[DutyChannel, ...] = ("matrix", "email", "sms", "webhook")
-
-
-def _refuse(rule: str, message: str, hint: str) -> PydanticCustomError:
-    """A validation error with its own rule and hint (the one error shape's)."""
-    return PydanticCustomError(rule, message.replace("{", "(").replace("}", ")"), {"hint": hint})
 
 
 def _clock_time(value: Any) -> Any:
@@ -76,8 +72,11 @@ def _days(value: Any) -> Any:
     for part in text.split(","):
         first, _, last = part.strip().partition("-")
         if first not in WEEKDAYS or (last and last not in WEEKDAYS):
-            raise _refuse(
-                "rota_weekday", f"{part.strip()!r} is not a day or a range of days", "use mon … sun: mon-fri"
+            raise refusal(
+                "rota_weekday",
+                N_("%(given)s is not a day or a range of days"),
+                N_("use mon … sun: mon-fri"),
+                given=repr(part.strip()),
             )
         start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
         days += [WEEKDAYS[(start + step) % 7] for step in range((end - start) % 7 + 1)]
@@ -105,7 +104,7 @@ class Person(BaseModel):
     @classmethod
     def _address(cls, value: str | None) -> str | None:
         if value is not None and "@" not in parseaddr(value)[1]:
-            raise _refuse("rota_email", "not an e-mail address", "write name@domain")
+            raise refusal("rota_email", N_("not an e-mail address"), N_("write name@domain"))
         return value
 
     @field_validator("sms")
@@ -116,7 +115,9 @@ class Person(BaseModel):
         try:
             return e164(value, "FR")
         except ValueError as error:
-            raise _refuse("rota_phone", str(error), "write the number in +33… form") from None
+            raise refusal(
+                "rota_phone", "%(error)s", N_("write the number in +33… form"), error=str(error)
+            ) from None
 
     @field_validator("webhook")
     @classmethod
@@ -125,24 +126,28 @@ class Person(BaseModel):
             return None
         parts = urlsplit(value.get_secret_value().strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _refuse("rota_webhook", "not an http(s) URL", "give the on-call tool's https:// URL")
+            raise refusal(
+                "rota_webhook", N_("not an http(s) URL"), N_("give the on-call tool's https:// URL")
+            )
         return SecretStr(value.get_secret_value().strip())
 
     @model_validator(mode="after")
     def _reachable(self) -> Person:
         given = [channel for channel in CHANNELS if getattr(self, channel) is not None]
         if not given:
-            raise _refuse(
+            raise refusal(
                 "rota_unreachable",
-                "this person has no way to be called",
-                "give at least one of matrix (room id), email, sms or webhook",
+                N_("this person has no way to be called"),
+                N_("give at least one of matrix (room id), email, sms or webhook"),
             )
         missing = [channel for channel in self.notify if channel not in given]
         if missing:
-            raise _refuse(
+            raise refusal(
                 "rota_notify_missing",
-                f"notify names {', '.join(missing)} but no address for it",
-                f"add the address, or keep notify to what is given: {', '.join(given)}",
+                N_("notify names %(missing)s but no address for it"),
+                N_("add the address, or keep notify to what is given: %(given)s"),
+                missing=", ".join(missing),
+                given=", ".join(given),
             )
         return self
 
@@ -189,7 +194,9 @@ class Override(BaseModel):
     def _ordered(self) -> Override:
         start, end = self.start.replace(tzinfo=None), self.end.replace(tzinfo=None)
         if (self.start.tzinfo is None) == (self.end.tzinfo is None) and end <= start:
-            raise _refuse("rota_override_order", "`to` is not after `from`", "swap them, or fix the date")
+            raise refusal(
+                "rota_override_order", N_("`to` is not after `from`"), N_("swap them, or fix the date")
+            )
         return self
 
 
@@ -246,8 +253,11 @@ class Rota(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise _refuse(
-                "rota_timezone", f"unknown time zone {value!r}", "an IANA name: Europe/Paris, Indian/Reunion"
+            raise refusal(
+                "rota_timezone",
+                N_("unknown time zone %(zone)s"),
+                N_("an IANA name: Europe/Paris, Indian/Reunion"),
+                zone=repr(value),
             ) from None
         return value
 

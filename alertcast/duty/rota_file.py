@@ -19,13 +19,15 @@ import yaml
 from pydantic import ValidationError
 
 from alertcast.duty.rota import DEFAULT_SERVICE, NAME, Override, Rota, Shift
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem, problems_from_validation
 
 log = logging.getLogger(__name__)
 
+_MATRIX_HINT = N_("a room id, !… (room settings, Advanced) shared with the bot, not #alias nor @user")
 _TIME_HINTS = {
-    "shifts": 'a shift\'s times are "HH:MM" in the rota\'s zone, e.g. from: "08:00", to: "18:00"',
-    "overrides": "an override's times are dates or date-times in the rota's zone, e.g. 2026-12-24T18:00",
+    "shifts": N_('a shift\'s times are "HH:MM" in the rota\'s zone, e.g. from: "08:00", to: "18:00"'),
+    "overrides": N_("an override's times are dates or date-times in the rota's zone, e.g. 2026-12-24T18:00"),
 }
 
 
@@ -39,13 +41,18 @@ def check_rota(rota: Rota, users: Collection[str] | None = None) -> list[Problem
     def named(path: str, name: str | None) -> None:
         if name is not None and name not in rota.people:
             problems.append(
-                Problem(
-                    path=path,
+                Problem.said(
+                    path,
+                    "rota_unknown_person",
+                    N_("%(quoted)s is not under people:"),
+                    N_(
+                        "add %(name)s under people: with how to call them, or fix the spelling "
+                        "(people: %(people)s)"
+                    ),
                     value=name,
-                    rule="rota_unknown_person",
-                    message=f"{name!r} is not under people:",
-                    hint=f"add {name} under people: with how to call them, or fix the spelling "
-                    f"(people: {', '.join(people)})",
+                    quoted=repr(name),
+                    name=name,
+                    people=", ".join(people),
                 )
             )
 
@@ -54,12 +61,13 @@ def check_rota(rota: Rota, users: Collection[str] | None = None) -> list[Problem
         where = f"services.{service_name}"
         if service_name != DEFAULT_SERVICE and not (service.categories or service.sources):
             problems.append(
-                Problem(
-                    path=where,
+                Problem.said(
+                    where,
+                    "rota_service_catches_all",
+                    N_("a service with neither categories nor sources takes every draft"),
+                    N_("give it categories or sources, or name it %(default)s (the default)"),
                     value=service_name,
-                    rule="rota_service_catches_all",
-                    message="a service with neither categories nor sources takes every draft",
-                    hint=f"give it categories or sources, or name it {DEFAULT_SERVICE!r} (the default)",
+                    default=repr(DEFAULT_SERVICE),
                 )
             )
         named(f"{where}.supervisor", service.supervisor)
@@ -73,23 +81,32 @@ def check_rota(rota: Rota, users: Collection[str] | None = None) -> list[Problem
     for name in rota.people:
         if not re.match(NAME, name):
             problems.append(
-                Problem(
-                    path=f"people.{name}",
+                Problem.said(
+                    f"people.{name}",
+                    "rota_person_name",
+                    N_("not a console user name"),
+                    N_("people are named by their console login: lower-case letters, digits, - and _"),
                     value=name,
-                    rule="rota_person_name",
-                    message="not a console user name",
-                    hint="people are named by their console login: lower-case letters, digits, - and _",
                 )
             )
         elif users is not None and name not in users:
             problems.append(
-                Problem(
-                    path=f"people.{name}",
+                Problem.said(
+                    f"people.{name}",
+                    "rota_unknown_user",
+                    N_("%(quoted)s is not a console user"),
+                    N_(
+                        "a person on duty acknowledges calls in the console: use their login "
+                        "(%(users)s), or add the user"
+                    )
+                    if users
+                    else N_(
+                        "a person on duty acknowledges calls in the console: no users are configured, "
+                        "add the user"
+                    ),
                     value=name,
-                    rule="rota_unknown_user",
-                    message=f"{name!r} is not a console user",
-                    hint="a person on duty acknowledges calls in the console: use their login "
-                    f"({', '.join(sorted(users)) or 'no users configured'}), or add the user",
+                    quoted=repr(name),
+                    users=", ".join(sorted(users)),
                 )
             )
     return problems
@@ -103,15 +120,15 @@ def parse_rota(
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        return [Problem(path=where, rule="yaml_syntax", message=str(error), hint="fix the YAML")]
+        return [Problem.said(where, "yaml_syntax", "%(error)s", N_("fix the YAML"), error=str(error))]
     if not isinstance(document, dict):
         return [
-            Problem(
-                path=where,
+            Problem.said(
+                where,
+                "rota_not_a_mapping",
+                N_("a rota is a mapping (supervisor, people, services)"),
+                N_("see deploy/rota.example.yaml"),
                 value=type(document).__name__,
-                rule="rota_not_a_mapping",
-                message="a rota is a mapping (supervisor, people, services)",
-                hint="see deploy/rota.example.yaml",
             )
         ]
     document.setdefault("timezone", timezone)
@@ -125,16 +142,15 @@ def parse_rota(
 def _problems(error: ValidationError) -> list[Problem]:
     """pydantic's errors in the one shape, with this module's hints (a webhook URL never shown)."""
     problems = problems_from_validation(error)
-    for problem, item in zip(problems, error.errors(include_url=False), strict=True):
-        hint = (item.get("ctx") or {}).get("hint")
-        if hint:
-            problem.hint = str(hint)
+    for problem in problems:
         if ".webhook" in f".{problem.path}":
             problem.value = None
         if problem.path.endswith(".matrix"):
-            problem.hint = "a room id, !… (room settings, Advanced) shared with the bot, not #alias nor @user"
+            problem.hint = problem.hint_id = _MATRIX_HINT
         if problem.path.endswith((".from", ".to")):
-            problem.hint = _TIME_HINTS["overrides" if ".overrides." in problem.path else "shifts"]
+            problem.hint = problem.hint_id = _TIME_HINTS[
+                "overrides" if ".overrides." in problem.path else "shifts"
+            ]
     return problems
 
 
@@ -158,7 +174,7 @@ class RotaFile:
         try:
             stat = os.stat(self.path)
         except OSError as error:
-            self._fail([Problem(path=str(self.path), rule="rota_unreadable", message=str(error))])
+            self._fail([Problem.said(str(self.path), "rota_unreadable", "%(error)s", error=str(error))])
             return self._rota
         stamp = (stat.st_mtime_ns, stat.st_size)
         if stamp != self._stamp:

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from alertcast import signed_links
 from alertcast.errors import ConfigurationError
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem
 from alertcast.signed_links import MIN_SECRET_BYTES
 
@@ -95,21 +96,21 @@ def verify(
 
 _WHY = {
     "token_malformed": (
-        "this link is not one of ours, or was cut short",
-        "open the link from the call itself, or the draft from the console's queue",
+        N_("this link is not one of ours, or was cut short"),
+        N_("open the link from the call itself, or the draft from the console's queue"),
     ),
     "token_signature": (
-        "this link's signature does not match: it was changed, or signed with another key",
-        "open the link from the call itself, or the draft from the console's queue",
+        N_("this link's signature does not match: it was changed, or signed with another key"),
+        N_("open the link from the call itself, or the draft from the console's queue"),
     ),
-    "token_from_future": ("this link was signed in the future", "check the servers' clocks"),
+    "token_from_future": (N_("this link was signed in the future"), N_("check the servers' clocks")),
     "token_expired": (
-        f"this call is more than {MAX_AGE.total_seconds() / 3600:g} hours old",
-        "open the draft from the console's queue",
+        N_("this call is more than %(hours)s hours old"),
+        N_("open the draft from the console's queue"),
     ),
 }
 
 
 def _refused(rule: str) -> Problem:
     message, hint = _WHY[rule]
-    return Problem(path="token", value=None, rule=rule, message=message, hint=hint)
+    return Problem.said("token", rule, message, hint, hours=f"{MAX_AGE.total_seconds() / 3600:g}")

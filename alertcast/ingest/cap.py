@@ -25,6 +25,7 @@ import yaml
 from defusedxml import DefusedXmlException
 from pydantic import ValidationError
 
+from alertcast.i18n import N_
 from alertcast.ingest.result import ParseResult
 from alertcast.models.incident import (
     Area,
@@ -54,7 +55,7 @@ XMLDSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
 DEFAULT_LANGUAGE = "en-US"  # CAP 1.2 §3.2.2: a missing <language> means en-US
 MAX_DOCUMENT_BYTES = 5_000_000
 
-_DATE_HINT = "write an ISO 8601 date-time with a UTC offset, e.g. 2026-12-01T07:30:00+01:00"
+_DATE_HINT = N_("write an ISO 8601 date-time with a UTC offset, e.g. 2026-12-01T07:30:00+01:00")
 
 
 # --- safe XML, shared by every XML intake format ------------------------------------------
@@ -70,17 +71,20 @@ def parse_xml_safely(data: bytes | str, what: str) -> tuple[ET.Element | None, l
         data = _reencode(data)
     if len(data) > MAX_DOCUMENT_BYTES:
         return None, [
-            Problem(
-                path="",
+            Problem.said(
+                "",
+                "document_too_large",
+                N_("the %(format)s document is %(size)s bytes, more than %(most)s"),
+                N_("split it, or send one message per document"),
                 value=len(data),
-                rule="document_too_large",
-                message=f"the {what} document is {len(data)} bytes, more than {MAX_DOCUMENT_BYTES}",
-                hint="split it, or send one message per document",
+                format=what,
+                size=len(data),
+                most=MAX_DOCUMENT_BYTES,
             )
         ]
     if not data.strip():
         return None, [
-            Problem(path="", value="", rule="empty", message=f"the {what} document is empty", hint="")
+            Problem.said("", "empty", N_("the %(format)s document is empty"), value="", format=what)
         ]
     try:
         root: ET.Element = SafeET.fromstring(
@@ -88,33 +92,40 @@ def parse_xml_safely(data: bytes | str, what: str) -> tuple[ET.Element | None, l
         )
     except DefusedXmlException as error:
         return None, [
-            Problem(
-                path="",
+            Problem.said(
+                "",
+                "xml_forbidden_construct",
+                N_(
+                    "the %(format)s document declares a DOCTYPE, entities or external references, "
+                    "which intake refuses for safety"
+                ),
+                N_("remove the <!DOCTYPE ...> and any entity declarations; plain XML is enough"),
                 value=_excerpt(str(error)),
-                rule="xml_forbidden_construct",
-                message=f"the {what} document declares a DOCTYPE, entities or external references, "
-                "which intake refuses for safety",
-                hint="remove the <!DOCTYPE ...> and any entity declarations; plain XML is enough",
+                format=what,
             )
         ]
     except ET.ParseError as error:
         return None, [
-            Problem(
-                path="",
+            Problem.said(
+                "",
+                "xml_syntax",
+                N_("the %(format)s document is not well-formed XML: %(error)s"),
+                N_("check that every element is closed and the encoding declaration matches the bytes"),
                 value=_excerpt(data),
-                rule="xml_syntax",
-                message=f"the {what} document is not well-formed XML: {error}",
-                hint="check that every element is closed and the encoding declaration matches the bytes",
+                format=what,
+                error=str(error),
             )
         ]
     except (ValueError, LookupError, RecursionError) as error:  # unknown encodings, absurd nesting
         return None, [
-            Problem(
-                path="",
+            Problem.said(
+                "",
+                "xml_syntax",
+                N_("the %(format)s document cannot be read as XML: %(error)s"),
+                N_("send UTF-8 or ISO-8859-1 XML"),
                 value=_excerpt(data),
-                rule="xml_syntax",
-                message=f"the {what} document cannot be read as XML: {error}",
-                hint="send UTF-8 or ISO-8859-1 XML",
+                format=what,
+                error=str(error),
             )
         ]
     return root, []
@@ -272,11 +283,12 @@ class _CapReader:
 
     # -- reporting
 
-    def problem(self, path: str, value: Any, rule: str, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(path=path, value=_short(value), rule=rule, message=message, hint=hint))
+    def problem(self, path: str, value: Any, rule: str, message: str, hint: str = "", **params: Any) -> None:
+        """A refusal worded by msgids (`Problem.said`)."""
+        self.problems.append(Problem.said(path, rule, message, hint, value=_short(value), **params))
 
-    def warn(self, path: str, value: Any, rule: str, message: str, hint: str = "") -> None:
-        self.warnings.append(Problem(path=path, value=_short(value), rule=rule, message=message, hint=hint))
+    def warn(self, path: str, value: Any, rule: str, message: str, hint: str = "", **params: Any) -> None:
+        self.warnings.append(Problem.said(path, rule, message, hint, value=_short(value), **params))
 
     # -- structure
 
@@ -306,8 +318,10 @@ class _CapReader:
                         f"{path}.{local}",
                         child.tag,
                         "foreign_element",
-                        f"<{local}> from namespace '{namespace or '(none)'}' is not CAP; it was ignored",
-                        "keep extensions in <parameter> elements",
+                        N_("<%(element)s> from namespace '%(namespace)s' is not CAP; it was ignored"),
+                        N_("keep extensions in <parameter> elements"),
+                        element=local,
+                        namespace=namespace or "(none)",
                     )
                 continue
             if local not in order:
@@ -315,8 +329,11 @@ class _CapReader:
                     f"{path}.{local}",
                     _element_summary(child),
                     "unknown_element",
-                    f"<{local}> is not a CAP {self.version} element here; it was ignored",
-                    f"allowed here: {', '.join(order)}",
+                    N_("<%(element)s> is not a CAP %(version)s element here; it was ignored"),
+                    N_("allowed here: %(allowed)s"),
+                    element=local,
+                    version=self.version,
+                    allowed=", ".join(order),
                 )
                 continue
             position = order[local]
@@ -325,8 +342,12 @@ class _CapReader:
                     f"{path}.{local}",
                     element_text(child),
                     "element_order",
-                    f"<{local}> comes after <{highest_name}>; CAP {self.version} puts it before",
-                    f"order: {', '.join(order)}",
+                    N_("<%(element)s> comes after <%(after)s>; CAP %(version)s puts it before"),
+                    N_("order: %(order)s"),
+                    element=local,
+                    after=highest_name,
+                    version=self.version,
+                    order=", ".join(order),
                 )
             elif position > highest:
                 highest, highest_name = position, local
@@ -364,8 +385,9 @@ class _CapReader:
                     f"{block.path}.{name}",
                     "",
                     "empty",
-                    f"<{name}> is required and must not be empty",
-                    f"give <{name}> a value",
+                    N_("<%(element)s> is required and must not be empty"),
+                    N_("give <%(element)s> a value"),
+                    element=name,
                 )
             return None
         return value
@@ -382,14 +404,25 @@ class _CapReader:
             return value
         for choice in choices:
             if choice.lower() == value.lower():
-                self.warn(path, value, "enum_case", f"<{name}> should be written '{choice}'", "")
+                self.warn(
+                    path,
+                    value,
+                    "enum_case",
+                    N_("<%(element)s> should be written '%(written)s'"),
+                    element=name,
+                    written=choice,
+                )
                 return choice
         self.problem(
             path,
             value,
             "enum",
-            f"'{value}' is not a CAP {self.version} <{name}> value",
-            f"use one of: {', '.join(choices)}",
+            N_("'%(given)s' is not a CAP %(version)s <%(element)s> value"),
+            N_("use one of: %(choices)s"),
+            given=value,
+            version=self.version,
+            element=name,
+            choices=", ".join(choices),
         )
         return None
 
@@ -404,7 +437,13 @@ class _CapReader:
             parsed = parse_xml_datetime(value)
         except ValueError as error:
             self.problem(
-                path, value, "datetime", f"<{name}> is not a date-time with offset ({error})", _DATE_HINT
+                path,
+                value,
+                "datetime",
+                N_("<%(element)s> is not a date-time with offset (%(error)s)"),
+                _DATE_HINT,
+                element=name,
+                error=str(error),
             )
             return None
         if value.strip().endswith(("Z", "z")):
@@ -412,8 +451,8 @@ class _CapReader:
                 path,
                 value,
                 "time_zone_designator",
-                "CAP forbids 'Z'; read as +00:00",
-                "write -00:00 or +00:00",
+                N_("CAP forbids 'Z'; read as +00:00"),
+                N_("write -00:00 or +00:00"),
             )
         return parsed
 
@@ -465,8 +504,8 @@ class _CapReader:
                 path,
                 "",
                 "empty_references",
-                "<references> is empty; it was ignored",
-                "omit it, or list sender,identifier,sent",
+                N_("<references> is empty; it was ignored"),
+                N_("omit it, or list sender,identifier,sent"),
             )
             return []
         references: list[Reference] = []
@@ -478,8 +517,8 @@ class _CapReader:
                     item_path,
                     token,
                     "reference_syntax",
-                    "a reference must be sender,identifier,sent",
-                    "separate references with spaces and their parts with commas",
+                    N_("a reference must be sender,identifier,sent"),
+                    N_("separate references with spaces and their parts with commas"),
                 )
                 continue
             sent: datetime | None = None
@@ -492,8 +531,8 @@ class _CapReader:
                     item_path,
                     token,
                     "reference_without_sent",
-                    "this reference has no sent time",
-                    "write sender,identifier,sent",
+                    N_("this reference has no sent time"),
+                    N_("write sender,identifier,sent"),
                 )
             try:
                 references.append(Reference(sender=parts[0], identifier=parts[1], sent=sent))
@@ -515,8 +554,8 @@ class _CapReader:
                     f"{path}.category[{index}]",
                     "",
                     "empty",
-                    "<category> must not be empty",
-                    "e.g. Met, Transport, Infra",
+                    N_("<category> must not be empty"),
+                    N_("e.g. Met, Transport, Infra"),
                 )
                 continue
             checked = self.enum_value(
@@ -571,7 +610,11 @@ class _CapReader:
     def certainty(self, info: _Block) -> str | None:
         if self.text(info, "certainty") == "Very Likely":  # CAP 1.0's value, deprecated since 1.1
             self.warn(
-                f"{info.path}.certainty", "Very Likely", "deprecated_value", "read as Likely", "write Likely"
+                f"{info.path}.certainty",
+                "Very Likely",
+                "deprecated_value",
+                N_("read as Likely"),
+                N_("write Likely"),
             )
             return Certainty.LIKELY.value
         return self.enum(info, "certainty", (c.value for c in Certainty))
@@ -591,14 +634,16 @@ class _CapReader:
         resource = self.block(element, path, _RESOURCE, strict=False)
         mime_type = self.text(resource, "mimeType")
         if mime_type is None and self.version == "1.2":
-            self.warn(f"{path}.mimeType", None, "required", "<mimeType> is required in CAP 1.2 resources", "")
+            self.warn(f"{path}.mimeType", None, "required", N_("<mimeType> is required in CAP 1.2 resources"))
         elif mime_type is not None and mime_type != mime_type.lower():
             self.warn(
                 f"{path}.mimeType",
                 mime_type,
                 "mime_type_case",
-                f"MIME type '{mime_type}' is not in the registered lower-case form",
-                f"write '{mime_type.lower()}'",
+                N_("MIME type '%(given)s' is not in the registered lower-case form"),
+                N_("write '%(written)s'"),
+                given=mime_type,
+                written=mime_type.lower(),
             )
 
     def area(self, element: ET.Element, path: str) -> Area | None:
@@ -637,8 +682,9 @@ class _CapReader:
                 path,
                 token,
                 f"{what}_syntax",
-                f"'{token}' is not a latitude,longitude pair",
-                "write points as lat,lon separated by single spaces, with no trailing commas",
+                N_("'%(token)s' is not a latitude,longitude pair"),
+                N_("write points as lat,lon separated by single spaces, with no trailing commas"),
+                token=token,
             )
             return None
         lat, lon = float(match.group(1)), float(match.group(2))
@@ -647,8 +693,9 @@ class _CapReader:
                 path,
                 token,
                 "coordinate_range",
-                f"'{token}' is outside -90..90 latitude or -180..180 longitude",
-                "CAP writes latitude first: lat,lon",
+                N_("'%(token)s' is outside -90..90 latitude or -180..180 longitude"),
+                N_("CAP writes latitude first: lat,lon"),
+                token=token,
             )
             return None
         return Point(lat=lat, lon=lon)
@@ -656,7 +703,11 @@ class _CapReader:
     def polygon(self, text: str, path: str) -> list[Point] | None:
         if not text:
             self.problem(
-                path, "", "empty", "<polygon> is empty", "remove it, or list at least 4 lat,lon points"
+                path,
+                "",
+                "empty",
+                N_("<polygon> is empty"),
+                N_("remove it, or list at least 4 lat,lon points"),
             )
             return None
         points = [self.point(token, path, "polygon") for token in text.split()]
@@ -668,8 +719,8 @@ class _CapReader:
                 path,
                 text,
                 "polygon_too_few_points",
-                f"a polygon needs at least 4 points, this one has {len(valid)}",
-                "",
+                N_("a polygon needs at least 4 points, this one has %(count)s"),
+                count=len(valid),
             )
             return None
         if valid[0] != valid[-1]:
@@ -677,8 +728,9 @@ class _CapReader:
                 path,
                 text,
                 "polygon_not_closed",
-                "the polygon does not end where it starts",
-                f"repeat the first point ({text.split()[0]}) at the end",
+                N_("the polygon does not end where it starts"),
+                N_("repeat the first point (%(first)s) at the end"),
+                first=text.split()[0],
             )
             return None
         return valid
@@ -687,7 +739,7 @@ class _CapReader:
         parts = text.split()
         if len(parts) != 2:
             self.problem(
-                path, text, "circle_syntax", "a circle is 'lat,lon radius_km'", "e.g. 48.85,2.35 1.5"
+                path, text, "circle_syntax", N_("a circle is 'lat,lon radius_km'"), N_("e.g. 48.85,2.35 1.5")
             )
             return None
         center = self.point(parts[0], path, "circle")
@@ -695,11 +747,18 @@ class _CapReader:
             radius = float(parts[1])
         except ValueError:
             self.problem(
-                path, text, "circle_syntax", f"radius '{parts[1]}' is not a number", "radius in km, e.g. 1.5"
+                path,
+                text,
+                "circle_syntax",
+                N_("radius '%(radius)s' is not a number"),
+                N_("radius in km, e.g. 1.5"),
+                radius=parts[1],
             )
             return None
         if radius < 0 or radius != radius:
-            self.problem(path, text, "circle_radius", "the radius must be zero or positive", "radius in km")
+            self.problem(
+                path, text, "circle_radius", N_("the radius must be zero or positive"), N_("radius in km")
+            )
             return None
         return Circle(center=center, radius_km=radius) if center is not None else None
 
@@ -743,15 +802,17 @@ class _CapReader:
                     f"{path}.{_MODEL_TO_CAP.get(name, name)}",
                     _plain(getattr(info, name)),
                     "info_merge_conflict",
-                    f"a second {info.language} block differs in {name}; the first block's value is kept",
-                    "send one <info> per language, or the same texts in each",
+                    N_("a second %(language)s block differs in %(field)s; the first block's value is kept"),
+                    N_("send one <info> per language, or the same texts in each"),
+                    language=info.language,
+                    field=name,
                 )
             self.warn(
                 path,
                 info.language,
                 "info_merged",
-                f"a second {info.language} info block was merged into the first (areas added)",
-                "",
+                N_("a second %(language)s info block was merged into the first (areas added)"),
+                language=info.language,
             )
             categories = list(first.cap_categories) + [
                 c for c in info.cap_categories if c not in first.cap_categories
@@ -855,14 +916,14 @@ def parse_cap(data: bytes | str, source: str = "kafka") -> ParseResult:
     namespace, local = split_tag(root.tag)
     if local != "alert" or namespace not in CAP_NAMESPACES:
         result.problems.append(
-            Problem(
-                path=local or "",
+            Problem.said(
+                local or "",
+                "namespace" if local == "alert" else "root_element",
+                N_("the root element is <%(element)s> in namespace '%(namespace)s', not a CAP <alert>"),
+                N_('use <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"> (or CAP 1.1\'s namespace)'),
                 value=f"{{{namespace}}}{local}" if namespace else local,
-                rule="namespace" if local == "alert" else "root_element",
-                message=(
-                    f"the root element is <{local}> in namespace '{namespace or '(none)'}', not a CAP <alert>"
-                ),
-                hint='use <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"> (or CAP 1.1\'s namespace)',
+                element=local,
+                namespace=namespace or "(none)",
             )
         )
         return result

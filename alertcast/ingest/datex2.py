@@ -29,6 +29,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.ingest.cap import (
     element_text,
     load_category_table,
@@ -172,24 +173,26 @@ def parse_datex2(
     namespace, local = split_tag(root.tag)
     if not namespace.startswith(NAMESPACE_PREFIX):
         result.problems.append(
-            Problem(
-                path=local,
+            Problem.said(
+                local,
+                "namespace",
+                N_("<%(element)s> in namespace '%(namespace)s' is not DATEX II"),
+                N_("send a v2 d2LogicalModel or a v3 messageContainer/payload (http://datex2.eu/schema/...)"),
                 value=f"{{{namespace}}}{local}" if namespace else local,
-                rule="namespace",
-                message=f"<{local}> in namespace '{namespace or '(none)'}' is not DATEX II",
-                hint="send a v2 d2LogicalModel or a v3 messageContainer/payload (http://datex2.eu/schema/...)",
+                element=local,
+                namespace=namespace or "(none)",
             )
         )
         return result
     publications = list(_publications(root))
     if not publications:
         result.problems.append(
-            Problem(
-                path=local,
+            Problem.said(
+                local,
+                "unsupported_publication",
+                N_("no SituationPublication found in this DATEX II document"),
+                N_("alertcast reads situations only (not measured or elaborated data)"),
                 value=[_xsi_type(p) for p in _payloads(root)] or local,
-                rule="unsupported_publication",
-                message="no SituationPublication found in this DATEX II document",
-                hint="alertcast reads situations only (not measured or elaborated data)",
             )
         )
         return result
@@ -197,9 +200,7 @@ def parse_datex2(
         _publication(root, publication, result, source, sender, default_language)
     if not result.incidents and not result.problems:
         result.problems.append(
-            Problem(
-                path="situation", value=0, rule="empty", message="the publication holds no situation", hint=""
-            )
+            Problem.said("situation", "empty", N_("the publication holds no situation"), value=0)
         )
     return result
 
@@ -233,12 +234,11 @@ def _publication(
         if sender is None:
             sender = "datex2"
             result.warnings.append(
-                Problem(
-                    path="publicationCreator",
-                    value=None,
-                    rule="sender_defaulted",
-                    message="the publication names no creator or supplier; sender 'datex2' was used",
-                    hint="add publicationCreator (country, nationalIdentifier) or set the source's sender",
+                Problem.said(
+                    "publicationCreator",
+                    "sender_defaulted",
+                    N_("the publication names no creator or supplier; sender 'datex2' was used"),
+                    N_("add publicationCreator (country, nationalIdentifier) or set the source's sender"),
                 )
             )
     for index, situation in enumerate(_children(publication, "situation")):
@@ -273,21 +273,17 @@ def _situation(
 ) -> None:
     raw_id = (situation.get("id") or "").strip()
     if not raw_id:
-        result.problems.append(
-            Problem(
-                path=f"{path}.id", value=None, rule="required", message="the situation has no id", hint=""
-            )
-        )
+        result.problems.append(Problem.said(f"{path}.id", "required", N_("the situation has no id")))
         return
     identifier = quote(raw_id, safe="!$'()*+-./:;=?@_~[]#%^|{}\"")[:200]
     if identifier != raw_id:
         result.warnings.append(
-            Problem(
-                path=f"{path}.id",
+            Problem.said(
+                f"{path}.id",
+                "identifier_escaped",
+                N_("the id holds spaces, commas, '<' or '&'; it was escaped as '%(escaped)s'"),
                 value=raw_id[:200],
-                rule="identifier_escaped",
-                message=f"the id holds spaces, commas, '<' or '&'; it was escaped as '{identifier[:100]}'",
-                hint="",
+                escaped=identifier[:100],
             )
         )
     records = [
@@ -296,12 +292,11 @@ def _situation(
     ]
     if not records:
         result.problems.append(
-            Problem(
-                path=f"{path}.situationRecord",
+            Problem.said(
+                f"{path}.situationRecord",
+                "required",
+                N_("the situation has no situationRecord"),
                 value=raw_id,
-                rule="required",
-                message="the situation has no situationRecord",
-                hint="",
             )
         )
         return
@@ -311,12 +306,10 @@ def _situation(
     if sent is None:
         sent = clock.now()
         result.warnings.append(
-            Problem(
-                path=f"{path}.situationVersionTime",
-                value=None,
-                rule="sent_defaulted",
-                message="no version or publication time; intake time was used as sent",
-                hint="",
+            Problem.said(
+                f"{path}.situationVersionTime",
+                "sent_defaulted",
+                N_("no version or publication time; intake time was used as sent"),
             )
         )
     header = _child(situation, "headerInformation")
@@ -427,12 +420,12 @@ def _infos(
     expires = None if None in ends else max(e for e in ends if e is not None)
     if onset is not None and expires is not None and expires <= onset:
         result.warnings.append(
-            Problem(
-                path=f"{path}.validity.overallEndTime",
+            Problem.said(
+                f"{path}.validity.overallEndTime",
+                "end_before_start",
+                N_("the validity ends before it starts; the end was dropped"),
+                N_("check overallStartTime and overallEndTime"),
                 value=expires.isoformat(),
-                rule="end_before_start",
-                message="the validity ends before it starts; the end was dropped",
-                hint="check overallStartTime and overallEndTime",
             )
         )
         expires = None
@@ -669,12 +662,13 @@ def _time(element: ET.Element | None, path: str, result: ParseResult) -> datetim
         return parse_xml_datetime(_text(element))
     except ValueError as error:
         result.warnings.append(
-            Problem(
-                path=path,
+            Problem.said(
+                path,
+                "datetime",
+                N_("not a date-time with offset (%(error)s); this time is left out"),
+                N_("write an ISO 8601 date-time with offset, e.g. 2026-07-24T08:06:04+02:00"),
                 value=_text(element)[:200],
-                rule="datetime",
-                message=f"not a date-time with offset ({error}); this time is left out",
-                hint="write an ISO 8601 date-time with offset, e.g. 2026-07-24T08:06:04+02:00",
+                error=str(error),
             )
         )
         return None
@@ -689,12 +683,15 @@ def _coded(
         return None
     if value not in known:
         result.warnings.append(
-            Problem(
-                path=f"{path}.{name}",
+            Problem.said(
+                f"{path}.{name}",
+                "enum",
+                N_("'%(given)s' is not a DATEX II %(element)s value; it is left out"),
+                N_("use one of: %(choices)s"),
                 value=value[:200],
-                rule="enum",
-                message=f"'{value[:50]}' is not a DATEX II {name} value; it is left out",
-                hint="use one of: " + ", ".join(known),
+                given=value[:50],
+                element=name,
+                choices=", ".join(known),
             )
         )
         return None
@@ -708,12 +705,13 @@ def _language(raw: str | None, fallback: str, path: str, result: ParseResult) ->
         return fallback
     if len(value) > 35 or not _LANGUAGE_TAG.fullmatch(value):
         result.warnings.append(
-            Problem(
-                path=path,
+            Problem.said(
+                path,
+                "language",
+                N_("not a language tag; the texts are taken as '%(fallback)s'"),
+                N_("write a BCP 47 language tag, e.g. fr, nl or en-GB"),
                 value=value[:200],
-                rule="language",
-                message=f"not a language tag; the texts are taken as '{fallback}'",
-                hint="write a BCP 47 language tag, e.g. fr, nl or en-GB",
+                fallback=fallback,
             )
         )
         return fallback
@@ -737,12 +735,12 @@ def _check_points(location: ET.Element, path: str, result: ParseResult) -> None:
 
 def _bad_point(path: str, value: str, result: ParseResult) -> None:
     result.warnings.append(
-        Problem(
-            path=path,
+        Problem.said(
+            path,
+            "coordinates",
+            N_("not latitude and longitude numbers within range; these points are left out"),
+            N_("write WGS 84 decimal degrees: latitude -90..90, longitude -180..180"),
             value=value,
-            rule="coordinates",
-            message="not latitude and longitude numbers within range; these points are left out",
-            hint="write WGS 84 decimal degrees: latitude -90..90, longitude -180..180",
         )
     )
 

@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as gtfs
 from pydantic import BaseModel
 
+from alertcast.i18n import N_
 from alertcast.ingest.cap import CAP_NAMESPACES, parse_cap, parse_xml_safely, split_tag
 from alertcast.ingest.datex2 import NAMESPACE_PREFIX as DATEX2_NAMESPACE_PREFIX
 from alertcast.ingest.datex2 import parse_datex2
@@ -24,7 +25,7 @@ from alertcast.models.problem import Problem
 
 FORMATS = ("json", "cap", "datex2", "gtfs-rt", "gtfs-rt-json")
 UNKNOWN = "unknown"
-_HINT = (
+_HINT = N_(
     "send alertcast JSON (application/json), CAP 1.2 XML (application/cap+xml), DATEX II XML "
     "(application/xml), GTFS-Realtime protobuf (application/x-protobuf) or its JSON form"
 )
@@ -63,13 +64,15 @@ def detect(data: bytes, content_type: str | None = None) -> Detection:
         return Detection(format=declared)
     return Detection(
         format=UNKNOWN,
-        problem=Problem(
-            path="",
+        problem=Problem.said(
+            "",
+            "unknown_format",
+            N_("the document is none of the formats alertcast reads (Content-Type %(content_type)s)")
+            if content_type
+            else N_("the document is none of the formats alertcast reads"),
+            _HINT,
             value=_excerpt(data),
-            rule="unknown_format",
-            message="the document is none of the formats alertcast reads"
-            + (f" (Content-Type {content_type})" if content_type else ""),
-            hint=_HINT,
+            content_type=content_type,
         ),
     )
 
@@ -132,24 +135,26 @@ def _detect_xml(data: bytes, declared: str | None) -> Detection:
         if (namespace, local) in _FEED_ROOTS:
             return Detection(
                 format=UNKNOWN,
-                problem=Problem(
-                    path=local,
+                problem=Problem.said(
+                    local,
+                    "unknown_format",
+                    N_("this is a CAP index feed (Atom or RSS), not an incident"),
+                    N_("configure it as a feed source: the poller follows each entry's link to its CAP"),
                     value=local,
-                    rule="unknown_format",
-                    message="this is a CAP index feed (Atom or RSS), not an incident",
-                    hint="configure it as a feed source: the poller follows each entry's link to its CAP",
                 ),
             )
         if local == "alert":
             return Detection(format="cap")  # the CAP parser explains the namespace problem
         return Detection(
             format=UNKNOWN,
-            problem=Problem(
-                path=local,
+            problem=Problem.said(
+                local,
+                "unknown_format",
+                N_("XML root <%(element)s> in namespace '%(namespace)s' is not CAP or DATEX II"),
+                _HINT,
                 value=f"{{{namespace}}}{local}" if namespace else local,
-                rule="unknown_format",
-                message=f"XML root <{local}> in namespace '{namespace or '(none)'}' is not CAP or DATEX II",
-                hint=_HINT,
+                element=local,
+                namespace=namespace or "(none)",
             ),
         )
     # Unreadable XML (broken, or refused for a DOCTYPE): route it by what it names, so the

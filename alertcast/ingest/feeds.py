@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel, Field
 
+from alertcast.i18n import N_, term
 from alertcast.ingest.cap import element_text, parse_xml_datetime, parse_xml_safely, split_tag
 from alertcast.models.incident import UtcDateTime
 from alertcast.models.problem import Problem
@@ -52,12 +53,13 @@ def parse_feed(data: bytes | str, base_url: str = "") -> Feed:
     return Feed(
         format="unknown",
         problems=[
-            Problem(
-                path=local,
+            Problem.said(
+                local,
+                "unknown_format",
+                N_("<%(element)s> is neither an Atom <feed> nor an RSS <rss> document"),
+                N_("give the URL of the CAP index (Atom 1.0 or RSS 2.0)"),
                 value=f"{{{namespace}}}{local}" if namespace else local,
-                rule="unknown_format",
-                message=f"<{local}> is neither an Atom <feed> nor an RSS <rss> document",
-                hint="give the URL of the CAP index (Atom 1.0 or RSS 2.0)",
+                element=local,
             )
         ],
     )
@@ -116,11 +118,11 @@ def _rss(root: ET.Element, base_url: str) -> Feed:
                     feed,
                     f"{path}.pubDate",
                     _text(pub_date),
-                    "an RFC 822 date, e.g. Fri, 04 Feb 2011 20:20:00 GMT",
+                    N_("an RFC 822 date, e.g. Fri, 04 Feb 2011 20:20:00 GMT"),
                 )
             if updated is not None and updated.tzinfo is None:
                 updated = None
-                _bad_time(feed, f"{path}.pubDate", _text(pub_date), "a date with a time zone")
+                _bad_time(feed, f"{path}.pubDate", _text(pub_date), N_("a date with a time zone"))
         _add(feed, path, guid or link, updated, urljoin(base_url, link) if link else "")
     return feed
 
@@ -128,12 +130,12 @@ def _rss(root: ET.Element, base_url: str) -> Feed:
 def _add(feed: Feed, path: str, entry_id: str, updated: datetime | None, link: str) -> None:
     if not link:
         feed.warnings.append(
-            Problem(
-                path=path,
+            Problem.said(
+                path,
+                "entry_without_link",
+                N_("this entry has no link to a CAP document; it was skipped"),
+                N_("give each entry a link (Atom) or link/enclosure (RSS) to its CAP message"),
                 value=entry_id[:200],
-                rule="entry_without_link",
-                message="this entry has no link to a CAP document; it was skipped",
-                hint="give each entry a link (Atom) or link/enclosure (RSS) to its CAP message",
             )
         )
         return
@@ -146,18 +148,21 @@ def _iso_time(element: ET.Element | None, path: str, feed: Feed) -> datetime | N
     try:
         return parse_xml_datetime(_text(element))
     except ValueError:
-        _bad_time(feed, path, _text(element), "an RFC 3339 date-time, e.g. 2018-11-21T12:52:06+01:00")
+        _bad_time(feed, path, _text(element), N_("an RFC 3339 date-time, e.g. 2018-11-21T12:52:06+01:00"))
         return None
 
 
 def _bad_time(feed: Feed, path: str, value: str, expected: str) -> None:
+    """`expected` is a msgid (what the value should have been)."""
     feed.warnings.append(
-        Problem(
-            path=path,
+        Problem.said(
+            path,
+            "datetime",
+            N_("'%(given)s' is not %(expected)s; the entry is kept without a time"),
+            N_("the poller will then fetch it every time"),
             value=value[:200],
-            rule="datetime",
-            message=f"'{value[:60]}' is not {expected}; the entry is kept without a time",
-            hint="the poller will then fetch it every time",
+            given=value[:60],
+            expected=term(expected),
         )
     )
 

@@ -23,6 +23,7 @@ from google.transit import gtfs_realtime_pb2 as gtfs
 from pydantic import ValidationError
 
 from alertcast.clock import clock
+from alertcast.i18n import N_, term
 from alertcast.ingest.cap import load_category_table
 from alertcast.ingest.json_ import lone_surrogates
 from alertcast.ingest.result import ParseResult
@@ -75,12 +76,13 @@ def parse_gtfs_rt(
         message.ParseFromString(bytes(data))
     except (DecodeError, ValueError, RecursionError, TypeError) as error:
         result.problems.append(
-            Problem(
-                path="",
+            Problem.said(
+                "",
+                "protobuf_decode",
+                N_("not a GTFS-Realtime FeedMessage: %(error)s"),
+                N_("send the binary protobuf (application/x-protobuf) of a GTFS-RT feed"),
                 value=bytes(data[:40]).hex(),
-                rule="protobuf_decode",
-                message=f"not a GTFS-Realtime FeedMessage: {error}",
-                hint="send the binary protobuf (application/x-protobuf) of a GTFS-RT feed",
+                error=str(error),
             )
         )
         return result
@@ -115,22 +117,24 @@ def parse_gtfs_rt_json(
             json_format.Parse(data, message, ignore_unknown_fields=True)
         except (json_format.ParseError, ValueError, UnicodeDecodeError, RecursionError, TypeError) as error:
             result.problems.append(
-                Problem(
-                    path="",
+                Problem.said(
+                    "",
+                    "gtfs_rt_json",
+                    N_("not a GTFS-Realtime FeedMessage in proto3 JSON: %(error)s"),
+                    N_("produce it with google.protobuf.json_format.MessageToJson(feed)"),
                     value=_excerpt(data),
-                    rule="gtfs_rt_json",
-                    message=f"not a GTFS-Realtime FeedMessage in proto3 JSON: {error}",
-                    hint="produce it with google.protobuf.json_format.MessageToJson(feed)",
+                    error=str(error),
                 )
             )
             return result
         result.warnings.append(
-            Problem(
-                path="",
+            Problem.said(
+                "",
+                "unknown_fields",
+                N_("fields unknown to GTFS-Realtime were ignored: %(error)s"),
+                N_("check field names against gtfs-realtime.proto"),
                 value=_excerpt(str(strict_error)),
-                rule="unknown_fields",
-                message=f"fields unknown to GTFS-Realtime were ignored: {strict_error}",
-                hint="check field names against gtfs-realtime.proto",
+                error=str(strict_error),
             )
         )
     _map_feed(message, result, source, sender, default_language, refused)
@@ -188,12 +192,11 @@ def _map_feed(
             return
     if not message.HasField("header") or not message.header.gtfs_realtime_version:
         result.problems.append(
-            Problem(
-                path="header.gtfs_realtime_version",
-                value=None,
-                rule="required",
-                message="a FeedMessage needs a header with gtfs_realtime_version",
-                hint="this does not look like a GTFS-Realtime feed",
+            Problem.said(
+                "header.gtfs_realtime_version",
+                "required",
+                N_("a FeedMessage needs a header with gtfs_realtime_version"),
+                N_("this does not look like a GTFS-Realtime feed"),
             )
         )
         return
@@ -201,12 +204,12 @@ def _map_feed(
     if sent is None:
         sent = clock.now()
         result.warnings.append(
-            Problem(
-                path="header.timestamp",
+            Problem.said(
+                "header.timestamp",
+                "sent_defaulted",
+                N_("the feed header has no usable timestamp; intake time was used as sent"),
+                N_("set header.timestamp (POSIX seconds)"),
                 value=message.header.timestamp,
-                rule="sent_defaulted",
-                message="the feed header has no usable timestamp; intake time was used as sent",
-                hint="set header.timestamp (POSIX seconds)",
             )
         )
     skipped = 0
@@ -225,22 +228,23 @@ def _map_feed(
             skipped += 1
     if skipped:
         result.warnings.append(
-            Problem(
-                path="entity",
+            Problem.said(
+                "entity",
+                "non_alert_entities",
+                N_("%(count)s entities are trip updates, vehicles or other non-alert data; ignored"),
+                N_("alertcast reads Service Alerts only"),
                 value=skipped,
-                rule="non_alert_entities",
-                message=f"{skipped} entities are trip updates, vehicles or other non-alert data; ignored",
-                hint="alertcast reads Service Alerts only",
+                count=skipped,
             )
         )
     if not result.incidents and not result.problems:
         result.problems.append(
-            Problem(
-                path="entity",
+            Problem.said(
+                "entity",
+                "empty",
+                N_("the feed holds no alert entity"),
+                N_("a GTFS-RT Service Alerts feed lists alert entities"),
                 value=len(message.entity),
-                rule="empty",
-                message="the feed holds no alert entity",
-                hint="a GTFS-RT Service Alerts feed lists alert entities",
             )
         )
 
@@ -260,13 +264,15 @@ def _invalid_utf8(message: Message, path: str) -> list[Problem]:
                 here = f"{name}[{position}]" if field.is_repeated else name
                 if field.type == FieldDescriptor.TYPE_STRING and isinstance(item, bytes):
                     problems.append(
-                        Problem(
-                            path=here,
+                        Problem.said(
+                            here,
+                            "invalid_utf8",
+                            N_(
+                                "this string is not valid UTF-8 (a byte sequence no character "
+                                "encodes: a lone surrogate, an overlong form, another encoding)"
+                            ),
+                            N_("encode every GTFS-Realtime string as UTF-8"),
                             value=item[:200].decode("utf-8", "backslashreplace"),
-                            rule="invalid_utf8",
-                            message="this string is not valid UTF-8 (a byte sequence no character "
-                            "encodes: a lone surrogate, an overlong form, another encoding)",
-                            hint="encode every GTFS-Realtime string as UTF-8",
                         )
                     )
                 elif field.type == FieldDescriptor.TYPE_MESSAGE:
@@ -279,20 +285,18 @@ def _identifier(entity: gtfs.FeedEntity, index: int, result: ParseResult) -> str
     raw = _str(entity.id).strip()
     if not raw:
         result.problems.append(
-            Problem(
-                path=f"entity[{index}].id", value="", rule="required", message="the entity has no id", hint=""
-            )
+            Problem.said(f"entity[{index}].id", "required", N_("the entity has no id"), value="")
         )
         return None
     safe = quote(raw, safe="!$'()*+-./:;=?@_~[]#%^|{}\"")
     if safe != raw:
         result.warnings.append(
-            Problem(
-                path=f"entity[{index}].id",
+            Problem.said(
+                f"entity[{index}].id",
+                "identifier_escaped",
+                N_("the id holds spaces, commas, '<' or '&'; it was escaped as '%(escaped)s'"),
                 value=raw[:200],
-                rule="identifier_escaped",
-                message=f"the id holds spaces, commas, '<' or '&'; it was escaped as '{safe[:100]}'",
-                hint="",
+                escaped=safe[:100],
             )
         )
     return safe[:200]
@@ -501,22 +505,26 @@ def _period_bounds(
 
 def _open_bound(path: str, name: str, seconds: int) -> Problem:
     """The warning for a period bound read as open: 0, or a time beyond any date."""
-    bound = "no end" if name == "end" else "no start"
+    bound = N_("no end") if name == "end" else N_("no start")
     if seconds == 0:
-        rule, why = "timestamp_zero", "0 (1970-01-01) is not a real bound"
+        rule, why = "timestamp_zero", N_("0 (1970-01-01) is not a real bound")
     elif seconds == MAX_UINT64:
-        rule, why = "timestamp_range", "the largest 64-bit value is a marker, not a time"
+        rule, why = "timestamp_range", N_("the largest 64-bit value is a marker, not a time")
     else:
-        rule, why = "timestamp_range", "this POSIX time is beyond any representable date"
-    left_out = "the period is open-ended" if name == "end" else "when the alert begins is unknown"
+        rule, why = "timestamp_range", N_("this POSIX time is beyond any representable date")
+    left_out = N_("the period is open-ended") if name == "end" else N_("when the alert begins is unknown")
     if name == "start" and seconds == 0:
-        left_out = "the period is open from the start"
-    return Problem(
-        path=path,
+        left_out = N_("the period is open from the start")
+    return Problem.said(
+        path,
+        rule,
+        N_("%(why)s: read as %(bound)s (%(left_out)s)"),
+        N_("leave `%(field)s` out when the period has %(bound)s"),
         value=seconds,
-        rule=rule,
-        message=f"{why}: read as {bound} ({left_out})",
-        hint=f"leave `{name}` out when the period has {bound}",
+        why=term(why),
+        bound=term(bound),
+        left_out=term(left_out),
+        field=name,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from alertcast.i18n import N_, term
 from alertcast.ingest.result import ParseResult
 from alertcast.models.incident import Incident
 from alertcast.models.problem import Problem, problems_from_validation, safe_text
@@ -20,10 +21,12 @@ from alertcast.models.problem import Problem, problems_from_validation, safe_tex
 FORMAT = "json"
 UNPAIRED_SURROGATE = "unpaired_surrogate"
 MAX_SURROGATE_PROBLEMS = 20  # a document full of them is named by its first few, then counted
-_SURROGATE_HINT = (
+_SURROGATE_HINT = N_(
     "encode the text as UTF-8; in JSON, a character beyond U+FFFF is escaped as a pair "
     "(e.g. \\ud83d\\ude80), never as one half alone"
 )
+#: What holds a lone surrogate, as the refusal names it.
+_HOLDERS = {"string": N_("string"), "name": N_("name")}
 
 
 def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
@@ -34,12 +37,13 @@ def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
         result.problems.append(
-            Problem(
-                path="",
+            Problem.said(
+                "",
+                "json_syntax",
+                N_("not valid JSON: %(reason)s"),
+                N_("send one JSON object (or a list of them) encoded in UTF-8"),
                 value=_excerpt(data),
-                rule="json_syntax",
-                message=f"not valid JSON: {reason}",
-                hint="send one JSON object (or a list of them) encoded in UTF-8",
+                reason=reason,
             )
         )
         return result
@@ -52,12 +56,12 @@ def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
             continue
         if not isinstance(item, dict):
             result.problems.append(
-                Problem(
-                    path=prefix.rstrip("."),
+                Problem.said(
+                    prefix.rstrip("."),
+                    "object_type",
+                    N_("an incident must be a JSON object"),
+                    N_("see topics/schemas/Incident.json"),
                     value=_excerpt(json.dumps(item)),
-                    rule="object_type",
-                    message="an incident must be a JSON object",
-                    hint="see topics/schemas/Incident.json",
                 )
             )
             continue
@@ -68,9 +72,7 @@ def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
             for problem in problems_from_validation(error):
                 result.problems.append(problem.model_copy(update={"path": prefix + problem.path}))
     if not items:
-        result.problems.append(
-            Problem(path="", value=[], rule="empty", message="no incident in the document", hint="")
-        )
+        result.problems.append(Problem.said("", "empty", N_("no incident in the document"), value=[]))
     return result
 
 
@@ -109,13 +111,14 @@ def lone_surrogates(
             stack += [(join(where, index), child) for index, child in reversed(list(enumerate(item)))]
     if found > MAX_SURROGATE_PROBLEMS:
         problems.append(
-            Problem(
-                path=path,
+            Problem.said(
+                path,
+                UNPAIRED_SURROGATE,
+                N_("%(count)s strings hold unpaired surrogates; the first %(listed)s are listed"),
+                _SURROGATE_HINT,
                 value=found,
-                rule=UNPAIRED_SURROGATE,
-                message=f"{found} strings hold unpaired surrogates; the first "
-                f"{MAX_SURROGATE_PROBLEMS} are listed",
-                hint=_SURROGATE_HINT,
+                count=found,
+                listed=MAX_SURROGATE_PROBLEMS,
             )
         )
     return problems
@@ -130,13 +133,16 @@ def _has_surrogate(text: str) -> bool:
 
 
 def _surrogate_problem(path: str, text: str, what: str = "string") -> Problem:
-    return Problem(
-        path=path,
+    return Problem.said(
+        path,
+        UNPAIRED_SURROGATE,
+        N_(
+            "this %(holder)s holds an unpaired UTF-16 surrogate (U+D800 to U+DFFF, escaped alone "
+            "or sent as its bytes): it is no character and cannot be stored as UTF-8"
+        ),
+        _SURROGATE_HINT,
         value=safe_text(text[:200]),
-        rule=UNPAIRED_SURROGATE,
-        message=f"this {what} holds an unpaired UTF-16 surrogate (U+D800 to U+DFFF, escaped alone "
-        "or sent as its bytes): it is no character and cannot be stored as UTF-8",
-        hint=_SURROGATE_HINT,
+        holder=term(_HOLDERS[what], what),
     )
 
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
+from alertcast.i18n import N_
 from alertcast.ingest.detect import parse_document
 from alertcast.ingest.feeds import FeedEntry, parse_feed
 from alertcast.models.alert import Rejection
@@ -201,7 +202,7 @@ def _take(source: PollerSource, url: str, response: FetchResponse, outcome: Poll
                 source.name,
                 clock.now(),
                 [p.model_copy(update={"path": f"{url}#{p.path}"}) for p in result.problems]
-                or [Problem(path=url, value=None, rule="empty", message="the document holds no incident")],
+                or [Problem.said(url, "empty", N_("the document holds no incident"))],
             )
         )
     outcome.incidents += changes(result.incidents, outcome.state.fingerprints)
@@ -224,12 +225,14 @@ async def _get(
         response, _ = await policy.run(attempt)
     except (TransientError, PermanentError) as error:
         outcome.problems.append(
-            Problem(
-                path=url,
+            Problem.said(
+                url,
+                "fetch_failed",
+                N_("could not fetch %(url)s: %(error)s"),
+                N_("the poller tries again at its next interval; check the URL and the feed's server"),
                 value=str(error)[:200],
-                rule="fetch_failed",
-                message=f"could not fetch {url}: {error}",
-                hint="the poller tries again at its next interval; check the URL and the feed's server",
+                url=url,
+                error=str(error),
             )
         )
         return None

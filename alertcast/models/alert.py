@@ -81,6 +81,8 @@ class ChannelText(_Message):
     findings: list[Finding] = Field(default_factory=list, description="the charter on this text")
     blocked: bool = Field(default=False, description="too long, or a blocking finding: not publishable")
     reason: str = Field(default="", description="why it is blocked")
+    reason_id: str = Field(default="", description="the msgid `reason` renders (alertcast.explanations)")
+    params: dict[str, Any] = Field(default_factory=dict, description="the values the msgid names")
 
 
 class Draft(_Message):

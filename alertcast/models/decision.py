@@ -18,8 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from alertcast.i18n import N_
 from alertcast.models.alert import ChannelText
 from alertcast.models.incident import Category, Severity, UtcDateTime
+from alertcast.models.problem import refusal
 
 MAX_BEFORE_ONSET_MINUTES = 7 * 24 * 60
 
@@ -180,15 +182,21 @@ class PolicyRule(BaseModel):
         if self.approval is ApprovalMode.AUTO and (
             not self.sources or set(self.severities) != {Severity.EXTREME}
         ):
-            raise ValueError(
-                f"rule {self.name!r}: approval 'auto' needs trusted `sources` and `severities: [Extreme]`"
+            raise refusal(
+                "policy_auto",
+                N_("rule %(name)s: approval 'auto' needs trusted `sources` and `severities: [Extreme]`"),
+                name=repr(self.name),
             )
         if (
             self.escalate_after is not None
             and self.expire_after is not None
             and self.escalate_after >= self.expire_after
         ):
-            raise ValueError(f"rule {self.name!r}: escalate_after must come before expire_after")
+            raise refusal(
+                "policy_deadlines",
+                N_("rule %(name)s: escalate_after must come before expire_after"),
+                name=repr(self.name),
+            )
         return self
 
     def matches(self, category: Category | None, severity: Severity, source: str) -> bool:
@@ -226,7 +234,7 @@ class PolicyConfig(BaseModel):
     def _unique_names(self) -> PolicyConfig:
         names = [rule.name for rule in [*self.rules, self.default]]
         if len(set(names)) != len(names):
-            raise ValueError("two rules share a name")
+            raise refusal("policy_names", N_("two rules share a name"))
         return self
 
 

@@ -19,12 +19,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+
+from alertcast.i18n import N_
+from alertcast.models.problem import refusal
 
 
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
-        raise PydanticCustomError("timezone_aware", "time has no UTC offset")
+        raise refusal("timezone_aware", N_("time has no UTC offset"))
     return value.astimezone(UTC)
 
 
@@ -148,10 +150,10 @@ class Area(_Strict):
     def _polygons_close(self) -> Area:
         for index, polygon in enumerate(self.polygons):
             if len(polygon) < 4 or polygon[0] != polygon[-1]:
-                raise PydanticCustomError(
+                raise refusal(
                     "polygon_not_closed",
-                    "polygon {index} must have at least 4 points and end where it starts",
-                    {"index": index},
+                    N_("polygon %(index)s must have at least 4 points and end where it starts"),
+                    index=index,
                 )
         return self
 
@@ -183,10 +185,11 @@ class Info(_Strict):
         """A field validator, not a model one, so it is reported even when another field fails."""
         start = info.data.get("onset") or info.data.get("effective")
         if start is not None and expires is not None and expires <= start:
-            raise PydanticCustomError(
+            raise refusal(
                 "expires_before_onset",
-                "expires ({expires}) must be after onset ({onset})",
-                {"expires": expires.isoformat(), "onset": start.isoformat()},
+                N_("expires (%(expires)s) must be after onset (%(onset)s)"),
+                expires=expires.isoformat(),
+                onset=start.isoformat(),
             )
         return expires
 
@@ -220,14 +223,14 @@ class Incident(_Strict):
     @model_validator(mode="after")
     def _shape_by_type(self) -> Incident:
         if self.msg_type in (MsgType.ALERT, MsgType.UPDATE) and not self.info:
-            raise PydanticCustomError("info_required", "an Alert or Update needs at least one info block")
+            raise refusal("info_required", N_("an Alert or Update needs at least one info block"))
         if self.msg_type in (MsgType.UPDATE, MsgType.CANCEL) and not self.references:
-            raise PydanticCustomError(
-                "references_required", "an Update or Cancel must reference the message it changes"
+            raise refusal(
+                "references_required", N_("an Update or Cancel must reference the message it changes")
             )
         languages = [info.language.lower() for info in self.info]
         if len(set(languages)) != len(languages):
-            raise PydanticCustomError("duplicate_language", "two info blocks share a language")
+            raise refusal("duplicate_language", N_("two info blocks share a language"))
         return self
 
     @property

@@ -35,6 +35,7 @@ from alertcast.charter.engine import blocking, check_incident, check_text
 from alertcast.charter.lexicon import LexiconError
 from alertcast.clock import clock
 from alertcast.errors import ConfigurationError
+from alertcast.i18n import N_, said
 from alertcast.models.alert import ChannelText
 from alertcast.models.finding import Finding
 from alertcast.models.incident import Incident, Info, MsgType, Status
@@ -78,12 +79,16 @@ class Templates:
             if (self.folder / name).exists():
                 return self.get(name), name
         raise TemplateProblem(
-            Problem(
-                path=f"templates/{channel}",
+            Problem.said(
+                f"templates/{channel}",
+                "template_missing",
+                N_("no template for channel %(channel)s, category %(category)s, language %(language)s"),
+                N_("add templates/%(folder)s/default.fr.j2"),
                 value=language,
-                rule="template_missing",
-                message=f"no template for channel {channel!r}, category {category!r}, language {language!r}",
-                hint=f"add templates/{channel}/default.fr.j2",
+                channel=repr(channel),
+                category=repr(category),
+                language=repr(language),
+                folder=channel,
             )
         )
 
@@ -92,12 +97,13 @@ class Templates:
             return self.env.get_template(name)
         except TemplateNotFound as error:
             raise TemplateProblem(
-                Problem(
-                    path=f"templates/{name}",
+                Problem.said(
+                    f"templates/{name}",
+                    "template_missing",
+                    N_("template %(template)s not found"),
+                    N_("check the name in {%% extends %%}"),
                     value=error.name,
-                    rule="template_missing",
-                    message=f"template {error.name!r} not found",
-                    hint="check the name in {% extends %}",
+                    template=repr(error.name),
                 )
             ) from error
         except TemplateSyntaxError as error:
@@ -111,12 +117,13 @@ class Templates:
                 return template.render(context)
             except TemplateNotFound as error:
                 raise TemplateProblem(
-                    Problem(
-                        path=f"templates/{name}",
+                    Problem.said(
+                        f"templates/{name}",
+                        "template_missing",
+                        N_("template %(template)s not found"),
+                        N_("check the name in {%% extends %%}"),
                         value=error.name,
-                        rule="template_missing",
-                        message=f"template {error.name!r} not found",
-                        hint="check the name in {% extends %}",
+                        template=repr(error.name),
                     )
                 ) from error
             except TemplateSyntaxError as error:  # a layout refused with no good version
@@ -133,8 +140,8 @@ class Templates:
         return list(self.loader.problems.values())
 
     def _refusal(self, name: str) -> Problem:
-        return self.loader.problems.get(name) or Problem(
-            path=f"templates/{name}", rule="template_syntax", message="the template cannot be read"
+        return self.loader.problems.get(name) or Problem.said(
+            f"templates/{name}", "template_syntax", N_("the template cannot be read")
         )
 
     def _locate(self, error: Exception, default: str) -> tuple[str, int]:
@@ -239,11 +246,11 @@ def finish(
     findings: list[Finding],
 ) -> ChannelText:
     """A fitted text with its findings; blocked if it does not fit or a finding blocks."""
-    reasons = [fitted.reason] if fitted.blocked else []
+    reasons = [fitted.reason_said] if fitted.blocked else []
     blockers = [finding for finding in findings if finding.blocking]
     if blockers:
         rules = ", ".join(dict.fromkeys(finding.rule for finding in blockers))
-        reasons.append(f"blocking charter findings: {rules}")
+        reasons.append(said(N_("blocking charter findings: %(rules)s"), rules=rules))
     return ChannelText(
         channel=channel,
         language=language,
@@ -256,7 +263,9 @@ def finish(
         dropped=fitted.dropped,
         findings=findings,
         blocked=bool(reasons),
-        reason="; ".join(reasons),
+        reason="; ".join(reason["message"] for reason in reasons),
+        reason_id="%(reasons)s" if reasons else "",
+        params={"reasons": reasons} if reasons else {},
     )
 
 
@@ -282,14 +291,12 @@ def _check(
     except LexiconError as error:
         # The body's lexicon is broken: say so on the text instead of stopping the worker.
         return [
-            Finding(
-                rule="charter.lexicon_error",
-                level="block",
-                start=0,
-                end=0,
-                excerpt="",
-                message=str(error),
-                suggestion="fix the charter directory's YAML",
+            Finding.said(
+                "charter.lexicon_error",
+                "block",
+                "%(error)s",
+                N_("fix the charter directory's YAML"),
+                error=str(error),
             )
         ]
 
@@ -348,12 +355,13 @@ def compose(
     result = Composition(findings=check_incident(incident))
     if not incident.info:
         result.problems.append(
-            Problem(
-                path="info",
+            Problem.said(
+                "info",
+                "nothing_to_render",
+                N_("a %(msg_type)s without info: no text to render"),
+                N_("the channels end the earlier alert from its own texts"),
                 value=incident.msg_type.value,
-                rule="nothing_to_render",
-                message=f"a {incident.msg_type.value} without info: no text to render",
-                hint="the channels end the earlier alert from its own texts",
+                msg_type=incident.msg_type.value,
             )
         )
     fitted_texts: list[tuple[str, Info, FitResult]] = []

@@ -42,6 +42,7 @@ from jinja2.sandbox import (
 )
 
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.models.alert import alert_id_for
 from alertcast.models.incident import Category, Incident
 from alertcast.models.problem import Problem
@@ -244,12 +245,14 @@ class GuardedLoader(FileSystemLoader):
 
 
 def _problem(template: str, line: int, rule: str, reason: str) -> Problem:
-    return Problem(
-        path=f"templates/{template}",
+    return Problem.said(
+        f"templates/{template}",
+        rule,
+        N_("line %(line)s: %(reason)s"),
+        N_("fix the template; its previous version keeps serving meanwhile"),
         value=line,
-        rule=rule,
-        message=f"line {line}: {reason}",
-        hint="fix the template; its previous version keeps serving meanwhile",
+        line=line,
+        reason=reason,
     )
 
 

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alertcast.i18n import N_, said
 from alertcast.render.length import Length, count, sms_plain
 
 _LINK = re.compile(r"https?://", re.IGNORECASE)
@@ -66,6 +68,7 @@ class FitResult(BaseModel):
     dropped: list[str] = Field(default_factory=list, description="names, in the order they were dropped")
     blocked: bool = False
     reason: str = ""
+    reason_said: dict[str, Any] = Field(default_factory=dict, description="`reason` as i18n.said words")
 
 
 @dataclass(frozen=True)
@@ -172,17 +175,34 @@ def fit(
         shortest = length
         levels = [0 if part.mandatory else len(part.shorter) + 1 for part in parts]
         length = measure(levels)
-        unit = length.unit if channel != "sms" else f"{length.unit} ({length.segments} segments)"
-        also = f" ({shortest.length} with their shortest forms)" if shortest.length != length.length else ""
+        unit = (
+            said(N_("%(unit)s (%(count)s segments)"), unit=length.unit, count=length.segments)
+            if channel == "sms"
+            else length.unit
+        )
+        also = (
+            said(N_(" (%(count)s with their shortest forms)"), count=shortest.length)
+            if shortest.length != length.length
+            else ""
+        )
+        reason = said(
+            N_(
+                "the mandatory parts alone take %(length)s %(unit)s on %(channel)s%(also)s, "
+                "over the limit of %(limit)s: shorten them by hand"
+            ),
+            length=length.length,
+            unit=unit,
+            channel=channel,
+            also=also,
+            limit=length.limit,
+        )
         return FitResult(
             text=text(levels),
             length=with_before(levels, length),
             dropped=dropped(),
             blocked=True,
-            reason=(
-                f"the mandatory parts alone take {length.length} {unit} on {channel}{also}, "
-                f"over the limit of {length.limit}: shorten them by hand"
-            ),
+            reason=reason["message"],
+            reason_said=reason,
         )
 
     # A step taken early (hashtags dropped) may be undone now that a longer part has given way.

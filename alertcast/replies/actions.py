@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alertcast.delivery.ledger import Action, LedgerEntry, LedgerState, next_action
 from alertcast.delivery.retry import OutcomeUnknown, PermanentError, TransientError
+from alertcast.i18n import N_
 from alertcast.models.incident import UtcDateTime
 from alertcast.models.post import PostResult
 from alertcast.replies.model import Network
@@ -42,20 +43,30 @@ Kind = Literal["hide", "unhide", "answer"]
 State = Literal["requested", "done", "refused", "unknown", "failed"]
 MAX_ANSWER = 5_000
 
-#: Why a network cannot do a kind of action: the refusal the console shows (French, like it).
+#: Why a network cannot do a kind of action: the refusal the console shows, a msgid (said in
+#: the reader's language where it is shown; stored in English in an outcome).
 CANNOT: dict[tuple[Network, Kind], str] = {
-    ("mastodon", "hide"): "Mastodon ne permet pas de masquer une réponse sous nos messages "
-    "(seulement masquer un compte, le bloquer ou le signaler) : elle reste signalée dans la boîte.",
-    ("mastodon", "unhide"): "Mastodon ne masque pas les réponses : rien à réafficher.",
-    ("matrix", "unhide"): "Un caviardage Matrix est définitif : le message ne peut pas être rétabli.",
-    ("telegram", "hide"): "Telegram n'offre pas de masquage des commentaires : seulement la suppression.",
-    ("telegram", "unhide"): "Telegram ne masque pas les commentaires : rien à réafficher.",
-    ("telegram", "answer"): "Répondre sur Telegram depuis la console n'est pas encore possible.",
-    ("email", "hide"): "Un e-mail reçu ne se masque pas : il n'est visible que de nous.",
-    ("email", "unhide"): "Un e-mail reçu ne se masque pas : rien à réafficher.",
+    ("mastodon", "hide"): N_(
+        "Mastodon does not let us hide a reply under our posts (only mute, block or report an "
+        "account): it stays flagged in the inbox."
+    ),
+    ("mastodon", "unhide"): N_("Mastodon does not hide replies: nothing to show again."),
+    ("matrix", "unhide"): N_("A Matrix redaction is final: the message cannot be restored."),
+    ("telegram", "hide"): N_("Telegram offers no hiding of comments: only deleting them."),
+    ("telegram", "unhide"): N_("Telegram does not hide comments: nothing to show again."),
+    ("telegram", "answer"): N_("Answering on Telegram from the console is not possible yet."),
+    ("email", "hide"): N_("A received e-mail cannot be hidden: only we can see it."),
+    ("email", "unhide"): N_("A received e-mail cannot be hidden: nothing to show again."),
 }
-NOT_OURS = "Ce n'est pas sous une de nos publications : le réseau ne nous laisse masquer que sous les nôtres."
-UNCONFIRMED = "Caviarder un message Matrix est définitif : une personne doit le confirmer d'abord."
+NOT_OURS = N_("This is not under one of our posts: the network only lets us hide replies under ours.")
+UNCONFIRMED = N_("Redacting a Matrix message is final: a person must confirm it first.")
+UNSUPPORTED = N_(
+    "alertcast cannot do this action on this network: the channel is not configured on the "
+    "worker, or its adapter does not support it"
+)
+#: Every refusal worded here: an outcome's error that is one of them is said in the reader's
+#: language; any other (a network's own words) is shown as it came.
+REFUSALS = frozenset({*CANNOT.values(), NOT_OURS, UNCONFIRMED, UNSUPPORTED})
 #: Networks whose hiding only works in a thread we started (the reply must answer one of our alerts).
 OWN_THREAD_ONLY: frozenset[Network] = frozenset({"bluesky", "x", "facebook", "matrix"})
 
@@ -200,12 +211,7 @@ def arrive(
     """First step: refused by the network (or our adapter), already settled, or go on."""
     if entry is not None and next_action(entry) in (Action.DONE, Action.WAIT):
         return Finish(LEDGER_STATE.get(entry.state, "failed"), entry, entry.error, write=False)
-    why = refusal(action) or (
-        None
-        if supported
-        else f"alertcast ne peut pas faire cette action sur {action.network} : le canal n'est pas "
-        "configuré sur le travailleur, ou son adaptateur ne la prend pas en charge"
-    )
+    why = refusal(action) or (None if supported else UNSUPPORTED)
     if why is not None:
         return Finish("refused", error=why, write=False)
     if entry is not None and not repeatable(action.kind):

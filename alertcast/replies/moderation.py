@@ -9,8 +9,9 @@ community manager answers to the citizen for each decision; and a person may rev
 them (`ModerationDecision.reversed_by`), the machine's decision staying on record.
 
 The personal-data and partisan checks are the charter's own (`check_text`), so a reply is
-judged by the same rules as our posts. Messages are English and French, keyed by rule id here
-(alertcast has no gettext catalogs yet).
+judged by the same rules as our posts. A reason's message is stored in the reply's language
+(French or English, from the catalogs) with its msgid and values, so the console says it in
+the reader's language (`alertcast.explanations`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 import yaml
@@ -30,6 +31,7 @@ from alertcast.charter import check_text
 from alertcast.charter.folding import Folded, fold_with_map
 from alertcast.charter.personal_lexicon import contacts
 from alertcast.errors import ConfigurationError
+from alertcast.i18n import N_, fill, translations
 from alertcast.models.incident import UtcDateTime
 from alertcast.replies.matching import contains_any, find_phrases
 from alertcast.replies.model import Reply
@@ -43,35 +45,19 @@ AUTOMATIC = "alertcast"
 HIDE_PREFIXES = ("personal_data.",)
 FLAG_RULES = frozenset({"neutrality.political", "neutrality.partisan"})
 
-#: Our own rules' messages; charter rules bring theirs, in the reply's language.
-MESSAGES: dict[str, dict[str, str]] = {
-    "moderation.insult": {
-        "en": '"{excerpt}" is an insult: the usage charter hides it.',
-        "fr": "« {excerpt} » est une insulte : la charte d'utilisation la masque.",
-    },
-    "moderation.harassment": {
-        "en": '"{excerpt}" is a threat or harassment: the usage charter hides it.',
-        "fr": "« {excerpt} » est une menace ou du harcèlement : la charte d'utilisation la masque.",
-    },
-    "moderation.scam_link": {
-        "en": '"{excerpt}" links outside public sites next to money or prize words: '
-        "possibly a scam, a person checks it.",
-        "fr": "« {excerpt} » renvoie hors des sites publics, avec des mots d'argent ou de gain : "
-        "arnaque possible, une personne vérifie.",
-    },
-    "moderation.mostly_links": {
-        "en": "The reply is mostly links outside public sites: possibly spam, a person checks it.",
-        "fr": "La réponse n'est presque que des liens hors des sites publics : spam possible, "
-        "une personne vérifie.",
-    },
-    "moderation.campaigning": {
-        "en": "Possible political campaigning, a person checks it: {message}",
-        "fr": "Propagande politique possible, une personne vérifie : {message}",
-    },
-    "moderation.personal_data": {
-        "en": "Personal data, hidden by the usage charter: {message}",
-        "fr": "Donnée personnelle, masquée par la charte d'utilisation : {message}",
-    },
+#: Our own rules' messages (msgids); a charter rule's is quoted as `%(message)s`.
+MESSAGES: dict[str, str] = {
+    "moderation.insult": N_('"%(excerpt)s" is an insult: the usage charter hides it.'),
+    "moderation.harassment": N_('"%(excerpt)s" is a threat or harassment: the usage charter hides it.'),
+    "moderation.scam_link": N_(
+        '"%(excerpt)s" links outside public sites next to money or prize words: '
+        "possibly a scam, a person checks it."
+    ),
+    "moderation.mostly_links": N_(
+        "The reply is mostly links outside public sites: possibly spam, a person checks it."
+    ),
+    "moderation.campaigning": N_("Possible political campaigning, a person checks it: %(message)s"),
+    "moderation.personal_data": N_("Personal data, hidden by the usage charter: %(message)s"),
 }
 
 URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"')\]]+")
@@ -96,6 +82,36 @@ class Reason(BaseModel):
     end: int = Field(ge=0)
     excerpt: str
     message: str
+    message_id: str = Field(default="", description="the msgid `message` renders")
+    params: dict[str, Any] = Field(default_factory=dict, description="the values the msgid names")
+
+    @classmethod
+    def said(
+        cls,
+        rule: str,
+        message: str,
+        language: str,
+        /,
+        *,
+        start: int = 0,
+        end: int = 0,
+        excerpt: str = "",
+        **params: Any,
+    ) -> Self:
+        """A reason worded by the msgid `message` (`%(excerpt)s` is the excerpt), stored in
+        `language` (the reply's: fr or en)."""
+        if "%(excerpt)s" in message:
+            params = {"excerpt": excerpt, **params}
+        words = translations(message_language(language)).gettext(message)
+        return cls(
+            rule=rule,
+            start=start,
+            end=end,
+            excerpt=excerpt,
+            message=fill(words, params),
+            message_id=message,
+            params=params,
+        )
 
 
 class Moderation(BaseModel):
@@ -159,10 +175,6 @@ def message_language(language: str) -> str:
     return primary if primary in LANGUAGES else "en"
 
 
-def _say(rule: str, language: str, **values: str) -> str:
-    return MESSAGES[rule][language].format(**values)
-
-
 def _under(host: str, parents: Iterable[str]) -> bool:
     host = host.lower().rstrip(".")
     return any(host == parent or host.endswith("." + parent) for parent in parents)
@@ -193,10 +205,16 @@ def _charter_reasons(
             rule, target = "moderation.campaigning", flag
         else:
             continue  # style and opinion bind the body's posts, not what citizens write
-        said = _say(rule, message_language(language), message=finding.message)
+        quoted = finding.model_dump(include={"message", "message_id", "params"})
         target.append(
-            Reason(
-                rule=finding.rule, start=finding.start, end=finding.end, excerpt=finding.excerpt, message=said
+            Reason.said(
+                finding.rule,
+                MESSAGES[rule],
+                language,
+                start=finding.start,
+                end=finding.end,
+                excerpt=finding.excerpt,
+                message=quoted,
             )
         )
     return hide, flag
@@ -208,7 +226,6 @@ def _lexicons(language: str) -> list[_Lexicon]:
 
 
 def _lexicon_reasons(folded: Folded, language: str) -> list[Reason]:
-    said_in = message_language(language)
     reasons = []
     for table in _lexicons(language):
         for rule, phrases in (
@@ -218,13 +235,7 @@ def _lexicon_reasons(folded: Folded, language: str) -> list[Reason]:
             for _, start, end in find_phrases(folded, phrases):
                 excerpt = folded.original[start:end]
                 reasons.append(
-                    Reason(
-                        rule=rule,
-                        start=start,
-                        end=end,
-                        excerpt=excerpt,
-                        message=_say(rule, said_in, excerpt=excerpt),
-                    )
+                    Reason.said(rule, MESSAGES[rule], language, start=start, end=end, excerpt=excerpt)
                 )
     return reasons
 
@@ -234,33 +245,25 @@ def _link_reasons(folded: Folded, language: str, allowed: tuple[str, ...]) -> li
     outside = [match for match in URL.finditer(text) if not _under(_host(match.group(0)), allowed)]
     if not outside:
         return []
-    said_in = message_language(language)
     # Scams are often in broken or mixed language: both languages' money words count.
     scam_words = [word for code in LANGUAGES for word in lexicon(code).scam_words]
     rest = URL.sub(" ", text)
     if contains_any(fold_with_map(rest), scam_words):
         return [
-            Reason(
-                rule="moderation.scam_link",
+            Reason.said(
+                "moderation.scam_link",
+                MESSAGES["moderation.scam_link"],
+                language,
                 start=match.start(),
                 end=match.end(),
                 excerpt=match.group(0),
-                message=_say("moderation.scam_link", said_in, excerpt=match.group(0)),
             )
             for match in outside
         ]
     words = _WORD.findall(re.sub(r"[@#]\w+", " ", rest))
     link_chars = sum(len(match.group(0)) for match in outside)
     if len(words) <= MOSTLY_LINKS_WORDS or link_chars * 2 > len("".join(text.split())):
-        return [
-            Reason(
-                rule="moderation.mostly_links",
-                start=0,
-                end=0,
-                excerpt="",
-                message=_say("moderation.mostly_links", said_in),
-            )
-        ]
+        return [Reason.said("moderation.mostly_links", MESSAGES["moderation.mostly_links"], language)]
     return []
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alertcast.charter.folding import fold, fold_with_map
 from alertcast.errors import ConfigurationError
+from alertcast.i18n import N_
 from alertcast.models.incident import Category
 from alertcast.models.problem import Problem, problems_from_validation
 from alertcast.replies.matching import contains_any
@@ -85,7 +86,9 @@ class RoutingRules:
         try:
             document: Any = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            problem = Problem(path="(document)", rule="yaml_syntax", message=str(error), hint="fix the YAML")
+            problem = Problem.said(
+                "(document)", "yaml_syntax", "%(error)s", N_("fix the YAML"), error=str(error)
+            )
             raise RoutingError([problem]) from error
         if document is None:
             document = {}

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from alertcast import communes as official
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem
 from alertcast.subscriptions.codes import is_commune, is_departement
 from alertcast.subscriptions.communes import search_key
@@ -142,31 +143,36 @@ class CommuneDirectory:
         if is_departement(code):
             if code in self._departements:
                 return None
-            return Problem(
-                path=path,
+            return Problem.said(
+                path,
+                "unknown_departement",
+                N_("%(code)s is not a département of the official list"),
+                N_("give a département number such as 62, 2A or 971"),
                 value=code,
-                rule="unknown_departement",
-                message=f"{code} is not a département of the official list",
-                hint="give a département number such as 62, 2A or 971",
+                code=code,
             )
         if code in self._places:
             return None
         parent = self._former.get(code)
         if parent is not None:
             place = self._places[parent]
-            return Problem(
-                path=path,
+            return Problem.said(
+                path,
+                "former_commune",
+                N_("%(code)s is a former commune, now part of %(name)s (%(current)s)"),
+                N_("subscribe to %(current)s: alerts name the current commune"),
                 value=code,
-                rule="former_commune",
-                message=f"{code} is a former commune, now part of {place.name} ({place.code})",
-                hint=f"subscribe to {place.code}: alerts name the current commune",
+                code=code,
+                name=place.name,
+                current=place.code,
             )
-        return Problem(
-            path=path,
+        return Problem.said(
+            path,
+            "unknown_commune" if is_commune(code) else "area_code",
+            N_("%(code)s is not the INSEE code of a commune of the official list"),
+            N_("search the commune by name or postcode on the subscribe page"),
             value=code[:40],
-            rule="unknown_commune" if is_commune(code) else "area_code",
-            message=f"{code[:40]!r} is not the INSEE code of a commune of the official list",
-            hint="search the commune by name or postcode on the subscribe page",
+            code=repr(code[:40]),
         )
 
     def _by_number(self, digits: str, limit: int) -> list[Place]:

@@ -30,10 +30,10 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from alertcast.i18n import N_, term
 from alertcast.models.incident import UtcDateTime
-from alertcast.models.problem import Problem, problems_from_validation
+from alertcast.models.problem import Problem, problems_from_validation, refusal
 from alertcast.subscriptions.codes import is_commune, is_departement
 
 Channel = Literal["webpush", "email", "feed"]
@@ -58,11 +58,13 @@ class EndReason(StrEnum):
 def _area_code(value: str) -> str:
     code = value.strip().upper()
     if not (is_commune(code) or is_departement(code)):
-        raise PydanticCustomError(
+        raise refusal(
             "area_code",
-            "'{value}' is neither an INSEE commune code (5 characters: 62041, 2A004, 97105) nor a "
-            "département code (62, 2A, 971)",
-            {"value": value[:40]},
+            N_(
+                "'%(given)s' is neither an INSEE commune code (5 characters: 62041, 2A004, 97105) nor a "
+                "département code (62, 2A, 971)"
+            ),
+            given=value[:40],
         )
     return code
 
@@ -70,7 +72,7 @@ def _area_code(value: str) -> str:
 def _email(value: str) -> str:
     address = value.strip()
     if len(address) > 254 or not _EMAIL.match(address):
-        raise PydanticCustomError("email_format", "not an e-mail address (name@domain.tld)")
+        raise refusal("email_format", N_("not an e-mail address (name@domain.tld)"))
     local, _, domain = address.rpartition("@")
     return f"{local}@{domain.lower()}"  # domains are case-insensitive; local parts may not be
 
@@ -84,8 +86,8 @@ def _base64url_bytes(size: int) -> AfterValidator:
                 raw = b""
             if len(raw) == size:
                 return value
-        raise PydanticCustomError(
-            "push_key", "not a base64url key of {size} bytes, as the browser gives it", {"size": size}
+        raise refusal(
+            "push_key", N_("not a base64url key of %(size)s bytes, as the browser gives it"), size=size
         )
 
     return AfterValidator(check)
@@ -99,8 +101,8 @@ def _https_url(value: str) -> str:
         host = None
         parts = None
     if parts is None or parts.scheme != "https" or not host or parts.username or parts.password:
-        raise PydanticCustomError(
-            "push_endpoint", "a push endpoint is an https:// URL with a host and no credentials"
+        raise refusal(
+            "push_endpoint", N_("a push endpoint is an https:// URL with a host and no credentials")
         )
     return value
 
@@ -159,16 +161,18 @@ class Subscription(BaseModel):
             return value
         field = str(info.field_name)
         if channel == wanted and value is None:
-            raise PydanticCustomError(
+            raise refusal(
                 "channel_contact",
-                "a {channel} subscription needs {field}",
-                {"channel": channel, "field": field},
+                N_("a %(channel)s subscription needs %(field)s"),
+                channel=channel,
+                field=field,
             )
         if channel != wanted and value is not None:
-            raise PydanticCustomError(
+            raise refusal(
                 "channel_contact",
-                "a {channel} subscription must not hold {field}",
-                {"channel": channel, "field": field},
+                N_("a %(channel)s subscription must not hold %(field)s"),
+                channel=channel,
+                field=field,
             )
         return value
 
@@ -177,7 +181,7 @@ class Subscription(BaseModel):
     def _digest_is_email(cls, digest: str, info: ValidationInfo) -> str:
         channel = info.data.get("channel")
         if digest != "immediate" and channel is not None and channel != "email":
-            raise PydanticCustomError("digest_email_only", "only e-mail has a daily digest")
+            raise refusal("digest_email_only", N_("only e-mail has a daily digest"))
         return digest
 
     @field_validator("confirmed_at", "last_seen_at", "ended_at")
@@ -185,10 +189,11 @@ class Subscription(BaseModel):
     def _after_creation(cls, at: datetime | None, info: ValidationInfo) -> datetime | None:
         created = info.data.get("created_at")
         if at is not None and created is not None and at < created:
-            raise PydanticCustomError(
+            raise refusal(
                 "before_creation",
-                "{at} is before the subscription was created ({created})",
-                {"at": at.isoformat(), "created": created.isoformat()},
+                N_("%(at)s is before the subscription was created (%(created)s)"),
+                at=at.isoformat(),
+                created=created.isoformat(),
             )
         return at
 
@@ -196,7 +201,7 @@ class Subscription(BaseModel):
     @classmethod
     def _reason_with_end(cls, reason: EndReason | None, info: ValidationInfo) -> EndReason | None:
         if "ended_at" in info.data and (reason is None) != (info.data["ended_at"] is None):
-            raise PydanticCustomError("end_reason", "ended_at and end_reason go together")
+            raise refusal("end_reason", N_("ended_at and end_reason go together"))
         return reason
 
     def active_until(self, silence: timedelta) -> datetime | None:
@@ -217,12 +222,12 @@ class Subscription(BaseModel):
         if (naive := _naive(self, "confirmed_at", at)) is not None:
             return naive
         if self.ended_at is not None:
-            return _refused(self, "confirmed_at", at, "subscription_ended", "this subscription has ended")
+            return _refused(self, "confirmed_at", at, "subscription_ended", N_("this subscription has ended"))
         if self.confirmed_at is not None:
-            return _refused(self, "confirmed_at", at, "already_confirmed", "already confirmed")
+            return _refused(self, "confirmed_at", at, "already_confirmed", N_("already confirmed"))
         if at >= self.created_at + PENDING_LIFETIME:
             return _refused(
-                self, "confirmed_at", at, "confirmation_expired", "the confirmation came after 48 hours"
+                self, "confirmed_at", at, "confirmation_expired", N_("the confirmation came after 48 hours")
             )
         return _changed(self, confirmed_at=at, last_seen_at=max(at, self.last_seen_at))
 
@@ -230,7 +235,7 @@ class Subscription(BaseModel):
         if (naive := _naive(self, "ended_at", at)) is not None:
             return naive
         if self.ended_at is not None:
-            return _refused(self, "ended_at", at, "already_ended", "this subscription has already ended")
+            return _refused(self, "ended_at", at, "already_ended", N_("this subscription has already ended"))
         return _changed(self, ended_at=at, end_reason=reason)
 
     def seen(self, at: datetime) -> Subscription | Problem:
@@ -239,34 +244,36 @@ class Subscription(BaseModel):
         if (naive := _naive(self, "last_seen_at", at)) is not None:
             return naive
         if self.ended_at is not None:
-            return _refused(self, "last_seen_at", at, "subscription_ended", "this subscription has ended")
+            return _refused(self, "last_seen_at", at, "subscription_ended", N_("this subscription has ended"))
         if self.confirmed_at is None:
-            return _refused(self, "last_seen_at", at, "not_confirmed", "not confirmed yet")
+            return _refused(self, "last_seen_at", at, "not_confirmed", N_("not confirmed yet"))
         return _changed(self, last_seen_at=max(at, self.last_seen_at))
 
 
 HINTS = {
-    "area_code": "pick communes by name on the subscribe page, or give a département number",
-    "email_format": "check the address for a typo",
-    "push_key": "send the browser's PushSubscription.toJSON() keys unchanged",
-    "push_endpoint": "send the browser's PushSubscription.endpoint unchanged",
-    "channel_contact": "e-mail needs email, webpush needs push, a feed needs neither",
-    "digest_email_only": "leave digest at immediate for this channel",
-    "before_creation": "use a time after created_at",
-    "end_reason": "give both, or neither",
-    "subscription_ended": "subscribe again",
-    "already_confirmed": "nothing to do: the subscription is active",
-    "confirmation_expired": "subscribe again: a new confirmation mail will be sent",
-    "already_ended": "nothing to do",
-    "not_confirmed": "confirm the subscription first",
-    "timezone_aware": "add a UTC offset, e.g. +01:00 or Z",
+    "area_code": N_("pick communes by name on the subscribe page, or give a département number"),
+    "email_format": N_("check the address for a typo"),
+    "push_key": N_("send the browser's PushSubscription.toJSON() keys unchanged"),
+    "push_endpoint": N_("send the browser's PushSubscription.endpoint unchanged"),
+    "channel_contact": N_("e-mail needs email, webpush needs push, a feed needs neither"),
+    "digest_email_only": N_("leave digest at immediate for this channel"),
+    "before_creation": N_("use a time after created_at"),
+    "end_reason": N_("give both, or neither"),
+    "subscription_ended": N_("subscribe again"),
+    "already_confirmed": N_("nothing to do: the subscription is active"),
+    "confirmation_expired": N_("subscribe again: a new confirmation mail will be sent"),
+    "already_ended": N_("nothing to do"),
+    "not_confirmed": N_("confirm the subscription first"),
+    "timezone_aware": N_("add a UTC offset, e.g. +01:00 or Z"),
 }
 
 
 def problems_of(error: ValidationError) -> list[Problem]:
     """pydantic's errors in the one error shape, with this module's hints."""
     return [
-        p if p.hint else p.model_copy(update={"hint": HINTS.get(p.rule, "")})
+        p
+        if p.hint
+        else p.model_copy(update={"hint": HINTS.get(p.rule, ""), "hint_id": HINTS.get(p.rule, "")})
         for p in problems_from_validation(error)
     ]
 
@@ -337,16 +344,19 @@ def _naive(subscription: Subscription, path: str, at: datetime) -> Problem | Non
     """Comparing a naive time would raise; a transition answers with a Problem instead."""
     if at.tzinfo is not None and at.utcoffset() is not None:
         return None
-    return _refused(subscription, path, at, "timezone_aware", "the time has no UTC offset")
+    return _refused(subscription, path, at, "timezone_aware", N_("the time has no UTC offset"))
 
 
 def _refused(subscription: Subscription, path: str, at: datetime, rule: str, message: str) -> Problem:
-    return Problem(
-        path=path,
+    """`message` is a msgid (why the transition is refused)."""
+    return Problem.said(
+        path,
+        rule,
+        N_("subscription %(subscription)s: %(reason)s"),
+        HINTS[rule],
         value=at.isoformat(),
-        rule=rule,
-        message=f"subscription {subscription.id}: {message}",
-        hint=HINTS[rule],
+        subscription=subscription.id,
+        reason=term(message),
     )
 
 

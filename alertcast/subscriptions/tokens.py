@@ -22,6 +22,7 @@ from typing import Literal, NamedTuple
 from alertcast import signed_links
 from alertcast.clock import clock
 from alertcast.errors import ConfigurationError
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem
 from alertcast.signed_links import MIN_SECRET_BYTES
 from alertcast.subscriptions.model import ID_PATTERN
@@ -75,30 +76,36 @@ def verify(
     _check_secret(secret)
     text = _ascii(token)
     if text is None or len(text) > _MAX_LENGTH:
-        return _refused("token_malformed", "this link is not one of ours, or was cut short")
+        return _refused("token_malformed", N_("this link is not one of ours, or was cut short"))
     parts = text.split(".")
     if len(parts) != 4:
-        return _refused("token_malformed", "this link is not one of ours, or was cut short")
+        return _refused("token_malformed", N_("this link is not one of ours, or was cut short"))
     action, subscription_id, issued, signature = parts
     if action not in ACTIONS or not _ID.match(subscription_id) or not _ISSUED.match(issued):
-        return _refused("token_malformed", "this link is not one of ours, or was cut short")
+        return _refused("token_malformed", N_("this link is not one of ours, or was cut short"))
     if not signed_links.signature_matches(_LABEL, secret, (action, subscription_id, issued), signature):
-        return _refused("token_signature", "this link's signature does not match: it was changed or mistyped")
+        return _refused(
+            "token_signature", N_("this link's signature does not match: it was changed or mistyped")
+        )
     if action == "unsubscribe":
         return Verified(subscription_id, "unsubscribe")
     refusal = signed_links.age_refusal(issued, now, max_age)
     if refusal == "token_from_future":
-        return _refused(refusal, "this link was signed in the future")
+        return _refused(refusal, N_("this link was signed in the future"))
     if refusal == "token_expired":
-        return _refused(refusal, f"this confirmation link is older than {_hours(max_age)}")
+        return _refused(
+            refusal,
+            N_("this confirmation link is older than %(hours)s hours"),
+            hours=f"{max_age.total_seconds() / 3600:g}",
+        )
     return Verified(subscription_id, "confirm")
 
 
 _HINTS = {
-    "token_malformed": "copy the whole link from the message, or open it from the message itself",
-    "token_signature": "open the link from the message itself",
-    "token_from_future": "check the server clock",
-    "token_expired": "subscribe again: a new confirmation message will be sent",
+    "token_malformed": N_("copy the whole link from the message, or open it from the message itself"),
+    "token_signature": N_("open the link from the message itself"),
+    "token_from_future": N_("check the server clock"),
+    "token_expired": N_("subscribe again: a new confirmation message will be sent"),
 }
 
 
@@ -114,11 +121,6 @@ def _ascii(token: object) -> str | None:
     return None
 
 
-def _hours(age: timedelta) -> str:
-    hours = age.total_seconds() / 3600
-    return f"{hours:g} hours"
-
-
-def _refused(rule: str, message: str) -> Problem:
+def _refused(rule: str, message: str, **params: str) -> Problem:
     # The token itself is withheld: a link is a capability, and logs are read by others.
-    return Problem(path="token", value=None, rule=rule, message=message, hint=_HINTS[rule])
+    return Problem.said("token", rule, message, _HINTS[rule], **params)

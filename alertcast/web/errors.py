@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -37,31 +38,28 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (unknown route, wrong method) in the one shape."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        problem = Problem(
-            path=request.url.path,
-            value=None,
-            rule="not_found",
-            message="no such resource",
-            hint="see /api/v1/openapi.json",
+        problem = Problem.said(
+            request.url.path, "not_found", N_("no such resource"), N_("see /api/v1/openapi.json")
         )
         return error_response(404, "not_found", [problem])
-    problem = Problem(
-        path=request.url.path,
+    problem = Problem.said(
+        request.url.path,
+        "http_error",
+        "%(error)s",
+        N_("see /api/v1/openapi.json"),
         value=request.method,
-        rule="http_error",
-        message=str(exc.detail),
-        hint="see /api/v1/openapi.json",
+        error=str(exc.detail),
     )
     return error_response(exc.status_code, "http_error", [problem], headers=exc.headers)
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:
     log.exception("bug while answering %s %s", request.method, request.url.path)
-    problem = Problem(
-        path=request.url.path,
+    problem = Problem.said(
+        request.url.path,
+        "internal_error",
+        N_("alertcast failed to answer this request"),
+        N_("retry later; if it persists, tell the alertcast operators the time of the request"),
         value=type(exc).__name__,
-        rule="internal_error",
-        message="alertcast failed to answer this request",
-        hint="retry later; if it persists, tell the alertcast operators the time of the request",
     )
     return error_response(500, "internal_error", [problem])

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.ingest.detect import parse_document
 from alertcast.models.alert import AcceptedIncident, Rejection, alert_id_for
 from alertcast.models.incident import Incident, MsgType
@@ -184,13 +185,16 @@ class Intake:
                 415,
                 "unsupported_media_type",
                 [
-                    Problem(
-                        path="Content-Type",
+                    Problem.said(
+                        "Content-Type",
+                        "media_type",
+                        N_("alertcast does not read '%(media)s'"),
+                        N_(
+                            "use application/json, application/cap+xml, application/xml "
+                            "or application/x-protobuf"
+                        ),
                         value=content_type[:200] or None,
-                        rule="media_type",
-                        message=f"alertcast does not read '{media or '(none)'}'",
-                        hint="use application/json, application/cap+xml, application/xml "
-                        "or application/x-protobuf",
+                        media=media or "(none)",
                     )
                 ],
             )
@@ -201,9 +205,7 @@ class Intake:
         result = await run_in_threadpool(parse_document, body, content_type, source.name)
         problems = list(result.problems)
         if not problems and not result.incidents:
-            problems.append(
-                Problem(path="", value=None, rule="empty", message="the document holds no incident", hint="")
-            )
+            problems.append(Problem.said("", "empty", N_("the document holds no incident")))
         if problems:
             await self._reject(source.name, body, problems)
             unreadable = all(p.path == "" and p.rule in UNREADABLE_RULES for p in problems)
@@ -250,12 +252,12 @@ class Intake:
                 404,
                 "not_found",
                 [
-                    Problem(
-                        path="id",
+                    Problem.said(
+                        "id",
+                        "unknown_incident",
+                        N_("no incident with this id was submitted by this source"),
+                        N_("use the status_url of the 202 answer; a new submission shows within seconds"),
                         value=incident_id[:100],
-                        rule="unknown_incident",
-                        message="no incident with this id was submitted by this source",
-                        hint="use the status_url of the 202 answer; a new submission shows within seconds",
                     )
                 ],
             )
@@ -272,12 +274,14 @@ class Intake:
             )
         wait = self.limiter.check(source.name, source.rate_per_minute)
         if wait:
-            problem = Problem(
-                path="Authorization",
+            problem = Problem.said(
+                "Authorization",
+                "rate_limited",
+                N_("more than %(rate)s requests a minute from this source"),
+                N_("retry after %(wait)s s; ask the operators for a higher rate if this is normal traffic"),
                 value=source.name,
-                rule="rate_limited",
-                message=f"more than {source.rate_per_minute} requests a minute from this source",
-                hint=f"retry after {wait} s; ask the operators for a higher rate if this is normal traffic",
+                rate=source.rate_per_minute,
+                wait=wait,
             )
             return error_response(429, "rate_limited", [problem], headers={"Retry-After": str(wait)})
         return source
@@ -307,15 +311,7 @@ async def _read_body(request: Request, limit: int) -> bytes | Response:
             return error_response(
                 400,
                 "bad_request",
-                [
-                    Problem(
-                        path="Content-Length",
-                        value=declared[:50],
-                        rule="content_length",
-                        message="not a number",
-                        hint="",
-                    )
-                ],
+                [Problem.said("Content-Length", "content_length", N_("not a number"), value=declared[:50])],
             )
         if length > limit:
             return _too_large(length, limit)
@@ -329,37 +325,29 @@ async def _read_body(request: Request, limit: int) -> bytes | Response:
         return error_response(
             400,
             "bad_request",
-            [
-                Problem(
-                    path="",
-                    value=len(body),
-                    rule="client_disconnect",
-                    message="the body ended early",
-                    hint="",
-                )
-            ],
+            [Problem.said("", "client_disconnect", N_("the body ended early"), value=len(body))],
         )
     return bytes(body)
 
 
 def _too_large(size: int, limit: int) -> Response:
-    problem = Problem(
-        path="",
+    problem = Problem.said(
+        "",
+        "body_too_large",
+        N_("the body is larger than this source's limit of %(limit)s bytes"),
+        N_("send one incident per request, or ask the operators for a higher limit"),
         value=size,
-        rule="body_too_large",
-        message=f"the body is larger than this source's limit of {limit} bytes",
-        hint="send one incident per request, or ask the operators for a higher limit",
+        limit=limit,
     )
     return error_response(413, "body_too_large", [problem])
 
 
 def _unavailable() -> Response:
-    problem = Problem(
-        path="",
-        value=None,
-        rule="kafka_unavailable",
-        message="alertcast could not store the incident; nothing was accepted",
-        hint="retry the same request in a few seconds (a duplicate is recognised)",
+    problem = Problem.said(
+        "",
+        "kafka_unavailable",
+        N_("alertcast could not store the incident; nothing was accepted"),
+        N_("retry the same request in a few seconds (a duplicate is recognised)"),
     )
     return error_response(503, "unavailable", [problem], headers={"Retry-After": "5"})
 
@@ -371,12 +359,13 @@ def _as_source(incidents: list[Incident], name: str) -> tuple[list[Incident], li
     for index, incident in enumerate(incidents):
         if incident.source != name:
             warnings.append(
-                Problem(
-                    path=f"{index}.source" if len(incidents) > 1 else "source",
+                Problem.said(
+                    f"{index}.source" if len(incidents) > 1 else "source",
+                    "source_overridden",
+                    N_("the source is the API key's: '%(source)s'"),
+                    N_("leave `source` out; alertcast sets it"),
                     value=incident.source,
-                    rule="source_overridden",
-                    message=f"the source is the API key's: '{name}'",
-                    hint="leave `source` out; alertcast sets it",
+                    source=name,
                 )
             )
         out.append(incident.model_copy(update={"source": name}))

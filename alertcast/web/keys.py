@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alertcast.errors import ConfigurationError
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem, problems_from_validation
 
 KEY_PREFIX = "ack_"
@@ -110,7 +111,7 @@ def _documents(path: Path | None, text: str) -> list[tuple[str, Any]]:
             document = yaml.safe_load(content) or {}
         except yaml.YAMLError as error:
             raise ConfigError(
-                where, [Problem(path="", value=None, rule="yaml_syntax", message=str(error), hint="")]
+                where, [Problem.said("", "yaml_syntax", "%(error)s", N_("fix the YAML"), error=str(error))]
             ) from None
         documents.append((where, document))
     return documents
@@ -133,8 +134,8 @@ class KeyRing:
         if not presented:
             return _failure(
                 "missing_key",
-                "no API key in the request",
-                "send 'Authorization: Bearer <key>' (or 'X-API-Key: <key>')",
+                N_("no API key in the request"),
+                N_("send 'Authorization: Bearer <key>' (or 'X-API-Key: <key>')"),
             )
         digest = hash_key(presented).encode()
         found: SourceKey | None = None
@@ -142,10 +143,12 @@ class KeyRing:
             if hmac.compare_digest(digest, source.key_sha256.encode()):
                 found = source
         if found is None:
-            return _failure("invalid_key", "this API key is not known", "check the key, or ask for a new one")
+            return _failure(
+                "invalid_key", N_("this API key is not known"), N_("check the key, or ask for a new one")
+            )
         if found.revoked:
             return _failure(
-                "revoked_key", "this API key was revoked", "ask the alertcast operators for a new key"
+                "revoked_key", N_("this API key was revoked"), N_("ask the alertcast operators for a new key")
             )
         return found
 
@@ -160,6 +163,5 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 
 
 def _failure(rule: str, message: str, hint: str) -> AuthFailure:
-    return AuthFailure(
-        reason=rule, problem=Problem(path="Authorization", value=None, rule=rule, message=message, hint=hint)
-    )
+    """`message` and `hint` are msgids."""
+    return AuthFailure(reason=rule, problem=Problem.said("Authorization", rule, message, hint))

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem
 from alertcast.site.subscribe import FormState
 from alertcast.subscriptions.model import EndReason, Subscription, create
@@ -148,14 +149,12 @@ class Subscribe(Steps):
                     "email",
                     None,
                     "email_not_offered",
-                    "this public body does not send alerts by e-mail",
-                    "subscribe this device to notifications instead",
+                    N_("this public body does not send alerts by e-mail"),
+                    N_("subscribe this device to notifications instead"),
                 )
             if address is None:
                 problems.append(
-                    Problem(
-                        path="email", rule="missing", message="an e-mail address is needed", hint="add email"
-                    )
+                    Problem.said("email", "missing", N_("an e-mail address is needed"), N_("add email"))
                 )
             made = create(
                 areas=areas, channel="email", email=address, digest=digest, language=language, now=clock.now()

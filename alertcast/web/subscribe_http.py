@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.requests import ClientDisconnect, Request
 
 from alertcast.errors import AlertcastError
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem
 
 MAX_FIELDS = 200  # form fields (60 areas is already too many: the model allows 50)
@@ -43,9 +44,11 @@ class Refused(AlertcastError):
         self.retry_after = retry_after
 
 
-def refused(status: int, error: str, path: str, value: Any, rule: str, message: str, hint: str) -> Refused:
-    problem = Problem(path=path, value=value, rule=rule, message=message, hint=hint)
-    return Refused(status, error, [problem])
+def refused(
+    status: int, error: str, path: str, value: Any, rule: str, message: str, hint: str = "", /, **params: Any
+) -> Refused:
+    """A refusal worded by msgids (`Problem.said`)."""
+    return Refused(status, error, [Problem.said(path, rule, message, hint, value=value, **params)])
 
 
 def client_key(request: Request) -> str:
@@ -115,8 +118,8 @@ async def read_body(request: Request, limit: int) -> bytes:
                 "Content-Length",
                 declared[:50],
                 "content_length",
-                "not a number",
-                "send the body's length in bytes",
+                N_("not a number"),
+                N_("send the body's length in bytes"),
             )
         if int(declared) > limit:
             raise _too_large(int(declared), limit)
@@ -127,7 +130,7 @@ async def read_body(request: Request, limit: int) -> bytes:
             if len(body) > limit:
                 raise _too_large(len(body), limit)
     except ClientDisconnect:
-        raise refused(400, "bad_request", "", None, "client_disconnect", "the body ended early", "") from None
+        raise refused(400, "bad_request", "", None, "client_disconnect", N_("the body ended early")) from None
     return bytes(body)
 
 
@@ -138,8 +141,9 @@ def _too_large(size: int, limit: int) -> Refused:
         "",
         size,
         "body_too_large",
-        f"the body is larger than {limit} bytes",
-        "send only the fields of the form",
+        N_("the body is larger than %(limit)s bytes"),
+        N_("send only the fields of the form"),
+        limit=limit,
     )
 
 
@@ -178,8 +182,9 @@ def parse_fields(body: bytes, content_type: str) -> Fields:
                 "",
                 None,
                 "form_syntax",
-                f"not a form: {str(error)[:100]}",
-                "send a urlencoded form in UTF-8",
+                N_("not a form: %(error)s"),
+                N_("send a urlencoded form in UTF-8"),
+                error=str(error)[:100],
             ) from None
         found = Fields()
         for name, value in pairs:
@@ -195,8 +200,9 @@ def parse_fields(body: bytes, content_type: str) -> Fields:
                 "",
                 None,
                 "json_syntax",
-                f"not JSON: {str(error)[:100]}",
-                "send a JSON object in UTF-8",
+                N_("not JSON: %(error)s"),
+                N_("send a JSON object in UTF-8"),
+                error=str(error)[:100],
             ) from None
         if not isinstance(data, dict):
             raise refused(
@@ -205,11 +211,11 @@ def parse_fields(body: bytes, content_type: str) -> Fields:
                 "",
                 type(data).__name__,
                 "json_object",
-                "the body must be a JSON object",
-                'send {"areas": [...], ...}',
+                N_("the body must be a JSON object"),
+                N_('send {"areas": [...], ...}'),
             )
         if _depth(data) > MAX_DEPTH:
-            raise refused(400, "unreadable", "", None, "json_depth", "the JSON is nested too deep", "")
+            raise refused(400, "unreadable", "", None, "json_depth", N_("the JSON is nested too deep"))
         return Fields(
             {str(name): value if isinstance(value, list) else [value] for name, value in data.items()}
         )
@@ -219,8 +225,9 @@ def parse_fields(body: bytes, content_type: str) -> Fields:
         "Content-Type",
         content_type[:100] or None,
         "media_type",
-        f"this endpoint does not read '{media or '(none)'}'",
-        "send application/json or application/x-www-form-urlencoded",
+        N_("this endpoint does not read '%(media)s'"),
+        N_("send application/json or application/x-www-form-urlencoded"),
+        media=media or "(none)",
     )
 
 
@@ -241,24 +248,19 @@ def text_field(fields: Fields, path: str, *names: str, limit: int = 300) -> str 
     if value is None:
         return None
     if not isinstance(value, str):
-        return Problem(
-            path=path, value=repr(value)[:60], rule="string_type", message="not text", hint="send text"
-        )
+        return Problem.said(path, "string_type", N_("not text"), N_("send text"), value=repr(value)[:60])
     if len(value) > limit:
-        return Problem(
-            path=path,
-            value=value[:60],
-            rule="string_too_long",
-            message=f"longer than {limit} characters",
-            hint="",
+        return Problem.said(
+            path, "string_too_long", N_("longer than %(limit)s characters"), value=value[:60], limit=limit
         )
     if bad := _control(value):
-        return Problem(
-            path=path,
+        return Problem.said(
+            path,
+            "control_character",
+            N_("holds a control character (U+%(code)s)"),
+            N_("remove it"),
             value=value[:60],
-            rule="control_character",
-            message=f"holds a control character (U+{ord(bad):04X})",
-            hint="remove it",
+            code=f"{ord(bad):04X}",
         )
     return value
 
@@ -268,20 +270,16 @@ def area_values(values: Iterable[Any]) -> list[str] | Problem:
     codes: list[str] = []
     for index, value in enumerate(values):
         if not isinstance(value, str):
-            return Problem(
-                path=f"areas.{index}",
+            return Problem.said(
+                f"areas.{index}",
+                "string_type",
+                N_("an area is an INSEE code as text"),
+                N_('e.g. "62126"'),
                 value=repr(value)[:60],
-                rule="string_type",
-                message="an area is an INSEE code as text",
-                hint='e.g. "62126"',
             )
         if _control(value):
-            return Problem(
-                path=f"areas.{index}",
-                value=value[:60],
-                rule="control_character",
-                message="holds a control character",
-                hint="",
+            return Problem.said(
+                f"areas.{index}", "control_character", N_("holds a control character"), value=value[:60]
             )
         codes += [code.strip().upper() for code in value.replace(",", " ").split() if code.strip()]
     return list(dict.fromkeys(codes))
@@ -297,23 +295,21 @@ def push_fields(fields: Fields) -> tuple[dict[str, Any] | None, list[Problem]]:
     if given is None and fields.first("endpoint") is not None:
         given = {"endpoint": fields.first("endpoint"), "keys": fields.first("keys")}
     if not isinstance(given, dict):
-        problem = Problem(
-            path="subscription",
-            value=None,
-            rule="push_subscription",
-            message="no PushSubscription object",
-            hint='send {"subscription": pushSubscription.toJSON(), "areas": [...]}',
+        problem = Problem.said(
+            "subscription",
+            "push_subscription",
+            N_("no PushSubscription object"),
+            N_('send {"subscription": pushSubscription.toJSON(), "areas": [...]}'),
         )
         return None, [problem]
     keys: dict[str, Any] = given["keys"] if isinstance(given.get("keys"), dict) else {}
     push = {"endpoint": given.get("endpoint"), "p256dh": keys.get("p256dh"), "auth": keys.get("auth")}
     problems = [
-        Problem(
-            path=f"push.{name}",
-            value=None,
-            rule="control_character",
-            message="holds a control character",
-            hint="send the browser's values unchanged",
+        Problem.said(
+            f"push.{name}",
+            "control_character",
+            N_("holds a control character"),
+            N_("send the browser's values unchanged"),
         )
         for name, value in push.items()
         if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value)
@@ -339,8 +335,8 @@ def unavailable() -> Refused:
         "",
         None,
         "unavailable",
-        "the subscription could not be recorded now",
-        "retry in a few minutes",
+        N_("the subscription could not be recorded now"),
+        N_("retry in a few minutes"),
     )
     refusal.retry_after = 30
     return refusal

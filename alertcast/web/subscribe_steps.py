@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from alertcast.clock import clock
 from alertcast.errors import DeliveryError
+from alertcast.i18n import N_
 from alertcast.models.problem import Problem
 from alertcast.settings import Settings
 from alertcast.site.subscribe import FormState, SubscribePage, words
@@ -125,8 +126,8 @@ class Steps:
                 "Origin",
                 origin,
                 "cross_origin",
-                "subscriptions are made from the body's own subscribe page",
-                "use the subscribe page of the public site",
+                N_("subscriptions are made from the body's own subscribe page"),
+                N_("use the subscribe page of the public site"),
             )
         rate = self.config.rate_per_minute * (SEARCHES_PER_WRITE if kind == "search" else 1)
         self._rate(f"{kind}:{client_key(request)}", rate, 60.0, "client")
@@ -140,8 +141,11 @@ class Steps:
                 path,
                 None,
                 "rate_limited",
-                f"more than {rate} such requests in {per_s:g} s",
-                f"retry after {wait} s",
+                N_("more than %(rate)s such requests in %(seconds)s s"),
+                N_("retry after %(wait)s s"),
+                rate=rate,
+                seconds=f"{per_s:g}",
+                wait=wait,
             )
             refusal.retry_after = wait
             raise refusal
@@ -186,8 +190,9 @@ class Steps:
                 "token",
                 None,
                 "token_action",
-                f"this link does not {action}",
-                "use the other link of the message",
+                N_("this link does not %(action)s"),
+                N_("use the other link of the message"),
+                action=action,
             )
         return verified.subscription_id
 
@@ -200,8 +205,8 @@ class Steps:
                 "token",
                 None,
                 "unknown_subscription",
-                "no such subscription: it expired, was erased, or is not read yet",
-                "subscribe again; if you just did, retry in a minute",
+                N_("no such subscription: it expired, was erased, or is not read yet"),
+                N_("subscribe again; if you just did, retry in a minute"),
             )
         return current
 
@@ -246,8 +251,8 @@ class Steps:
                 "email",
                 None,
                 "mail_refused",
-                "the mail server refuses this address",
-                "check the address for a typo",
+                N_("the mail server refuses this address"),
+                N_("check the address for a typo"),
             ) from None
         except DeliveryError as error:  # the server is down, or our account is wrong: not the citizen's
             log.error("could not send a confirmation mail for subscription %s: %s", subscription.id, error)
@@ -288,12 +293,12 @@ class Steps:
     def _preflight(self, request: Request) -> Response:
         """CORS for our own site on another host (its page posts JSON here)."""
         if cors_origin(request, self.config.allowed_origins) is None:
-            problem = Problem(
-                path="Origin",
+            problem = Problem.said(
+                "Origin",
+                "cross_origin",
+                N_("not one of this body's sites"),
+                N_("use the subscribe page of the public site"),
                 value=(request.headers.get("origin") or "")[:100],
-                rule="cross_origin",
-                message="not one of this body's sites",
-                hint="use the subscribe page of the public site",
             )
             return error_response(403, "cross_origin", [problem])
         response = Response(status_code=204)

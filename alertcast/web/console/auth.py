@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from alertcast.i18n import N_
 from alertcast.models.decision import Role
 from alertcast.models.problem import Problem, problems_from_validation
 from alertcast.web.keys import ConfigError
@@ -96,7 +97,7 @@ def load_users(path: Path | None = None, text: str = "") -> list[User]:
             document: Any = yaml.safe_load(content) or {}
         except yaml.YAMLError as error:
             raise ConfigError(
-                where, [Problem(path="", value=None, rule="yaml_syntax", message=str(error), hint="")]
+                where, [Problem.said("", "yaml_syntax", "%(error)s", N_("fix the YAML"), error=str(error))]
             ) from None
         try:
             config = UsersConfig.model_validate(document)

@@ -209,7 +209,7 @@ class Drafts(Area):
                 return _("your approval is already being processed", language)
             refusal = refusal_for_approval(view.state, decision)
             if refusal is not None:
-                return refusal
+                return self.guard.pages.explain(refusal, "message", language)
         if decision.action is DecisionAction.REJECT and not decision.reason:
             return _("give the reason for the rejection", language)
         if decision.action is DecisionAction.RELEASE and view.status is not DraftStatus.HELD:

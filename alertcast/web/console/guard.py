@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alertcast.duty.rota_file import RotaFile
-from alertcast.i18n import DEFAULT_LANGUAGE, negotiate
+from alertcast.i18n import DEFAULT_LANGUAGE, N_, negotiate
 from alertcast.models.problem import Problem
 from alertcast.web.console.auth import Permission, User, Users
 from alertcast.web.console.config import ConsoleConfig
@@ -125,11 +125,12 @@ class Guard:
                 {
                     "error": "unauthenticated",
                     "problems": [
-                        Problem(
-                            path="session",
-                            rule="unauthenticated",
-                            message="no valid console session",
-                            hint=f"log in at {PREFIX}/login",
+                        Problem.said(
+                            "session",
+                            "unauthenticated",
+                            N_("no valid console session"),
+                            N_("log in at %(login)s"),
+                            login=f"{PREFIX}/login",
                         ).model_dump()
                     ],
                 },
@@ -141,7 +142,9 @@ class Guard:
 
     def forbidden(self, request: Request, who: Who, message: str) -> Response:
         if wants_json(request):
-            problem = Problem(path=request.url.path, rule="forbidden", message=message)
+            problem = Problem.said(
+                request.url.path, "forbidden", "%(reason)s", reason=message
+            )  # in their words
             return JSONResponse({"error": "forbidden", "problems": [problem.model_dump()]}, status_code=403)
         title = self.gettext("Access denied", who.language)
         return self.page("error.html", who, 403, title=title, message=message)

@@ -190,7 +190,7 @@ class Inbox(Area):
         if thread.network == "matrix" and kind == "hide" and not confirmed:
             return await self.conversation(request, who, {}, confirm=reply_id)
         if (why := refusal(action)) is not None:
-            return await self._refuse(request, who, form, why)
+            return await self._refuse(request, who, form, _(why))
         return await self._request(thread, action, who, kind)
 
     async def answer(self, request: Request, who: Who, form: Form) -> Response:
@@ -213,11 +213,15 @@ class Inbox(Area):
             )
         action = self._action(thread, reply_id, who, "answer", text=text)
         if (why := refusal(action)) is not None:
-            return await self._refuse(request, who, form, why)
+            return await self._refuse(request, who, form, _(why))
         blocking = [finding for finding in check_text(text, MODERATION_LANGUAGE) if finding.blocking]
         if blocking:
             why = _("; ").join(
-                _("“%(excerpt)s”: %(reason)s", excerpt=finding.excerpt, reason=finding.message)
+                _(
+                    "“%(excerpt)s”: %(reason)s",
+                    excerpt=finding.excerpt,
+                    reason=self.guard.pages.explain(finding, "message", who.language),
+                )
                 for finding in blocking
             )
             return await self._refuse(

@@ -148,16 +148,16 @@ class ThreadView:
         return self.decisions.get(entry.reply.id, entry.machine)
 
     @property
-    def summary(self) -> tuple[Action, str] | None:
-        """The strictest verdict in force and why, for the list (None: every reply is kept)."""
+    def summary(self) -> tuple[Action, Reason | str] | None:
+        """The strictest verdict in force and why (its first reason, else who decided it), for
+        the list (None: every reply is kept)."""
         strictest = self.strictest
         if strictest == "keep":
             return None
         for entry in self.thread.entries:
             decision = self.decision(entry)
             if decision.action == strictest:
-                why = decision.reasons[0].message if decision.reasons else f"verdict de {decision.by}"
-                return strictest, why
+                return strictest, decision.reasons[0] if decision.reasons else decision.by
         return None
 
 

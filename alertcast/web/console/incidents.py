@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.models.alert import alert_id_for
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.models.incident import Category, Certainty, Incident, Severity, Urgency
@@ -123,11 +124,7 @@ class Incidents(Area):
             ]
         )
         if not sent:
-            problem = Problem(
-                path="",
-                rule="kafka_unavailable",
-                message=self.guard.gettext("Kafka did not take the alert: try again", who.language),
-            )
+            problem = Problem.said("", "kafka_unavailable", N_("Kafka did not take the alert: try again"))
             return self._new_form(who, form, [problem], 503)
         return self.guard.redirect("/mine?notice=submitted")
 
@@ -142,14 +139,7 @@ class Incidents(Area):
             try:
                 times[name] = self.guard.pages.parse(raw)
             except ValueError:
-                problems.append(
-                    Problem(
-                        path=name,
-                        value=raw,
-                        rule="datetime",
-                        message=self.guard.gettext("unreadable date and time", who.language),
-                    )
-                )
+                problems.append(Problem.said(name, "datetime", N_("unreadable date and time"), value=raw))
         if problems:
             return problems
         document = {

@@ -21,9 +21,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from starlette.responses import HTMLResponse
 
 from alertcast.delivery.pause import EVERYTHING
+from alertcast.explanations import explain
 from alertcast.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, N_, install, language_of, translations
 from alertcast.models.decision import AuditEvent
 from alertcast.models.finding import Finding
+from alertcast.replies.actions import REFUSALS
 from alertcast.settings import ROOT
 from alertcast.site.dates import clock_time, zone_place
 from alertcast.site.labels import word
@@ -127,9 +129,18 @@ EVENT_WORDS = {
 }
 
 
-def event_said(event: AuditEvent, catalog: Catalog) -> str:
+def event_said(
+    event: AuditEvent, catalog: Catalog, language: str = DEFAULT_LANGUAGE, zone: ZoneInfo | None = None
+) -> str:
     """An audit event's message in the catalog's language when the console wrote it (the values
-    it needs are in the event); as written otherwise (a person's reason, a worker's words)."""
+    it needs are in the event) or when it is a refusal's problem (`details.problem`, its msgids
+    kept); as written otherwise (a person's reason, a worker's words)."""
+    problem = event.details.get("problem")
+    if isinstance(problem, dict) and problem.get("message_id"):
+        said = [
+            explain(problem, field, language, catalog=catalog, zone=zone) for field in ("message", "hint")
+        ]
+        return str(catalog.gettext("; ")).join(part for part in said if part)
     words = EVENT_WORDS.get(event.action.value)
     values = {"failures": event.details.get("failures"), "channel": event.channel, **event.details}
     needed = re.findall(r"%\((\w+)\)s", words or "")
@@ -218,7 +229,12 @@ class Pages:
             inbox_filter=_labeller(INBOX_FILTER_LABELS, catalog),
             network=_labeller(NETWORK_LABELS, catalog, str.capitalize),
             unit=_labeller(UNIT_LABELS, catalog),
-            said=lambda event: event_said(event, catalog),
+            said=lambda event: event_said(event, catalog, language, self.zone),
+            refusal=lambda text: str(catalog.gettext(text)) if text in REFUSALS else text,
+            # A problem's, a finding's or a reason's words (message, hint, suggestion).
+            explain=lambda item, field="message": explain(
+                item, field, language, catalog=catalog, zone=self.zone
+            ),
         )
         env.globals.update(
             segments=segments,
@@ -233,6 +249,11 @@ class Pages:
         refusal, a notice)."""
         text = str(self.catalogs[language_of(language) or DEFAULT_LANGUAGE].gettext(message))
         return text % values if values else text
+
+    def explain(self, item: Any, field: str = "message", language: str = DEFAULT_LANGUAGE) -> str:
+        """A problem's, a finding's or a reason's `field` in `language` (alertcast.explanations)."""
+        lang = language_of(language) or DEFAULT_LANGUAGE
+        return explain(item, field, lang, catalog=self.catalogs[lang], zone=self.zone)
 
     def label(self, labels: dict[str, str], code: str, language: str) -> str:
         """A code's words from one of the tables above, in `language` (the code if unknown)."""
