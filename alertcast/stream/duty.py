@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from alertcast.channels.account import error_text
 from alertcast.channels.duty import DutyCaller
 from alertcast.clock import clock
 from alertcast.duty.escalation import Desk, Intent, notified_event
-from alertcast.duty.messages import build_call
-from alertcast.duty.rota import Rota
+from alertcast.duty.messages import Call, build_call
+from alertcast.duty.rota import Person, Rota
 from alertcast.duty.rota_file import RotaFile
 from alertcast.models.decision import AuditEvent
 from alertcast.stream.app import app, send_durably, settings, topic
@@ -88,26 +90,47 @@ async def call_due() -> None:
 
 
 async def _call(intent: Intent, rota: Rota) -> None:
-    global _caller
     assert intent.person is not None
     person = rota.people.get(intent.person)
     if person is None:  # check_rota refuses such a rota: only a rota edited meanwhile
         return
+    event = await call_and_record(
+        rota,
+        person,
+        lambda now: build_call(intent, person, settings.console_url(), duty_key, now, rota.zone),
+        lambda now, sent, failed: notified_event(intent, now, sent, failed),
+        key=intent.incident_key,
+        what=f"duty: the {intent.stage} call about {intent.alert_id}",
+    )
+    if event is not None:
+        desk.apply(event)
+
+
+async def call_and_record(
+    rota: Rota,
+    person: Person,
+    build: Callable[[datetime], Call],
+    record: Callable[[datetime, list[str], dict[str, str]], AuditEvent],
+    *,
+    key: str,
+    what: str,
+) -> AuditEvent | None:
+    """Call a person through the channels the rota names, then write the audit event saying
+    who was reached (held by the brokers); None when it failed, logged: a broken call must
+    not stop the others, nor the timer. The duty desk's calls and the replies' circuit both."""
+    global _caller
     now = clock.now()
     try:
-        call = build_call(intent, person, settings.console_url(), duty_key, now, rota.zone)
+        call = build(now)
         _caller = _caller or DutyCaller(settings)
         sent, failed = await _caller.call(call, person, rota.send_with)
-        event = notified_event(intent, now, sent, failed)
-        await send_durably((audit, intent.incident_key.encode(), event.model_dump_json().encode()))
-    except Exception as error:  # a broken call must not stop the others, nor the timer
-        log.error("duty: the %s call about %s failed: %s", intent.stage, intent.alert_id, error_text(error))
-        return
-    desk.apply(event)
-    if sent:
-        log.info("duty: %s", event.message)
-    else:
-        log.error("duty: %s", event.message)
+        event = record(now, sent, failed)
+        await send_durably((audit, key.encode(), event.model_dump_json().encode()))
+    except Exception as error:
+        log.error("%s failed: %s", what, error_text(error))
+        return None
+    (log.info if sent else log.error)("%s: %s", what, event.message)
+    return event
 
 
 def start() -> None:

@@ -18,7 +18,6 @@ import asyncio
 import logging
 
 from alertcast.channels.account import error_text
-from alertcast.channels.duty import DutyCaller
 from alertcast.clock import clock
 from alertcast.duty.rota import Rota
 from alertcast.models.decision import AuditEvent
@@ -26,8 +25,8 @@ from alertcast.replies.circuit import Circuit, Notice, notice_event
 from alertcast.replies.circuit_messages import circuit_call
 from alertcast.replies.conversations import load_routing
 from alertcast.replies.model import Reply
-from alertcast.stream.app import app, send_durably, settings, topic
-from alertcast.stream.duty import rota_file
+from alertcast.stream.app import app, settings
+from alertcast.stream.duty import call_and_record, rota_file
 from alertcast.stream.follow import follow
 
 log = logging.getLogger(__name__)
@@ -37,11 +36,9 @@ TICK_S = 1.0
 circuit = Circuit()
 audit_loaded = asyncio.Event()
 replies_loaded = asyncio.Event()
-audit = topic("audit.events")
 policy = settings.sla_policy()
 routing = load_routing(settings.replies_routing_file)
 _sends: set[asyncio.Task[None]] = set()
-_caller: DutyCaller | None = None
 
 
 def _apply_audit(key: bytes | None, value: bytes | None) -> None:
@@ -89,26 +86,20 @@ async def notify_due() -> None:
 
 
 async def _send(notice: Notice, rota: Rota) -> None:
-    global _caller
     assert notice.person is not None
     person = rota.people.get(notice.person)
     if person is None:  # check_rota refuses such a rota: only a rota edited meanwhile
         return
-    now = clock.now()
-    try:
-        call = circuit_call(notice, person, settings.console_url(), now, rota.zone)
-        _caller = _caller or DutyCaller(settings)
-        sent, failed = await _caller.call(call, person, rota.send_with)
-        event = notice_event(notice, now, sent, failed)
-        await send_durably((audit, notice.ref.encode(), event.model_dump_json().encode()))
-    except Exception as error:  # a broken notice must not stop the others, nor the timer
-        log.error("circuit: the %s notice about %s failed: %s", notice.stage, notice.ref, error_text(error))
-        return
-    circuit.apply(event)
-    if sent:
-        log.info("circuit: %s", event.message)
-    else:
-        log.error("circuit: %s", event.message)
+    event = await call_and_record(
+        rota,
+        person,
+        lambda now: circuit_call(notice, person, settings.console_url(), now, rota.zone),
+        lambda now, sent, failed: notice_event(notice, now, sent, failed),
+        key=notice.ref,
+        what=f"circuit: the {notice.stage} notice about {notice.ref}",
+    )
+    if event is not None:
+        circuit.apply(event)
 
 
 def start() -> None:
