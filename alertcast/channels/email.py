@@ -276,6 +276,17 @@ class RecipientsRefused(PermanentError):
     """The server refuses the recipients for good (5xx): the address, not the account, is wrong."""
 
 
+async def send_to_one(account: EmailAccount, password: str, message: EmailMessage, to: str) -> None:
+    """`message` to one address through `account` (its own list replaced by `to`); a refused
+    address is `RecipientsRefused`, whether the server refused it alone or "some" of one. The
+    subscribers' mails and the subscribe pages' confirmations both."""
+    refused = await asyncio.to_thread(
+        smtp_session, account.model_copy(update={"to": [to]}), password, message
+    )
+    if refused:
+        raise RecipientsRefused(f"{account.where()}: the server refused the recipient")
+
+
 def smtp_session(
     account: EmailAccount, password: str, message: EmailMessage | None
 ) -> dict[str, tuple[int, bytes]]:

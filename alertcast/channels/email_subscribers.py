@@ -19,7 +19,6 @@ recipient) ends the subscription (`bounced`) and the delivery is dead with that 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from alertcast.channels.account import language_of
@@ -31,7 +30,7 @@ from alertcast.channels.email import (
     RecipientsRefused,
     build_message,
     message_id,
-    smtp_session,
+    send_to_one,
     subscribe_account,
     topic_of,
 )
@@ -98,21 +97,20 @@ class SubscriberEmailChannel:
 
     async def _send(self, request: DeliveryRequest, previous: PostResult | None, state: str) -> PostResult:
         subscription = self._subscriber(request)
+        address = subscription.email
+        assert address is not None  # _subscriber refuses a subscription without one
         link = self.unsubscribe_link(subscription.id)
-        account = self.sender.model_copy(update={"to": [subscription.email]})
+        account = self.sender.model_copy(update={"to": [address]})
         topic = topic_of(request, previous)
         footer = FOOTER[language_of(request)].format(link=link)
         message = build_message(account, request, state + topic, previous, footer)
         message["List-Unsubscribe"] = f"<{link}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
         try:
-            refused = await asyncio.to_thread(smtp_session, account, self.sender.password(), message)
+            await send_to_one(self.sender, self.sender.password(), message, address)
         except RecipientsRefused:
             await self._bounced(subscription)
             raise
-        if refused:  # one recipient only: "refused some" is refused
-            await self._bounced(subscription)
-            raise PermanentError(f"{self.sender.where()}: the server refused the subscriber's address")
         # The address is personal data: the receipt names the subscription, never the address.
         return PostResult(
             post_id=str(message["Message-ID"]),

@@ -13,13 +13,12 @@ person who never asked can end it at once, and their mail client offers the butt
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
-from alertcast.channels.email import EmailAccount, RecipientsRefused, smtp_session, subscribe_account
+from alertcast.channels.email import EmailAccount, RecipientsRefused, send_to_one, subscribe_account
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError
 from alertcast.settings import Settings
@@ -78,16 +77,10 @@ class SmtpMailer:
         return cls(account) if account is not None else None
 
     async def send(self, message: EmailMessage, to: str) -> None:
-        # The account's own list is replaced by the one subscriber: the session sends to `to`.
-        account = self._account.model_copy(update={"to": [to]})
         try:
-            refused = await asyncio.to_thread(smtp_session, account, self._account.password(), message)
-        except PermanentError as error:
-            if isinstance(error, RecipientsRefused):
-                raise AddressRefused(str(error)) from None
-            raise
-        if refused:
-            raise AddressRefused(f"{self._account.where()}: the server refused the recipient")
+            await send_to_one(self._account, self._account.password(), message, to)
+        except RecipientsRefused as error:
+            raise AddressRefused(str(error)) from None
 
 
 def confirmation(
