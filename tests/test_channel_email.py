@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,10 +18,12 @@ from channel_requests import delivery_request
 from servers import free_port
 
 from alertcast.channels.base import LookupUnsupported, PostResult
-from alertcast.channels.email import EmailAccount, EmailChannel, message_id
+from alertcast.channels.email import EmailAccount, EmailChannel, RecipientsRefused, message_id
+from alertcast.channels.email_subscribers import SubscriberEmailChannel
 from alertcast.delivery.ledger import in_thread
 from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.incident import MsgType, Status
+from alertcast.subscriptions.model import EndReason, Subscription, create
 
 if TYPE_CHECKING:  # aiosmtpd is imported by the fixture only: other tiers collect this file
     from servers.smtp import Received, SmtpServer
@@ -208,3 +211,27 @@ async def test_check_good_and_bad_credentials_never_sends(
     from_file = account(smtp, "unused", password_env=None, password_file=secret)
     assert (await EmailChannel([from_file]).check("prefecture")).ok
     assert len(smtp.messages) == count
+
+
+async def test_a_subscriber_whose_address_is_refused_is_ended_as_bounced_and_sent_nothing(
+    smtp: SmtpServer, password_env: str
+) -> None:
+    """A 550 at RCPT is for good: the delivery fails permanently (no retry) and the
+    subscription ends as bounced, so the next alert does not try the address again."""
+    address = f"gone-{uuid.uuid4().hex[:6]}@commune.test"
+    smtp.refuse(address)
+    subscription = create(areas=["62041"], channel="email", email=address, now=datetime.now(UTC))
+    assert isinstance(subscription, Subscription)
+    channel = SubscriberEmailChannel(account(smtp, password_env), lambda sid: f"https://alertes.test/u/{sid}")
+    channel.lookup = {subscription.id: subscription}.get
+    gone: list[tuple[str, EndReason]] = []
+
+    async def on_gone(ended: Subscription, reason: EndReason) -> None:
+        gone.append((ended.id, reason))
+
+    channel.on_gone = on_gone
+    request = delivery_request("email_subscribers", "Vents violents", account=subscription.id)
+    with pytest.raises(RecipientsRefused, match="550"):
+        await channel.publish(request)
+    assert gone == [(subscription.id, EndReason.BOUNCED)]
+    assert not [m for m in smtp.messages if address in m.rcpt_tos]

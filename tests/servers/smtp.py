@@ -53,6 +53,15 @@ class AuthAttempt:
 class _Mailbox:
     def __init__(self) -> None:
         self.messages: list[Received] = []
+        self.unknown: set[str] = set()  # addresses refused for good at RCPT, as a bounce would be
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.lower() in self.unknown:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
@@ -133,6 +142,10 @@ class SmtpServer:
     @property
     def auth_attempts(self) -> list[AuthAttempt]:
         return self._authenticator.attempts
+
+    def refuse(self, address: str) -> None:
+        """Answer 550 (no such user) to this recipient from now on."""
+        self._mailbox.unknown.add(address.lower())
 
     def start(self) -> None:
         self._controller.start()  # returns once the server answers its greeting
