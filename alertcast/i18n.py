@@ -57,8 +57,9 @@ def term(message_id: str, stored: str | None = None, /) -> dict[str, str]:
 
 
 def said(message_id: str, /, **params: Any) -> dict[str, Any]:
-    """A message given as another message's value (`%(reasons)s`): its English and what says it
-    again in a reader's language, as a Problem keeps them."""
+    """A message given as another message's value (`%(reasons)s`), or an audit event's message
+    (`AuditEvent(..., **said(N_("..."), name=value))`): its English and what says it again in a
+    reader's language, as a Problem keeps them."""
     return {"message": fill(message_id, params), "message_id": message_id, "params": as_params(params)}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from alertcast import topics
 from alertcast.clock import clock
+from alertcast.i18n import N_, said
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.settings import Settings
 from alertcast.subscriptions.export import erase, export
@@ -50,7 +51,7 @@ def delete_subscriber(settings: Settings, who: str, by: str | None = None) -> li
         at=clock.now(),
         actor=by or getpass.getuser(),
         action=AuditAction.SUBSCRIBER_ERASED,
-        message=f"{len(ids)} subscription(s) erased on the subscriber's request",
+        **said(N_("%(count)s subscription(s) erased on the subscriber's request"), count=len(ids)),
         details={"subscriptions": ids},
     )
     producer = KafkaProducer(

@@ -22,11 +22,22 @@ from babel.support import Translations
 from test_console_security import USERS, MemoryProducer, Setup, drafted_event, login, make_draft
 
 from alertcast import i18n
+from alertcast.approval.policy import Requirement
+from alertcast.approval.workflow import decide, receive_draft, tick
 from alertcast.charter import check_incident
 from alertcast.duty import tokens
+from alertcast.duty.escalation import Intent, Stage, notified_event
 from alertcast.kpis import charts
 from alertcast.models.alert import Approval, DeliveryRequest, DeliveryStatus, Draft, Receipt, alert_id_for
-from alertcast.models.decision import AuditAction, AuditEvent, DraftStatus
+from alertcast.models.decision import (
+    ApprovalMode,
+    AuditAction,
+    AuditEvent,
+    Decision,
+    DecisionAction,
+    DraftStatus,
+    Role,
+)
 from alertcast.pausing import new_switch, switch_records
 from alertcast.render.compose import check_edit
 from alertcast.replies.actions import ReplyAction
@@ -335,13 +346,92 @@ def fill(setup: Setup) -> dict[str, str]:
         setup.console.on_message(topic, key, value)
     token = tokens.sign(pending.alert_id, 1, "alice", "primary", KEY, now)
     conversation = fill_inbox(setup, published.alert_id, now)
-    return {
+    return fill_workflow(setup, now) | {
         "conversation": f"/console/inbox/{conversation}",
         "pending": f"/console/drafts/{pending.alert_id}",
         "scheduled": f"/console/drafts/{scheduled.alert_id}",
         "timeline": f"/console/incidents/{published.alert_id}",
         "duty": f"/console/duty/ack?token={token}",
         "findings": f"/console/drafts/{broken.alert_id}",
+    }
+
+
+def fill_workflow(setup: Setup, now: datetime) -> dict[str, str]:
+    """Drafts taken through the approval workflow itself, their audit events as the worker wrote
+    them (through JSON): one published at once (auto), one scheduled then moved, one escalated
+    (then its person on duty called). Returns their draft pages and their histories."""
+    later = {"onset": now + timedelta(hours=6), "expires": now + timedelta(days=1)}
+    auto, moved, escalated = (distinct_draft(n) for n in (940, 941, 942))
+    auto, moved, escalated = (
+        draft.model_copy(
+            update={
+                "incident": draft.incident.model_copy(
+                    update={"info": [draft.incident.info[0].model_copy(update=later)]}
+                )
+            }
+        )
+        for draft in (auto, moved, escalated)
+    )
+
+    def decision(draft: Draft, action: DecisionAction, **fields: object) -> Decision:
+        return Decision.model_validate(
+            {
+                "incident_key": draft.incident_key,
+                "alert_id": draft.alert_id,
+                "version": 1,
+                "action": action,
+                "actor": "alice",
+                "roles": [Role.COMMUNICATOR],
+                "at": now,
+                **fields,
+            }
+        )
+
+    events = receive_draft(None, auto, Requirement(rule="trusted", mode=ApprovalMode.AUTO), now).audit
+    arrived = receive_draft(None, moved, Requirement(rule="default", mode=ApprovalMode.ONE), now)
+    approved = decide(
+        arrived.state,
+        decision(moved, DecisionAction.APPROVE, publish_at=now + timedelta(hours=2)),
+        now,
+        check_edit,
+    )
+    rescheduled = decide(
+        approved.state,
+        decision(moved, DecisionAction.RESCHEDULE, publish_at=now + timedelta(hours=3)),
+        now,
+        check_edit,
+    )
+    events += arrived.audit + approved.audit + rescheduled.audit
+    grave = Requirement(rule="grave", mode=ApprovalMode.TWO, escalate_after=timedelta(minutes=15))
+    waiting = receive_draft(None, escalated, grave, now - timedelta(minutes=20))
+    assert waiting.state is not None
+    called = tick(waiting.state, now)
+    assert called.escalate and waiting.audit and called.audit
+    intent = Intent(
+        alert_id=escalated.alert_id,
+        incident_key=escalated.incident_key,
+        version=1,
+        stage=Stage.PRIMARY,
+        person="alice",
+        service="routes",
+        due_at=now,
+        waiting_since=now - timedelta(minutes=20),
+        headline="",
+        severity="Severe",
+        incident_status="Actual",
+        called_before=(),
+    )
+    call = notified_event(intent, now, ["email"], {"sms": "PermanentError: refused"})
+    events += waiting.audit + called.audit + [call]
+    assert all(event.message_id for event in events), [e.message for e in events if not e.message_id]
+    for draft in (auto, moved, escalated):
+        setup.feed("drafted", draft)
+    for event in events:
+        setup.feed("audit", AuditEvent.model_validate_json(event.model_dump_json()))
+    return {
+        name: f"/console/{page}/{draft.alert_id}"
+        for draft, name in ((auto, "auto"), (moved, "moved"), (escalated, "escalated"))
+        for page, name in (("drafts", name), ("incidents", f"{name}-history"))
     }
 
 
@@ -440,6 +530,48 @@ SAID = {
     },
 }
 
+#: What the approval workflow, the deadlines and the duty desk wrote in the audit log, said on
+#: the drafts' pages, their histories and the log in each language (the English stored is not).
+WORKFLOW_SAID = {
+    "fr": {
+        "auto": ["approuvé par policy:auto après 0 s"],
+        "auto-history": ["publié aussitôt (automatique)", "approuvé par policy:auto après 0 s"],
+        "moved": ["déplacée du "],
+        "moved-history": [
+            "attend 1 approbation(s)",
+            "publication prévue le ",
+            "(fixée par alice)",
+            "déplacée du ",
+        ],
+        "escalated": ["pas de décision en 15 min : superviseurs appelés"],
+        "escalated-history": [
+            "attend 2 approbation(s)",
+            "pas de décision en 15 min : superviseurs appelés",
+            "alice appelé(e) comme titulaire de permanence pour routes : envoyé par email ; échecs : sms: ",
+        ],
+    },
+    "en": {
+        "auto": ["approved by policy:auto after 0 s"],
+        "auto-history": ["published at once (auto)", "approved by policy:auto after 0 s"],
+        "moved": ["moved from "],
+        "moved-history": ["waits for 1 approval(s)", "to be published at ", "(set by alice)", "moved from "],
+        "escalated": ["no decision within 15 min: supervisors called"],
+        "escalated-history": [
+            "waits for 2 approval(s)",
+            "no decision within 15 min: supervisors called",
+            "alice called as primary on duty for routes: sent by email; failed: sms: ",
+        ],
+    },
+}
+for _language, _said in WORKFLOW_SAID.items():
+    for _target, _words in _said.items():
+        SAID.setdefault(_target, {})[_language] = _words
+    SAID.setdefault("/console/audit?sessions=1", {})[_language] = [
+        words for target in ("auto-history", "moved-history", "escalated-history") for words in _said[target]
+    ]
+#: A date-time as the audit log stores it: a page shows it in the console's zone, never so.
+STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
 PAGES = (
     ("bruno", "/console/queue"),
     ("bruno", "/console/queue.part"),
@@ -464,6 +596,12 @@ PAGES = (
     ("bruno", "/console/kpi"),
     ("bruno", "/console/kpi?window=30d"),
     ("bruno", "/console/drafts/nothing-here"),
+    ("bruno", "auto"),
+    ("bruno", "auto-history"),
+    ("bruno", "moved"),
+    ("bruno", "moved-history"),
+    ("bruno", "escalated"),
+    ("bruno", "escalated-history"),
     ("adam", "/console/admin"),
     ("adam", "/console/queue"),  # 403
 )
@@ -544,9 +682,11 @@ async def test_every_console_page_in_every_language_has_all_its_words_in_the_cat
                         assert answer.status_code == 200 and f"<strong>{state}</strong>" in answer.text
                     if target.startswith("/console/kpi"):  # the charts' own words are checked too
                         assert answer.status_code == 200 and answer.text.count('class="chart"') == 6
-                    if target in SAID:  # and what the charter and the forms say is said
+                    if target in SAID:  # and what the charter, the forms and the workflow say is said
                         for words in SAID[target][language]:
                             assert words in plain(answer.text), (target, language, words)
+                    if target in WORKFLOW_SAID[language] or target.startswith("/console/audit"):
+                        assert not STORED_TIME.findall(plain(answer.text)), (target, language)
                     text = plain(answer.text)
                     left = sorted(run for run in foreign[language] if run in text)
                     assert left == [], f"{target} in {language} shows the other language: {left}"

@@ -4,21 +4,34 @@ again in the reader's language from their msgids, date-times in the body's zone.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
+from alertcast.approval import schedule
+from alertcast.approval.policy import Requirement
 from alertcast.approval.schedule import planned_time
-from alertcast.approval.state import refusal_without_state
+from alertcast.approval.state import ApprovalState, refusal_without_state
+from alertcast.approval.workflow import tick
 from alertcast.charter import check_incident, check_text
 from alertcast.clock import clock
+from alertcast.duty.escalation import acknowledged_event
 from alertcast.examples import incidents
 from alertcast.explanations import explain, line
 from alertcast.i18n import N_
-from alertcast.models.decision import AuditAction, AuditEvent, Decision, DecisionAction
+from alertcast.models.alert import Draft, alert_id_for
+from alertcast.models.decision import (
+    ApprovalMode,
+    AuditAction,
+    AuditEvent,
+    Decision,
+    DecisionAction,
+    DraftStatus,
+    Role,
+)
 from alertcast.models.finding import Finding
 from alertcast.models.incident import Incident
 from alertcast.models.problem import Problem, problems_from_validation
@@ -222,3 +235,89 @@ def test_a_refusal_kept_in_an_audit_event_is_said_in_the_reader_s_language() -> 
     unknown = refusal_without_state(decision, NOW)
     assert unknown.message == "no draft is known for this incident"
     assert event_said(unknown, pages.catalogs["fr"], "fr") == "aucun brouillon n'est connu pour cet incident"
+
+
+def test_a_workflow_event_keeps_its_english_and_is_said_in_the_reader_s_language_after_json() -> None:
+    """A reschedule and a deadline, as the worker writes them to `audit.events` and the console
+    reads them back: the English stored as before, the reader's words, times in the zone."""
+    incident = incidents(NOW)[0]  # expires at 10:45 UTC
+    draft = Draft(
+        alert_id=alert_id_for(incident.key),
+        incident_key=incident.key,
+        version=1,
+        received_at=AT,
+        incident=incident,
+        texts=[],
+    )
+    state = ApprovalState(
+        draft=draft,
+        requirement=Requirement(rule="grave", mode=ApprovalMode.ONE, escalate_after=timedelta(minutes=15)),
+        status=DraftStatus.SCHEDULED,
+        arrived_at=AT,
+        publish_at=NOW + timedelta(hours=1),
+        scheduled_by="alice",
+    )
+    decision = Decision(
+        incident_key=state.draft.incident_key,
+        alert_id=state.draft.alert_id,
+        version=1,
+        action=DecisionAction.RESCHEDULE,
+        actor="bruno",
+        roles=[Role.SUPERVISOR],
+        at=NOW,
+        publish_at=NOW + timedelta(hours=2),
+    )
+    (moved,) = schedule.reschedule(state, decision, NOW).audit
+    assert moved.message == "moved from 2026-12-07T07:00:00Z to 2026-12-07T08:00:00Z"
+    read = AuditEvent.model_validate_json(moved.model_dump_json())
+    assert read.message_id == "moved from %(before)s to %(after)s" and read.params == moved.params
+    pages = Pages("Europe/Paris")
+    assert event_said(read, pages.catalogs["fr"], "fr", pages.zone) == (
+        "déplacée du 07/12/2026 08:00:00 au 07/12/2026 09:00:00"
+    )
+    assert pages.explain(read, "message", "en") == "moved from 7 Dec 2026, 08:00:00 to 7 Dec 2026, 09:00:00"
+    waiting = state.model_copy(update={"status": DraftStatus.PENDING, "publish_at": None})
+    (called,) = tick(waiting, AT + timedelta(minutes=16)).audit
+    assert called.message == "no decision within 15 min: supervisors called"
+    french = event_said(called, pages.catalogs["fr"], "fr")
+    assert french == "pas de décision en 15 min : superviseurs appelés"
+
+
+def test_an_audit_event_stored_before_msgids_were_kept_shows_its_stored_message() -> None:
+    """`message_id` and `params` came later: an event without them still reads, as it was written."""
+    stored = json.dumps(
+        {
+            "event_id": "e1",
+            "at": "2026-12-07T06:00:00Z",
+            "actor": "system:deadline",
+            "action": "escalated",
+            "incident_key": "k",
+            "alert_id": "a",
+            "version": 1,
+            "accepted": True,
+            "message": "no decision within 15 min: supervisors called",
+            "status": "pending",
+            "policy": "grave (two)",
+        }
+    )
+    old = AuditEvent.model_validate_json(stored)
+    assert old.message_id == "" and old.params == {}
+    pages = Pages("Europe/Paris")
+    for language in ("fr", "en"):
+        assert event_said(old, pages.catalogs[language], language) == old.message
+        assert pages.explain(old, "message", language) == old.message
+    reason = old.model_copy(update={"action": AuditAction.REJECT, "message": "texte à reprendre"})
+    assert event_said(reason, pages.catalogs["en"], "en") == "texte à reprendre"  # a person's words
+
+
+def test_the_console_s_own_audit_events_are_stored_in_english_with_their_msgid() -> None:
+    """The duty desk and the console wrote their words in French, the log's readers read English:
+    now English is stored, and each reader is shown their own language."""
+    ack = acknowledged_event(
+        actor="bruno", incident_key="k", alert_id="a", version=1, person="alice", stage="backup", now=NOW
+    )
+    assert ack.message == "bruno has it: the backup call to alice is acknowledged, nobody else is called"
+    pages = Pages("Europe/Paris")
+    assert event_said(ack, pages.catalogs["fr"], "fr") == (
+        "bruno s'en charge : l'appel (renfort) à alice est pris en compte, personne d'autre n'est appelé"
+    )

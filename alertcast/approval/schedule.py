@@ -39,7 +39,7 @@ from alertcast.approval.state import (
     refuse,
     status_said,
 )
-from alertcast.i18n import N_
+from alertcast.i18n import N_, said
 from alertcast.models.decision import AuditAction, AuditEvent, Decision, DraftStatus
 from alertcast.models.incident import Incident
 from alertcast.models.problem import Problem
@@ -173,7 +173,12 @@ def reschedule(state: ApprovalState, decision: Decision, now: datetime) -> Step:
         return refuse(state, decision, now, planned)
     before = state.publish_at
     state.publish_at, state.scheduled_by = planned, decision.actor
-    moved = accepted(state, decision, now, message=f"moved from {iso(before or now)} to {iso(planned)}")
+    moved = accepted(
+        state,
+        decision,
+        now,
+        **said(N_("moved from %(before)s to %(after)s"), before=before or now, after=planned),
+    )
     moved.details |= details(state) | {"previous": iso(before) if before else None}
     return Step(state, audit=[moved])
 
@@ -186,10 +191,14 @@ def unschedule(state: ApprovalState, decision: Decision, now: datetime) -> Step:
         return refused
     before = state.publish_at
     reopen(state, now)
-    message = f"not published at {iso(before or now)}; waits for {state.approvals_needed} approval(s) again"
-    if decision.reason.strip():
-        message += f": {decision.reason.strip()}"
-    cancelled = accepted(state, decision, now, message=message)
+    reason = decision.reason.strip()  # a person's words: a value, said as they wrote it
+    message = (
+        N_("not published at %(at)s; waits for %(count)s approval(s) again: %(reason)s")
+        if reason
+        else N_("not published at %(at)s; waits for %(count)s approval(s) again")
+    )
+    words = said(message, at=before or now, count=state.approvals_needed, reason=reason)
+    cancelled = accepted(state, decision, now, **words)
     cancelled.details["previous"] = iso(before) if before else None
     return Step(state, audit=[cancelled])
 
@@ -206,11 +215,15 @@ def fire(state: ApprovalState, now: datetime) -> Step:
     expiry = earliest_expiry(state.draft.incident)
     if expiry is not None and now >= expiry:
         state.status, state.closed_at = DraftStatus.EXPIRED, now
-        message = (
-            f"the alert expired ({iso(expiry)}) before its scheduled publication "
-            f"({iso(state.publish_at or now)}) was made: nothing published"
+        words = said(
+            N_(
+                "the alert expired (%(expires)s) before its scheduled publication (%(at)s) was made:"
+                " nothing published"
+            ),
+            expires=expiry,
+            at=state.publish_at or now,
         )
-        return Step(state, audit=[event(state, now, DEADLINE_ACTOR, AuditAction.EXPIRED, message=message)])
+        return Step(state, audit=[event(state, now, DEADLINE_ACTOR, AuditAction.EXPIRED, **words)])
     approvers = [mark.user for mark in state.approvals] or [state.scheduled_by or DEADLINE_ACTOR]
     return publish(state, now, approvers, [])
 

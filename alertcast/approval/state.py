@@ -8,14 +8,15 @@ time): both build the same events and publish the same way, so a scheduled publi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertcast.approval.policy import Requirement
-from alertcast.i18n import N_, term
+from alertcast.i18n import N_, said, term
 from alertcast.models.alert import Approval, ChannelText, Draft
 from alertcast.models.decision import (
     ApprovalMode,
@@ -115,13 +116,20 @@ def publish(state: ApprovalState, now: datetime, approvers: list[str], events: l
     )
     decided = max((mark.at for mark in state.approvals), default=now)
     waited = (decided - state.arrived_at).total_seconds()
-    message = f"approved by {', '.join(approvers)} after {waited:.0f} s"
+    people, seconds = ", ".join(approvers), f"{waited:.0f}"
+    words = said(N_("approved by %(people)s after %(seconds)s s"), people=people, seconds=seconds)
     details: dict[str, object] = {"waited_s": waited}
     if state.publish_at is not None:
         late = max((now - state.publish_at).total_seconds(), 0.0)
-        message += f"; scheduled for {iso(state.publish_at)} by {state.scheduled_by}"
+        words = said(
+            N_("approved by %(people)s after %(seconds)s s; scheduled for %(at)s by %(person)s"),
+            people=people,
+            seconds=seconds,
+            at=state.publish_at,
+            person=state.scheduled_by or "?",
+        )
         details |= {"publish_at": iso(state.publish_at), "scheduled_by": state.scheduled_by, "late_s": late}
-    events.append(event(state, now, approvers[-1], AuditAction.PUBLISHED, message=message, details=details))
+    events.append(event(state, now, approvers[-1], AuditAction.PUBLISHED, details=details, **words))
     return Step(state, approval=approval, audit=events)
 
 
@@ -132,11 +140,15 @@ def event(
     action: AuditAction,
     *,
     message: str = "",
+    message_id: str = "",
+    params: Mapping[str, Any] | None = None,
     status: DraftStatus | None = None,
     accepted: bool = True,
     decision: Decision | None = None,
     details: dict[str, object] | None = None,
 ) -> AuditEvent:
+    """An event about `state`'s draft. Its message is a person's words (`message=`), or worded
+    by a msgid: `**said(N_("..."), name=value)` gives the English, the msgid and its values."""
     return AuditEvent(
         at=now,
         actor=actor,
@@ -147,6 +159,8 @@ def event(
         decision_id=decision.decision_id if decision else None,
         accepted=accepted,
         message=message,
+        message_id=message_id,
+        params=dict(params or {}),
         status=status or state.status,
         policy=f"{state.requirement.rule} ({state.requirement.mode.value})",
         approvers=[mark.user for mark in state.approvals],
@@ -156,9 +170,25 @@ def event(
     )
 
 
-def accepted(state: ApprovalState, decision: Decision, now: datetime, *, message: str = "") -> AuditEvent:
+def accepted(
+    state: ApprovalState,
+    decision: Decision,
+    now: datetime,
+    *,
+    message: str = "",
+    message_id: str = "",
+    params: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """The event of `decision`, accepted: worded like `event`'s."""
     return event(
-        state, now, decision.actor, AuditAction(decision.action.value), message=message, decision=decision
+        state,
+        now,
+        decision.actor,
+        AuditAction(decision.action.value),
+        message=message,
+        message_id=message_id,
+        params=params,
+        decision=decision,
     )
 
 
@@ -221,6 +251,9 @@ def iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def minutes(delta: timedelta) -> str:
+def minutes(delta: timedelta) -> dict[str, Any]:
+    """A delay as a message value (`%(delay)s`): "15 min", "30 s"."""
     seconds = delta.total_seconds()
-    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    if seconds >= 60:
+        return said(N_("%(count)s min"), count=f"{seconds / 60:.0f}")
+    return said(N_("%(count)s s"), count=f"{seconds:.0f}")

@@ -26,14 +26,13 @@ from alertcast.approval.state import (
     Step,
     accepted,
     event,
-    iso,
     minutes,
     publish,
     refusal_without_state,
     refuse,
     status_said,
 )
-from alertcast.i18n import N_
+from alertcast.i18n import N_, said
 from alertcast.models.alert import ChannelText, Draft
 from alertcast.models.decision import (
     ApprovalMode,
@@ -115,39 +114,44 @@ def receive_draft(
         return Step(previous)
     events: list[AuditEvent] = []
     if previous is not None and previous.status.open:
-        events.append(
-            event(
-                previous,
-                now,
-                POLICY_ACTOR,
-                AuditAction.SUPERSEDED,
-                status=DraftStatus.SUPERSEDED,
-                message=f"version {draft.version} replaced {previous.draft.version} before a decision"
-                + (
-                    f" (it was to be published at {iso(previous.publish_at)})"
-                    if previous.status is DraftStatus.SCHEDULED and previous.publish_at
-                    else ""
+        versions = {"version": draft.version, "previous": previous.draft.version}
+        words = said(N_("version %(version)s replaced %(previous)s before a decision"), **versions)
+        if previous.status is DraftStatus.SCHEDULED and previous.publish_at:
+            words = said(
+                N_(
+                    "version %(version)s replaced %(previous)s before a decision"
+                    " (it was to be published at %(at)s)"
                 ),
+                **versions,
+                at=previous.publish_at,
             )
+        events.append(
+            event(previous, now, POLICY_ACTOR, AuditAction.SUPERSEDED, status=DraftStatus.SUPERSEDED, **words)
         )
     state = ApprovalState(draft=draft, requirement=requirement, status=DraftStatus.PENDING, arrived_at=now)
     if not draft.texts:
         state.status, state.closed_at = DraftStatus.REJECTED, now
         events.append(
-            event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message="no channel text rendered")
+            event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, **said(N_("no channel text rendered")))
         )
         return Step(state, audit=events)
     blocked = unpublishable(draft)
     if requirement.mode is ApprovalMode.AUTO and blocked is None:
         events.append(
-            event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message="published at once (auto)")
+            event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, **said(N_("published at once (auto)")))
         )
         return publish(state, now, [POLICY_ACTOR + ":auto"], events)
-    message = f"waits for {state.approvals_needed} approval(s)"
-    if blocked is not None:
-        message += f"; {blocked.message}"
+    words = (
+        said(N_("waits for %(count)s approval(s)"), count=state.approvals_needed)
+        if blocked is None
+        else said(
+            N_("waits for %(count)s approval(s); %(problem)s"),
+            count=state.approvals_needed,
+            problem=blocked.model_dump(mode="json", include={"message", "message_id", "params"}),
+        )
+    )
     details = _rule(state) | _about(draft)
-    events.append(event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, message=message, details=details))
+    events.append(event(state, now, POLICY_ACTOR, AuditAction.DRAFTED, details=details, **words))
     return Step(state, audit=events)
 
 
@@ -248,12 +252,18 @@ def tick(state: ApprovalState, now: datetime) -> Step:
     expire = state.requirement.expire_after
     if expire is not None and now >= state.waiting_since + expire:
         state.status, state.closed_at = DraftStatus.EXPIRED, now
-        message = f"not approved within {minutes(expire)} (rule {state.requirement.rule})"
-        return Step(state, audit=[event(state, now, DEADLINE_ACTOR, AuditAction.EXPIRED, message=message)])
+        words = said(
+            N_("not approved within %(delay)s (rule %(rule)s)"),
+            delay=minutes(expire),
+            rule=state.requirement.rule,
+        )
+        return Step(state, audit=[event(state, now, DEADLINE_ACTOR, AuditAction.EXPIRED, **words)])
     state.escalated_at = now
     after = state.requirement.escalate_after
-    message = f"no decision within {minutes(after) if after else '?'}: supervisors called"
-    called = event(state, now, DEADLINE_ACTOR, AuditAction.ESCALATED, message=message)
+    words = said(
+        N_("no decision within %(delay)s: supervisors called"), delay=minutes(after) if after else "?"
+    )
+    called = event(state, now, DEADLINE_ACTOR, AuditAction.ESCALATED, **words)
     return Step(state, audit=[called], escalate=True)
 
 
@@ -326,14 +336,27 @@ def _approve(state: ApprovalState, decision: Decision, now: datetime) -> Step:
     later = state.publish_at is not None
     if remaining <= 0 and later:
         state.status = DraftStatus.SCHEDULED
-    notes = [f"{remaining} more approval(s) needed"] if remaining > 0 else []
-    if later:
-        notes.append(f"to be published at {iso(state.publish_at or now)} (set by {state.scheduled_by})")
-    given = accepted(state, decision, now, message="; ".join(notes))
+    given = accepted(state, decision, now, **_approved(remaining, state.publish_at, state.scheduled_by))
     given.details |= {"roles": [role.value for role in decision.roles]} | schedule.details(state)
     if remaining > 0 or later:
         return Step(state, audit=[given])
     return publish(state, now, [mark.user for mark in state.approvals], [given])
+
+
+def _approved(remaining: int, publish_at: datetime | None, by: str | None) -> dict[str, Any]:
+    """An approval's message: the approvals still needed, the time it is to be published at."""
+    later = {"at": publish_at, "person": by or "?"}
+    if remaining > 0 and publish_at is not None:
+        return said(
+            N_("%(count)s more approval(s) needed; to be published at %(at)s (set by %(person)s)"),
+            count=remaining,
+            **later,
+        )
+    if remaining > 0:
+        return said(N_("%(count)s more approval(s) needed"), count=remaining)
+    if publish_at is not None:
+        return said(N_("to be published at %(at)s (set by %(person)s)"), **later)
+    return {}
 
 
 def _edit(state: ApprovalState, decision: Decision, now: datetime, recheck: Recheck) -> Step:
@@ -370,10 +393,22 @@ def _edit(state: ApprovalState, decision: Decision, now: datetime, recheck: Rech
     key = text_key(decision.channel, decision.language)
     if key not in state.edited:
         state.edited.append(key)
-    message = f"blocked: {after.reason}" if after.blocked else "the charter finds nothing blocking"
-    if state.approvals:
-        message += "; earlier approvals were of the old text and are withdrawn"
+    withdrawn = bool(state.approvals)
+    if withdrawn:
         state.approvals, state.publish_at, state.scheduled_by = [], None, None
-    edited = accepted(state, decision, now, message=message)
+    if after.blocked:
+        words = said(
+            N_("blocked: %(reason)s; earlier approvals were of the old text and are withdrawn")
+            if withdrawn
+            else N_("blocked: %(reason)s"),
+            reason=_blocked(after),
+        )
+    else:
+        words = said(
+            N_("the charter finds nothing blocking; earlier approvals were of the old text and are withdrawn")
+            if withdrawn
+            else N_("the charter finds nothing blocking")
+        )
+    edited = accepted(state, decision, now, **words)
     edited.before, edited.after = before, after
     return Step(state, audit=[edited])

@@ -19,8 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from alertcast.duty.rota import Rota, service_for, who_is_on_duty
+from alertcast.i18n import N_, said, term
 from alertcast.models.decision import AuditAction, AuditEvent, DraftStatus
 
 DUTY_ACTOR = "system:duty"
@@ -30,6 +32,29 @@ class Stage(StrEnum):
     PRIMARY = "primary"
     BACKUP = "backup"
     SUPERVISOR = "supervisor"
+
+
+#: A stage as a message value (`%(stage)s`): its code word in English, said again in the reader's.
+STAGE_WORDS = {Stage.PRIMARY: N_("primary"), Stage.BACKUP: N_("backup"), Stage.SUPERVISOR: N_("supervisor")}
+
+
+def stage_said(stage: str) -> dict[str, str] | str:
+    """`stage` as a message value (an unknown one as it is)."""
+    return term(STAGE_WORDS[Stage(stage)], stage) if stage in STAGE_WORDS else stage
+
+
+def sending(sent: list[str], failed: dict[str, str], nobody: str) -> dict[str, Any]:
+    """What became of a call or a notice, as a message value (`%(outcome)s`): the channels that
+    took it, else `nobody` (a msgid), then those that failed and why (their own words)."""
+    failures = "; ".join(f"{channel}: {why}" for channel, why in failed.items())
+    channels = ", ".join(sent)
+    if sent and failed:
+        return said(N_("sent by %(channels)s; failed: %(failures)s"), channels=channels, failures=failures)
+    if sent:
+        return said(N_("sent by %(channels)s"), channels=channels)
+    if failed:
+        return said(N_("%(nobody)s; failed: %(failures)s"), nobody=said(nobody), failures=failures)
+    return said(nobody)
 
 
 #: Decisions and ends that stop the calls about a draft: a person has it, or it is over.
@@ -192,10 +217,14 @@ def _text(value: object) -> str | None:
 def notified_event(intent: Intent, now: datetime, sent: list[str], failed: dict[str, str]) -> AuditEvent:
     """The audit event of a call: accepted when at least one channel took it."""
     assert intent.person is not None
-    message = f"{intent.person} called as {intent.stage.value} on duty for {intent.service}"
-    message += f": sent by {', '.join(sent)}" if sent else ": no channel took the call"
-    if failed:
-        message += "; failed: " + "; ".join(f"{channel}: {why}" for channel, why in failed.items())
+    words = said(
+        N_("%(person)s called as %(stage)s on duty for %(service)s: %(outcome)s"),
+        person=intent.person,
+        stage=stage_said(intent.stage),
+        service=intent.service,
+        outcome=sending(sent, failed, N_("no channel took the call")),
+    )
+    words["message"] = words["message"][:2000]  # the channels' errors may be long
     return AuditEvent(
         at=now,
         actor=DUTY_ACTOR,
@@ -204,7 +233,7 @@ def notified_event(intent: Intent, now: datetime, sent: list[str], failed: dict[
         alert_id=intent.alert_id,
         version=intent.version,
         accepted=bool(sent),
-        message=message[:2000],
+        **words,
         details={
             "stage": intent.stage.value,
             "person": intent.person,
@@ -228,8 +257,14 @@ def acknowledged_event(
     now: datetime,
 ) -> AuditEvent:
     """A call answered from its link (by `actor`, logged in; maybe for the `person` called)."""
-    message = f"{actor} has it: the {stage} call"
-    message += f" to {person}" if person != actor else ""
+    words = said(
+        N_("%(actor)s has it: the %(stage)s call is acknowledged, nobody else is called")
+        if person == actor
+        else N_("%(actor)s has it: the %(stage)s call to %(person)s is acknowledged, nobody else is called"),
+        actor=actor,
+        stage=stage_said(stage),
+        person=person,
+    )
     return AuditEvent(
         at=now,
         actor=actor,
@@ -237,6 +272,6 @@ def acknowledged_event(
         incident_key=incident_key,
         alert_id=alert_id,
         version=version,
-        message=message + " is acknowledged, nobody else is called",
+        **words,
         details={"stage": stage, "person": person},
     )

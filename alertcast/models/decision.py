@@ -16,9 +16,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alertcast.i18n import N_
+from alertcast.i18n import N_, as_params
 from alertcast.models.alert import ChannelText
 from alertcast.models.incident import Category, Severity, UtcDateTime
 from alertcast.models.problem import refusal
@@ -128,7 +128,13 @@ class DraftStatus(StrEnum):
 
 class AuditEvent(BaseModel):
     """One line of the audit log (audit.events). `accepted=False` is a refused decision, with
-    `message` saying why: refusals are kept too, they are part of what happened."""
+    `message` saying why: refusals are kept too, they are part of what happened.
+
+    `message` is English, as every consumer of the log reads it, or a person's own words (a
+    rejection's reason). Worded by a msgid (`**i18n.said(N_("..."), name=value)` given to the
+    constructor or to the approval's `event`/`accepted`), it also keeps the msgid and its values,
+    so the console says it again in the reader's language (`alertcast.explanations.explain`);
+    events stored before they were kept have neither and are shown as stored."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -142,6 +148,11 @@ class AuditEvent(BaseModel):
     decision_id: str | None = None
     accepted: bool = True
     message: str = ""
+    message_id: str = Field(
+        default="",
+        description="the msgid `message` renders (empty: a person's words, or not from the catalogs)",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="the values the msgid names")
     status: DraftStatus | None = Field(default=None, description="the draft's status after this event")
     policy: str = ""
     approvers: list[str] = Field(default_factory=list)
@@ -150,6 +161,12 @@ class AuditEvent(BaseModel):
     before: ChannelText | None = None
     after: ChannelText | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params", mode="after")
+    @classmethod
+    def _params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Date-times as their English text (ISO 8601, UTC): the same before and after JSON."""
+        return as_params(params)
 
 
 class ApprovalMode(StrEnum):

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from alertcast.duty.escalation import sending
 from alertcast.duty.rota import Rota, who_is_on_duty
+from alertcast.i18n import N_, said
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.replies.conversations import ConversationLog
 from alertcast.replies.model import Network, Reply
@@ -158,20 +160,22 @@ class Circuit:
 
 def notice_event(notice: Notice, now: datetime, sent: list[str], failed: dict[str, str]) -> AuditEvent:
     """The audit event of a notice: accepted when at least one channel took it."""
-    told = (
-        "warned before the deadline" if notice.stage is CircuitStage.WARNING else "told the deadline passed"
+    words = said(
+        N_("%(person)s warned before the deadline of a conversation waiting for %(service)s: %(outcome)s")
+        if notice.stage is CircuitStage.WARNING
+        else N_("%(person)s told the deadline passed of a conversation waiting for %(service)s: %(outcome)s"),
+        person=notice.person or "?",
+        service=notice.service,
+        outcome=sending(sent, failed, N_("no channel took the notice")),
     )
-    message = f"{notice.person} {told} of a conversation waiting for {notice.service}"
-    message += f": sent by {', '.join(sent)}" if sent else ": no channel took the notice"
-    if failed:
-        message += "; failed: " + "; ".join(f"{channel}: {why}" for channel, why in failed.items())
+    words["message"] = words["message"][:2000]  # the channels' errors may be long
     return AuditEvent(
         at=now,
         actor=CIRCUIT_ACTOR,
         action=STAGE_ACTIONS[notice.stage],
         alert_id=notice.alert_id or "",
         accepted=bool(sent),
-        message=message[:2000],
+        **words,
         details={
             "ref": notice.ref,
             "round": notice.round,

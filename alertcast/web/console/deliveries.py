@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 
 from alertcast.clock import clock
 from alertcast.delivery.ledger import Resolution
-from alertcast.i18n import N_
+from alertcast.i18n import N_, said
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.resolve import resolution_headers
@@ -103,7 +103,12 @@ class Deliveries(Area):
         if cell is None or cell.request is None:
             return self.guard.redirect("/deliveries?notice=introuvable")
         event = _event(
-            cell, cell.request, who, AuditAction.RETRY, "nouvel essai", account=cell.request.account
+            cell,
+            cell.request,
+            who,
+            AuditAction.RETRY,
+            N_("retry on %(channel)s/%(account)s"),
+            account=cell.request.account,
         )
         sent = await self._decide_delivery(cell.request, Resolution.POST_AGAIN, who, event)
         return self.guard.redirect(f"/deliveries?notice={'retry' if sent else 'kafka'}")
@@ -120,7 +125,7 @@ class Deliveries(Area):
             delivery,
             who,
             AuditAction.DROP,
-            "ne pas publier",
+            N_("do not publish on %(channel)s/%(account)s"),
             account=delivery.account,
             previous_status=cell.state,
         )
@@ -156,7 +161,8 @@ class Deliveries(Area):
 def _event(
     cell: Cell, delivery: DeliveryRequest, who: Who, action: AuditAction, what: str, **details: object
 ) -> AuditEvent:
-    """The audit event of a person's decision on a delivery: `what` on its channel and account."""
+    """The audit event of a person's decision on a delivery: `what` (a msgid naming the
+    `%(channel)s` and `%(account)s`) on its channel and account."""
     return AuditEvent(
         at=clock.now(),
         actor=who.user.name,
@@ -165,7 +171,7 @@ def _event(
         alert_id=delivery.alert_id,
         version=delivery.version,
         channel=delivery.channel,
-        message=f"{what} sur {delivery.channel}/{delivery.account}",
+        **said(what, channel=delivery.channel, account=delivery.account),
         details={
             "delivery_key": delivery.delivery_key,
             **details,

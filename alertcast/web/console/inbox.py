@@ -22,7 +22,7 @@ as asked, done, or impossible with the reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, get_args
 
@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute
 
 from alertcast.charter import check_text
 from alertcast.clock import clock
-from alertcast.i18n import N_
+from alertcast.i18n import N_, said, term
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.replies.actions import CANNOT, MAX_ANSWER, Kind, ReplyAction, allowed, refusal
 from alertcast.replies.model import Network
@@ -47,6 +47,7 @@ from alertcast.web.console.inbox_model import (
     by_alert,
     load_routing,
 )
+from alertcast.web.console.pages import VERDICT_LABELS
 from alertcast.web.producer import Message
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,11 @@ class Inbox(Area):
             thread,
             who,
             AuditAction.REPLY_ACTION_REQUESTED,
-            f"{action.kind} demandé sur {thread.network}",
+            said(
+                N_("%(kind)s requested on %(network)s"),
+                kind=term(KIND_WORDS[action.kind], action.kind),
+                network=thread.network,
+            ),
             reply_id=action.reply_id,
             request=action.model_dump(mode="json"),
         )
@@ -297,7 +302,8 @@ class Inbox(Area):
         note = form.get("note", "").strip()
         if len(note) > MAX_NOTE:
             return await self._refuse(request, who, form, _(NOTE_TOO_LONG, most=MAX_NOTE))
-        event = self._event(thread, who, AuditAction.REPLY_ANSWERED, note or "répondu hors de la console")
+        words = {"message": note} if note else said(N_("answered outside the console"))
+        event = self._event(thread, who, AuditAction.REPLY_ANSWERED, words)
         return await self._record(thread, event, "answered")
 
     async def assign(self, request: Request, who: Who, form: Form) -> Response:
@@ -314,7 +320,7 @@ class Inbox(Area):
             thread,
             who,
             AuditAction.REPLY_ASSIGNED,
-            f"confiée à {service}",
+            said(N_("assigned to %(service)s"), service=service),
             service=service,
             previous=previous,
         )
@@ -343,7 +349,12 @@ class Inbox(Area):
             thread,
             who,
             AuditAction.REPLY_MODERATED,
-            note or f"verdict {verdict} (console seulement)",
+            {"message": note}
+            if note
+            else said(
+                N_("verdict: %(verdict)s (in the console only)"),
+                verdict=term(VERDICT_LABELS[verdict], verdict),
+            ),
             reply_id=reply_id,
             decision=without_excerpts(decision).model_dump(mode="json"),
         )
@@ -366,8 +377,9 @@ class Inbox(Area):
         return {"headlines": headlines}
 
     def _event(
-        self, thread: Thread, who: Who, action: AuditAction, message: str, **details: Any
+        self, thread: Thread, who: Who, action: AuditAction, words: Mapping[str, Any], **details: Any
     ) -> AuditEvent:
+        """An act's event: `words` are a person's (`{"message": note}`) or a msgid's (`said(...)`)."""
         alert_id = thread.alert_id or ""
         draft = self.guard.read_model.drafts.get(alert_id)
         return AuditEvent(
@@ -377,7 +389,7 @@ class Inbox(Area):
             incident_key=draft.draft.incident_key if draft is not None else "",
             alert_id=alert_id,
             channel=thread.network,
-            message=message,
+            **words,
             details={
                 "ref": thread.ref,
                 "network": thread.network,

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alertcast.clock import clock
-from alertcast.i18n import language_of
+from alertcast.i18n import N_, language_of, said
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.web.console.auth import Permission
 from alertcast.web.console.guard import LANGUAGE_COOKIE, PREFIX, Area, Form, Guard, Who, read_form
@@ -170,16 +170,16 @@ class Login(Area):
     ) -> None:
         """The audit event of a login attempt; Kafka refusing it is logged, the answer goes on."""
         messages = {
-            AuditAction.LOGIN: f"connexion après {failures} échec(s)",
-            AuditAction.LOGIN_FAILED: "identifiant ou mot de passe incorrect",
-            AuditAction.LOGIN_THROTTLED: "essais refusés sans vérification pendant le délai",
+            AuditAction.LOGIN: N_("login after %(failures)s failure(s)"),
+            AuditAction.LOGIN_FAILED: N_("wrong user name or password"),
+            AuditAction.LOGIN_THROTTLED: N_("attempts refused unchecked during the delay"),
         }
         event = AuditEvent(
             at=clock.now(),
             actor=attempt.actor,
             action=action,
             accepted=action is AuditAction.LOGIN,
-            message=messages.get(action, ""),
+            **said(messages[action], failures=failures),
             details={
                 "address": attempt.client,
                 "wait_s": round(wait_s, 3),
@@ -217,7 +217,7 @@ class Login(Area):
             at=clock.now(),
             actor=who.user.name,
             action=AuditAction.LOGOUT,
-            message="déconnexion : la session est révoquée",
+            **said(N_("logout: the session is revoked")),
             details={"session": revocation, "expires": who.session.expires, "origin": self.origin},
         )
         if not await self._produce_audit(event, f"logout:{who.user.name}"):

@@ -117,9 +117,10 @@ UNIT_LABELS = {
 }
 
 
-# What the console itself writes in an audit event's message, worded again from the event's
-# action and details when shown, so each reader gets it in their language (the stored text stays).
-EVENT_WORDS = {
+# What the console wrote in French in an audit event's message before events kept their msgids
+# (`AuditEvent.message_id`): the same msgids its events are worded by now, their values found
+# again in the event's action and details, so those stored events read in each reader's language too.
+FORMER_WORDS = {
     "login": N_("login after %(failures)s failure(s)"),
     "login_failed": N_("wrong user name or password"),
     "login_throttled": N_("attempts refused unchecked during the delay"),
@@ -132,21 +133,29 @@ EVENT_WORDS = {
 def event_said(
     event: AuditEvent, catalog: Catalog, language: str = DEFAULT_LANGUAGE, zone: ZoneInfo | None = None
 ) -> str:
-    """An audit event's message in the catalog's language when the console wrote it (the values
-    it needs are in the event) or when it is a refusal's problem (`details.problem`, its msgids
-    kept); as written otherwise (a person's reason, a worker's words)."""
+    """An audit event's message in the catalog's language (`explain`): a refusal says its
+    problem (`details.problem`, its msgids kept), any other event its own msgid and values; a
+    person's words (a reason), or an event stored before its msgid was kept, as written."""
     problem = event.details.get("problem")
     if isinstance(problem, dict) and problem.get("message_id"):
         said = [
             explain(problem, field, language, catalog=catalog, zone=zone) for field in ("message", "hint")
         ]
         return str(catalog.gettext("; ")).join(part for part in said if part)
-    words = EVENT_WORDS.get(event.action.value)
+    return explain(_worded(event), "message", language, catalog=catalog, zone=zone)
+
+
+def _worded(event: AuditEvent) -> AuditEvent | dict[str, Any]:
+    """The event, or what the console wrote in it before its msgid was kept (`FORMER_WORDS`)."""
+    words = FORMER_WORDS.get(event.action.value)
+    if event.message_id or words is None:
+        return event
     values = {"failures": event.details.get("failures"), "channel": event.channel, **event.details}
-    needed = re.findall(r"%\((\w+)\)s", words or "")
-    if words is None or any(values.get(name) in (None, "") for name in needed):
-        return event.message
-    return str(catalog.gettext(words)) % {name: values[name] for name in needed}
+    needed = re.findall(r"%\((\w+)\)s", words)
+    if any(values.get(name) in (None, "") for name in needed):
+        return event
+    params = {name: values[name] for name in needed}
+    return {"message": event.message, "message_id": words, "params": params}
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class DraftView:
     """The latest version of one alert's draft, as the approval agent last described it."""
 
     state: ApprovalState
-    message: str = ""
+    said: AuditEvent | None = None  # the last accepted event that said something about it
     known_policy: bool = False  # False until the agent's `drafted` event arrived
     pending: dict[str, Decision] = field(default_factory=dict)  # sent, no outcome yet
     called: list[str] = field(default_factory=list)  # people on duty called about this version
@@ -72,6 +72,11 @@ class DraftView:
     @property
     def status(self) -> DraftStatus:
         return self.state.status
+
+    @property
+    def message(self) -> str:
+        """What the last event said, in English as stored (pages show `said` in their language)."""
+        return self.said.message if self.said is not None else ""
 
 
 @dataclass
@@ -391,7 +396,8 @@ def _mirror(view: DraftView, event: AuditEvent) -> None:
     state = view.state
     if event.status is not None:
         state.status = event.status
-    view.message = event.message or view.message
+    if event.message:
+        view.said = event
     if event.action is AuditAction.DRAFTED:
         view.known_policy = True
         with contextlib.suppress(KeyError, ValueError):
