@@ -41,6 +41,15 @@ from alertcast.replies.model import Network
 
 Kind = Literal["hide", "unhide", "answer"]
 State = Literal["requested", "done", "refused", "unknown", "failed"]
+#: Each kind and state as people read it (a message's value: `alertcast.i18n.term`).
+KIND_WORDS = {"hide": N_("hide"), "unhide": N_("show again"), "answer": N_("answer")}
+STATE_WORDS = {
+    "requested": N_("requested"),
+    "done": N_("done"),
+    "refused": N_("impossible"),
+    "unknown": N_("outcome unknown"),
+    "failed": N_("unsuccessful"),
+}
 MAX_ANSWER = 5_000
 
 #: Why a network cannot do a kind of action: the refusal the console shows, a msgid (said in

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from alertcast.clock import clock
+from alertcast.i18n import N_
 from alertcast.ingest.detect import parse_document
 from alertcast.models.alert import AcceptedIncident, Rejection
 from alertcast.models.incident import Incident, Info
@@ -60,12 +61,13 @@ async def ingest_in_order(event: Any) -> None:
         await handle(event, raw, source)
     except Exception as error:  # a bug must not lose the input nor stop the agent
         log.exception("ingest failed on a submission from %s", source)
-        problem = Problem(
-            path="",
+        problem = Problem.said(
+            "",
+            "internal_error",
+            N_("alertcast could not process this input: %(error)s"),
+            N_("report it to the alertcast operators with this rejection; the input is kept"),
             value=type(error).__name__,
-            rule="internal_error",
-            message=f"alertcast could not process this input: {error}",
-            hint="report it to the alertcast operators with this rejection; the input is kept",
+            error=str(error),
         )
         await reject(event.key, raw, source, [problem])
     metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
@@ -111,12 +113,12 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
     warnings = list(warnings)
     if incident.references and state["version"] == 0:
         warnings.append(
-            Problem(
-                path="references",
+            Problem.said(
+                "references",
+                "unknown_reference",
+                N_("refers to a message alertcast has not seen: accepted as a new incident"),
+                N_("check the references, or submit the original first"),
                 value=incident.key,
-                rule="unknown_reference",
-                message="refers to a message alertcast has not seen: accepted as a new incident",
-                hint="check the references, or submit the original first",
             )
         )
     if not incident.info and state.get("info"):

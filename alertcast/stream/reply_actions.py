@@ -21,10 +21,11 @@ from alertcast.channels.base import LookupUnsupported
 from alertcast.clock import clock
 from alertcast.delivery.ledger import LedgerEntry
 from alertcast.delivery.retry import OutcomeUnknown, PermanentError, TransientError
+from alertcast.i18n import N_, said, term
 from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.models.post import PostResult
 from alertcast.replies import actions
-from alertcast.replies.actions import Call, Finish, LookUp, ReplyAction
+from alertcast.replies.actions import KIND_WORDS, STATE_WORDS, Call, Finish, LookUp, ReplyAction
 from alertcast.stream.app import app, for_each_event, send_durably, topic
 from alertcast.stream.deliver import channels, retry
 
@@ -112,6 +113,16 @@ async def report(action: ReplyAction, finish: Finish) -> None:
     """The receipt and the audit line held by the brokers, then the ledger settled."""
     now = clock.now()
     outcome = actions.outcome(action, finish, now)
+    # The network's error in its own words; else the outcome, said in the reader's language.
+    words = (
+        {"message": outcome.error}
+        if outcome.error
+        else said(
+            N_("%(kind)s: %(state)s"),
+            kind=term(KIND_WORDS[action.kind], action.kind),
+            state=term(STATE_WORDS[outcome.state], outcome.state),
+        )
+    )
     event = AuditEvent(
         at=now,
         actor="alertcast",
@@ -119,8 +130,8 @@ async def report(action: ReplyAction, finish: Finish) -> None:
         alert_id=action.alert_id or "",
         channel=action.network,
         accepted=outcome.state == "done",
-        message=outcome.error or f"{action.kind} {outcome.state}",
         details={"ref": action.ref, **outcome.model_dump(mode="json")},
+        **words,
     )
     key = action.key
     await send_durably(

@@ -34,7 +34,16 @@ from alertcast.charter import check_text
 from alertcast.clock import clock
 from alertcast.i18n import N_, said, term
 from alertcast.models.decision import AuditAction, AuditEvent
-from alertcast.replies.actions import CANNOT, MAX_ANSWER, Kind, ReplyAction, allowed, refusal
+from alertcast.replies.actions import (
+    CANNOT,
+    KIND_WORDS,
+    MAX_ANSWER,
+    STATE_WORDS,
+    Kind,
+    ReplyAction,
+    allowed,
+    refusal,
+)
 from alertcast.replies.model import Network
 from alertcast.replies.moderation import Action, ModerationDecision, Reason
 from alertcast.web.console.auth import Permission
@@ -67,14 +76,6 @@ NOTICES = {
     "answer": (True, N_("Answer requested: it will be published under the citizen's message, once.")),
 }
 ACT_KINDS: dict[str, Kind] = {"hide": "hide", "unhide": "unhide"}
-KIND_WORDS = {"hide": N_("hide"), "unhide": N_("show again"), "answer": N_("answer")}
-STATE_WORDS = {
-    "requested": N_("requested"),
-    "done": N_("done"),
-    "refused": N_("impossible"),
-    "unknown": N_("outcome unknown"),
-    "failed": N_("unsuccessful"),
-}
 NO_CONVERSATION = N_("no conversation of that name")
 UNKNOWN_REPLY = N_("unknown reply in this conversation")
 NOTE_TOO_LONG = N_("note too long (over %(most)s characters)")
