@@ -367,12 +367,15 @@ def log_tail(folder: Path) -> str:
 
 @contextlib.contextmanager
 def profiled(pid: int, output: str) -> Iterator[None]:
-    """py-spy samples the worker over the measured incidents only, as collapsed stacks."""
+    """py-spy samples the worker over the measured incidents only, as collapsed stacks: only the
+    thread holding the GIL (a thread waiting for it would count as busy where it waits) and
+    without pausing the worker (which would cost it CPU)."""
     if not output:
         yield
         return
     spy = Path(sys.executable).with_name("py-spy")
-    command = [str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", output]
+    command = [str(spy), "record", "--pid", str(pid), "--rate", "250", "--gil", "--nonblocking"]
+    command += ["--format", "raw", "--output", output]
     recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
