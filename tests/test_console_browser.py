@@ -185,7 +185,7 @@ def test_live_queue_blocked_edit_fixed_approved_and_delivered(stack: Stack, brow
     screenshot(page, "console-edit-blocked")
 
     page.get_by_role("button", name="Approuver").click()
-    expect(page.locator("#refusal")).to_contain_text("edited webhook text (fr) is blocked")
+    expect(page.locator("#refusal")).to_contain_text("le texte webhook modifié (fr) est bloqué")
     assert stack.receiver.bodies() == []
 
     webhook.locator("summary").click()
@@ -239,10 +239,10 @@ def test_two_person_rule_and_a_rejected_draft_never_published(stack: Stack, brow
     expect(page.locator("#approvals")).to_contain_text("approbations 0/2")
     draft_url = page.url
     page.get_by_role("button", name="Approuver").click()
-    expect(page.locator("#outcome")).to_contain_text("1 more approval(s) needed")
+    expect(page.locator("#outcome")).to_contain_text("encore 1 approbation(s) nécessaire(s)")
     expect(page.locator("#approvals")).to_contain_text("approbations 1/2 : alice")
     page.get_by_role("button", name="Approuver").click()
-    expect(page.locator("#refusal")).to_contain_text("must come from another person")
+    expect(page.locator("#refusal")).to_contain_text("doit venir d'une autre personne")
     screenshot(page, "console-two-person-refused")
 
     page.get_by_role("button", name="Se déconnecter").click()
