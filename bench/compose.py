@@ -1,7 +1,7 @@
 """Compose benchmark: the CPU one worker spends rendering and checking one incident's texts.
 
 No broker: the examples (times moved to now) through `alertcast.render.compose.compose` with
-the channels given, as the compose agent calls it. Every pass is new incidents (new
+the channels given, as the ingest agent calls it. Every pass is new incidents (new
 identifiers, so new alert ids and page links), as in a storm: the first pass parses every
 sentence (spaCy) and loads what is loaded once; later passes meet the same wordings with other
 numbers and links, whose parses are cached. It prints figures; it is not a test. Last line:

@@ -412,7 +412,7 @@ def test_fired_while_paused_the_deliveries_are_held(now: Moving) -> None:
 
 
 def request_for(approval: Approval, channel: str) -> DeliveryRequest:
-    """What the fan-out agent makes of an approval for one account."""
+    """What the fan-out makes of an approval for one account."""
     draft = approval.draft
     return DeliveryRequest(
         alert_id=draft.alert_id,
