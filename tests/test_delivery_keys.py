@@ -10,9 +10,12 @@ from pathlib import Path
 
 from aiokafka.partitioner import DefaultPartitioner
 from channel_requests import delivery_request
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alertcast.models.alert import delivery_partition_key
 from alertcast.models.incident import MsgType
+from alertcast.stream.app import app, partition_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTITIONS = list(range(6))
@@ -51,8 +54,8 @@ def test_accounts_spread_over_the_partitions() -> None:
 
 PRODUCERS = {
     "alertcast/stream/fanout.py": r"append\(\(requests, ",
-    "alertcast/stream/pauses.py": r"requests\.send\(",
-    "alertcast/stream/digest.py": r"requests\.send\(",
+    "alertcast/stream/pauses.py": r"produce\(requests, ",
+    "alertcast/stream/digest.py": r"produce\(requests, ",
     "alertcast/resolve.py": r"settings\.topic\(\"deliveries\.requests\"\),",
     "alertcast/web/console/deliveries.py": r"topic=topics\.requests,",
 }
@@ -71,5 +74,17 @@ def test_every_producer_of_the_requests_topic_keys_by_the_account() -> None:
             keyed = ("key=request.partition_key", "key=delivery.partition_key", "request.partition_key,")
             assert any(key in head for key in keyed), (path, head)
     everything = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "alertcast").rglob("*.py"))
-    assert len(re.findall(r"requests\.send\(", everything)) == 2  # pause release, digest
+    assert len(re.findall(r"produce\(requests, ", everything)) == 2  # pause release, digest
+    assert not re.findall(r"requests\.send\(", everything)
     assert len(re.findall(r"append\(\(requests, ", everything)) == 1  # the fan-out, sent with the approval
+
+
+@given(key=st.binary(max_size=64), count=st.integers(min_value=1, max_value=64))
+def test_the_worker_s_partitioner_puts_a_key_where_aiokafka_s_does(key: bytes, count: int) -> None:
+    """The worker keeps each key's hash (alertcast.stream.app.partition_for); the console, the
+    CLI and every other client hash it anew: they must agree, or one incident splits in two."""
+    partitions = list(range(count))
+    assert app.conf.producer_partitioner is partition_for
+    expected = DefaultPartitioner()(key, partitions, partitions)
+    assert partition_for(key, partitions, partitions) == expected
+    assert partition_for(key, partitions, partitions) == expected  # from the kept hash

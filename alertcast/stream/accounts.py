@@ -16,7 +16,7 @@ from alertcast.channels.checkup import check_all
 from alertcast.clock import clock
 from alertcast.models.alert import DeliveryStatus, Receipt
 from alertcast.stream import metrics
-from alertcast.stream.app import app, receipts, settings
+from alertcast.stream.app import app, produce, receipts, settings
 from alertcast.stream.deliver import channels
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ async def check_accounts() -> None:
             error=health.problem or "the account failed its check",
             at=clock.now(),
         )
-        await receipts.send(key=warning.delivery_key.encode(), value=warning.model_dump_json().encode())
+        await produce(receipts, warning.delivery_key.encode(), warning.model_dump_json().encode())
     limits.clear()
     limits.update(reported)
 

@@ -7,10 +7,12 @@ from alertcast.stream.versions import require_attributes, require_python_stream
 
 # isort: split
 import asyncio
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faust.transport.drivers import TRANSPORTS
 from mode.utils.objects import cached_property
 
@@ -39,6 +41,20 @@ class App(faust.App):
         await super().on_first_start()
 
 
+@functools.lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def partition_for(key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
+    """aiokafka's default partitioner (Java's murmur2, so every client puts a key where the
+    others do), with each key's hash kept: aiokafka computes it in pure Python, byte by byte,
+    for every message, and an incident's key is sent five times or more (1 % of a busy worker)."""
+    if key is None:
+        return int(DefaultPartitioner()(key, all_partitions, available))
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
 app = App(
     settings.app_id,
     broker=[f"alertcast://{server}" for server in settings.bootstrap.split(",")],
@@ -52,6 +68,7 @@ app = App(
     topic_partitions=6,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
+    producer_partitioner=partition_for,
     broker_commit_every=100,
     broker_commit_interval=0.5,
     # A worker killed outright is noticed after this long (Faust's default is 60 s): its
@@ -64,6 +81,20 @@ app = App(
 )
 
 
+async def produce(
+    channel: Any, key: bytes | None, value: bytes | None, headers: dict[str, bytes] | None = None
+) -> asyncio.Future[Any]:
+    """Hand one message to the producer; returns the future of the brokers' acknowledgement.
+
+    Straight to Faust's producer: `Topic.send` wraps each message in a pending and a future
+    message, sensors and callbacks, for about half the cost of sending it (py-spy on a busy
+    worker: 3 % of its CPU, for 8 messages an incident)."""
+    producer = await app.maybe_start_producer()
+    name = channel.get_topic_name()
+    listed = list(headers.items()) if headers else None
+    return await producer.send(name, key, value, partition=None, timestamp=None, headers=listed)  # type: ignore[no-any-return]
+
+
 async def send_durably(*messages: tuple[Any, bytes, bytes]) -> None:
     """Send (topic, key, value) messages in order and wait until the brokers hold them all.
 
@@ -72,7 +103,7 @@ async def send_durably(*messages: tuple[Any, bytes, bytes]) -> None:
     consumer downstream takes a repeat), whereas a table written first would say "done" for
     an output still in the producer's buffer, and the replay would skip it for good.
     """
-    pending = [await channel.send(key=key, value=value) for channel, key, value in messages]
+    pending = [await produce(channel, key, value) for channel, key, value in messages]
     await asyncio.gather(*pending)
 
 

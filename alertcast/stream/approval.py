@@ -35,7 +35,7 @@ from alertcast.models.decision import AuditEvent, Decision, DecisionAction, Draf
 from alertcast.models.incident import Incident
 from alertcast.render.compose import check_edit
 from alertcast.stream import fanout
-from alertcast.stream.app import app, approved, for_each_event, send_durably, settings, topic
+from alertcast.stream.app import app, approved, for_each_event, produce, send_durably, settings, topic
 from alertcast.stream.keyed import KeyedLocks
 from alertcast.stream.metrics import observe_approval_wait, observe_submit_to_approval
 
@@ -194,7 +194,7 @@ async def deadlines() -> None:
                 actor=DEADLINE_ACTOR,
                 at=now,
             )
-            await decisions.send(key=key.encode(), value=tick.model_dump_json().encode())
+            await produce(decisions, key.encode(), tick.model_dump_json().encode())
 
 
 app.timer(interval=TICK_INTERVAL_S)(deadlines)

@@ -39,7 +39,17 @@ from alertcast.models.alert import DeliveryRequest, DeliveryStatus, Receipt
 from alertcast.models.post import PostResult
 from alertcast.resolve import POST_URL_HEADER, RESOLUTION_HEADER, RESOLVED_BY_HEADER
 from alertcast.stream import metrics, pauses, site, sms_receipts, subscriptions
-from alertcast.stream.app import app, dead, for_each_event, ledger, receipts, requests, send_durably, settings
+from alertcast.stream.app import (
+    app,
+    dead,
+    for_each_event,
+    ledger,
+    produce,
+    receipts,
+    requests,
+    send_durably,
+    settings,
+)
 from alertcast.stream.keyed import KeyedLocks
 
 log = logging.getLogger(__name__)
@@ -90,9 +100,9 @@ async def deliver_event(event: Any) -> None:
         and getattr(channels.get(request.channel), "receipt_from_writer", False)
     ):
         metrics.observe_receipt(request.approved_at, receipt)
-        await receipts.send(key=request.delivery_key.encode(), value=value)
+        await produce(receipts, request.delivery_key.encode(), value)
     if receipt.status is DeliveryStatus.DEAD:
-        await dead.send(key=request.delivery_key.encode(), value=value)
+        await produce(dead, request.delivery_key.encode(), value)
 
 
 def entry_of(key: str) -> LedgerEntry | None:

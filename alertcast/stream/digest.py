@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from alertcast.clock import clock
 from alertcast.models.alert import Approval
 from alertcast.stream import subscriptions
-from alertcast.stream.app import app, requests, settings
+from alertcast.stream.app import app, produce, requests, settings
 from alertcast.stream.follow import follow
 from alertcast.subscriptions.digest import WINDOW, Approved, digest_day, digest_request, due_digests
 
@@ -62,7 +62,7 @@ async def send_due() -> None:
         subscription = subscriptions.index.get(subscription_id)
         if subscription is not None:
             request = digest_request(subscription, alerts, day, now, tz, settings.site_base_url)
-            sends.append(requests.send(key=request.partition_key, value=request.model_dump_json().encode()))
+            sends.append(produce(requests, request.partition_key, request.model_dump_json().encode()))
     await asyncio.gather(*sends)
     _last = day
     log.info("digest of %s: %d subscribers, %d alerts in the last 24 h", day, len(sends), len(recent))

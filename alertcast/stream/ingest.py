@@ -19,6 +19,7 @@ from alertcast.stream.app import (
     app,
     drafted,
     for_each_event,
+    produce,
     rejected,
     send_durably,
     settings,
@@ -75,7 +76,7 @@ async def ingest_in_order(event: Any) -> None:
 
 async def reject(key: bytes | None, raw: bytes, source: str, problems: list[Problem]) -> None:
     rejection = Rejection.of(raw, source, clock.now(), problems)
-    await rejected.send(key=key, value=rejection.model_dump_json().encode())
+    await produce(rejected, key, rejection.model_dump_json().encode())
     metrics.rejected(source, (problem.rule for problem in problems))
     log.info("rejected a submission from %s: %d problem(s)", source, len(problems))
 
@@ -90,9 +91,10 @@ async def handle(event: Any, raw: bytes, source: str) -> None:
         if incident.key != key:
             # Keyed wrongly (or a document holding several incidents): re-submit each under
             # its own key, so all versions of one incident meet on one partition and table.
-            await submitted.send(
-                key=incident.key.encode(),
-                value=incident.model_dump_json().encode(),
+            await produce(
+                submitted,
+                incident.key.encode(),
+                incident.model_dump_json().encode(),
                 headers={SOURCE_HEADER: source.encode(), CONTENT_TYPE_HEADER: b"application/json"},
             )
             metrics.ingested(source, "rekeyed")

@@ -14,7 +14,7 @@ from datetime import datetime
 from alertcast.delivery.ledger import LedgerEntry, LedgerState
 from alertcast.delivery.pause import Pause, PauseBoard
 from alertcast.stream import metrics
-from alertcast.stream.app import app, ledger, requests
+from alertcast.stream.app import app, ledger, produce, requests
 from alertcast.stream.follow import follow
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def release_held() -> None:
         request = entry.request
         assert request is not None
         log.info("delivery %s: no longer paused, sent again", entry.delivery_key)
-        await requests.send(key=request.partition_key, value=request.model_dump_json().encode())
+        await produce(requests, request.partition_key, request.model_dump_json().encode())
 
 
 app.task(follow_switches)

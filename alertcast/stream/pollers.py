@@ -20,7 +20,7 @@ import httpx
 from alertcast.delivery.retry import PermanentError, RetryPolicy, TransientError
 from alertcast.http import make_client
 from alertcast.ingest.pollers import FetchResponse, PollerSource, PollerState, PollOutcome, load_pollers, poll
-from alertcast.stream.app import app, rejected, settings, submitted
+from alertcast.stream.app import app, produce, rejected, settings, submitted
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ _runner: PollerRunner | None = None
 
 
 async def _faust_send(topic: str, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
-    await _TOPICS[topic].send(key=key, value=value, headers=headers)
+    await produce(_TOPICS[topic], key, value, headers=headers)
 
 
 def runner_from_settings() -> PollerRunner:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from alertcast.channels.sms import SmsChannel
 from alertcast.clock import clock
-from alertcast.stream.app import app, receipts
+from alertcast.stream.app import app, produce, receipts
 
 
 def connect(channel: SmsChannel) -> None:
     async def carry() -> None:
         async for receipt in channel.delivery_receipts(clock.now):
-            await receipts.send(key=receipt.delivery_key.encode(), value=receipt.model_dump_json().encode())
+            await produce(receipts, receipt.delivery_key.encode(), receipt.model_dump_json().encode())
 
     app.task(carry)
