@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alertcast.charter import dictionary, spelling
 from alertcast.charter.folding import fold, fold_char, fold_with_map
 
 #: Characters that fold to nothing, to two characters, or to another one.
@@ -37,3 +38,67 @@ def test_a_decomposed_accent_keeps_the_map_exact() -> None:
     assert folded.text == "incompetents"
     assert folded.span(0, len(folded.text)) == (0, len("Incompe\u0301tents"))
     assert folded.origin[8] == 9  # the "t" after the dropped accent
+
+
+WORDY = st.one_of(
+    st.text(),
+    st.lists(
+        st.sampled_from(
+            [
+                "Route",
+                "ROUTE",
+                "route",
+                " ",
+                "7h30",
+                "D934",
+                "A4",
+                "https://x.fr/a",
+                "#alerte",
+                "@maire",
+                "a.b@c.fr",
+                "ⅻ",
+                "AB",
+                "É",
+                "l’",
+                "-",
+                "²",
+                "FERMÉE",
+                "Ça",
+                "İ",
+                "ß",
+                "x",
+            ]
+        ),
+        max_size=12,
+    ).map("".join),
+)
+
+
+def reference_exempt(text: str, start: int, end: int) -> bool:
+    skipped = [False] * len(text)
+    for match in spelling._SKIP.finditer(text):
+        for index in range(match.start(), match.end()):
+            skipped[index] = True
+    if any(skipped[start:end]):
+        return True
+    if (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()):
+        return True
+    letters = [char for char in text[start:end] if char.isalpha()]
+    return len(letters) > 1 and all(char.isupper() for char in letters)
+
+
+@given(WORDY)
+def test_spelling_exempts_the_words_it_exempted_word_by_word(text: str) -> None:
+    skipped = spelling.skipped_spans(text)
+    for match in spelling._WORD.finditer(text):
+        assert spelling.exempt(text, match.start(), match.end(), skipped) == reference_exempt(
+            text, match.start(), match.end()
+        ), match.group(0)
+
+
+@given(WORDY)
+def test_a_dictionary_word_is_what_the_spell_checker_says(text: str) -> None:
+    checker = dictionary._checker("fr")
+    assert checker is not None
+    for word in [*text.split(), "Fermée", "FERMÉE", "fermee", "Ça", "ÇA"]:
+        assert dictionary.is_word("fr", word) == (word.lower() in checker)
