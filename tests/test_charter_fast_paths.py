@@ -3,11 +3,14 @@ the plain per-character and per-word code they replaced gave, on any text."""
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertcast.charter import dictionary, spelling
+from alertcast.charter import dictionary, spelling, style
 from alertcast.charter.folding import fold, fold_char, fold_with_map
+from alertcast.charter.lexicon import load_charter
 
 #: Characters that fold to nothing, to two characters, or to another one.
 TRICKY = st.sampled_from(
@@ -102,3 +105,90 @@ def test_a_dictionary_word_is_what_the_spell_checker_says(text: str) -> None:
     assert checker is not None
     for word in [*text.split(), "Fermée", "FERMÉE", "fermee", "Ça", "ÇA"]:
         assert dictionary.is_word("fr", word) == (word.lower() in checker)
+
+
+def reference_capitals(text: str) -> list[tuple[int, int]]:
+    """The capitals rule as it walked every word (spans of its findings)."""
+    charter = load_charter("fr")
+    masked = [False] * len(text)
+    for label in charter.labels:
+        pattern = re.escape(label).replace("'", "['’]").replace("’", "['’]")
+        for match in re.finditer(rf"(?<!\w){pattern}(?!\w)", text):
+            for index in range(match.start(), match.end()):
+                masked[index] = True
+    tokens: list[tuple[int, int, bool]] = []
+    for match in re.finditer(r"\w+", text):
+        word = match.group(0)
+        letters = [char for char in word if char.isalpha()]
+        shouting = (
+            bool(letters)
+            and all(char.isupper() for char in letters)
+            and not any(masked[match.start() : match.end()])
+            and not any(char.isdigit() for char in word)
+            and "_" not in word
+            and style._is_shouting(word, charter)
+        )
+        tokens.append((match.start(), match.end(), shouting))
+    found: list[tuple[int, int]] = []
+    run: list[tuple[int, int, bool]] = []
+
+    def close() -> None:
+        shouting = [token for token in run if token[2]]
+        if shouting and (any(end - start >= 3 for start, end, _ in shouting) or len(shouting) >= 2):
+            found.append((shouting[0][0], shouting[-1][1]))
+        run.clear()
+
+    for start, end, shouting in tokens:
+        if not text[start:end].isupper() or any(masked[start:end]):
+            close()
+            continue
+        if run and not re.fullmatch(r"[\s'’\-,:;/]*", text[run[-1][1] : start]):
+            close()
+        run.append((start, end, shouting))
+    close()
+    return found
+
+
+CAPITAL_PIECES = st.sampled_from(
+    [
+        "ROUTE",
+        "FERMÉE",
+        "FERMEE",
+        "Route",
+        "route",
+        "SNCF",
+        "A4",
+        "RN",
+        "EXERCICE",
+        "FIN D'ALERTE",
+        "FIN D’ALERTE",
+        "TEST",
+        "OK",
+        "DE",
+        "LA",
+        " ",
+        ", ",
+        " - ",
+        " / ",
+        "’",
+        "'",
+        ". ",
+        "\n",
+        "7",
+        "_",
+        "ⅻ",
+        "É",
+        "ÉTÉ",
+        "İ",
+        "ǅ",
+        "x",
+        "AB12",
+        "DANGER",
+    ]
+)
+
+
+@given(st.lists(CAPITAL_PIECES, max_size=14).map("".join))
+def test_the_capitals_rule_finds_what_the_word_by_word_walk_found(text: str) -> None:
+    findings = style._capitals(load_charter("fr"), text)
+    assert [(f.start, f.end) for f in findings] == reference_capitals(text)
