@@ -192,3 +192,32 @@ CAPITAL_PIECES = st.sampled_from(
 def test_the_capitals_rule_finds_what_the_word_by_word_walk_found(text: str) -> None:
     findings = style._capitals(load_charter("fr"), text)
     assert [(f.start, f.end) for f in findings] == reference_capitals(text)
+
+
+def _lexicon_words(language: str) -> list[str]:
+    """The words the language's phrases are made of, sets' items included."""
+    charter = load_charter(language)
+    words: set[str] = set()
+    for phrases in charter.matchers.values():
+        for matcher in phrases:
+            phrase = getattr(matcher.entry, "phrase", None) or ""
+            words.update(re.split(r"[\s{}()|]+", phrase))
+    return sorted(word for word in words if word)
+
+
+LEXICON_TEXTS = st.lists(
+    st.sampled_from([*_lexicon_words("fr"), *_lexicon_words("en"), " ", " ", ", ", "’", "'", "grévistes"]),
+    max_size=10,
+).map(" ".join)
+
+
+@given(LEXICON_TEXTS, st.sampled_from(["fr", "en"]))
+def test_the_phrase_index_passes_every_matcher_that_matches(text: str, language: str) -> None:
+    folded = fold_with_map(text)
+    for phrases in load_charter(language).matchers.values():
+        every = [(matcher, list(matcher.spans(folded))) for matcher in phrases]
+        chosen = phrases.candidates(folded)
+        assert [found for found in every if found[1]] == [
+            (matcher, spans) for matcher in chosen if (spans := list(matcher.spans(folded)))
+        ]
+        assert chosen == [matcher for matcher in phrases if matcher in chosen]  # list order kept
