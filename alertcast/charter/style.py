@@ -98,9 +98,9 @@ def _capitals(charter: Charter, text: str) -> list[Finding]:
     now costs one pass of isupper()."""
     if not dictionary.has_dictionary(charter.language):
         return []  # without a dictionary, acronyms cannot be told from shouting
-    capitals = [match for match in _WORD.finditer(text) if match.group(0).isupper()]
-    if not capitals:
+    if not any(map(str.isupper, _WORD.findall(text))):  # most texts, in C: no match objects
         return []
+    capitals = [match for match in _WORD.finditer(text) if match.group(0).isupper()]
     masked = _label_mask(text, charter)
     findings: list[Finding] = []
     run: list[tuple[int, int, bool]] = []  # (start, end, shouting) of consecutive capital words
