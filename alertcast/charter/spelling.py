@@ -30,7 +30,13 @@ _SUGGESTIONS = (
 #: The rule's words with each suggestion, made once rather than copied for every unknown word.
 _DEFAULTS = {hint_id: _DEFAULT.model_copy(update={"suggestion": hint_id}) for hint_id in _SUGGESTIONS}
 _EMAIL = r"[\w.+-]+@[\w.-]+"
-_SKIPPED = (r"https?://\S+", r"www\.\S+", _EMAIL, r"[#@][\w.@-]+", r"\b[\w-]+\.(?:fr|com|org|net|eu|gouv)\b\S*")
+_SKIPPED = (
+    r"https?://\S+",
+    r"www\.\S+",
+    _EMAIL,
+    r"[#@][\w.@-]+",
+    r"\b[\w-]+\.(?:fr|com|org|net|eu|gouv)\b\S*",
+)
 _SKIP = re.compile("|".join(_SKIPPED), re.IGNORECASE)
 #: The same for a text without "@" (most): the e-mail alternative, which cannot match there,
 #: was tried from every position of every word and cost half of the whole scan.
