@@ -54,7 +54,8 @@ def is_word(language: str, word: str) -> bool:
     """Spelled exactly as a dictionary word (ignoring case).
 
     Looked up in the checker's table directly: `word in checker` re-checks the type and lowers
-    the word twice, which made the lookup five times dearer, on every word of every text."""
+    the word again, which made the lookup twice as dear (450 ns against 210), on every word of
+    every text."""
     words = _lowered_words(language)
     return words is not None and word.lower() in words
 

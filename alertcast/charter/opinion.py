@@ -259,7 +259,7 @@ def check(charter: Charter, folded: Folded, extra_dir: Path | None = None) -> li
             for f, s, e in _matches(charter.language, extra_dir, nlp.cache_key(sentence))
         )
     merged = _merge(spans)
-    if not merged:  # most texts: no listed phrase to look for either
+    if not merged:  # most texts: no pattern matched, so no listed phrase can cancel one
         return []
     listed = {
         (family, start, end)

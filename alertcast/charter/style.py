@@ -50,8 +50,9 @@ _TEXT_SYMBOLS = frozenset("©®™")
 @lru_cache(maxsize=8)
 def _label_patterns(labels: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     """Each label's pattern, compiled once per charter rather than escaped and looked up in
-    re's cache for every text. (The ' of a label written with ' ends up in a set that also
-    holds "[": its twin written with ’ is the one that matches both apostrophes.)"""
+    re's cache for every text. Built as before, quirk included: a label written with ' gets
+    `['['’]]`, which wants a stray "]" and so matches nothing; its twin written with ’
+    ("FIN D’ALERTE") is the one that matches both apostrophes."""
     patterns = []
     for label in labels:
         pattern = re.escape(label).replace("'", "['’]").replace("’", "['’]")
