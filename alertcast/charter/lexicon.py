@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alertcast.charter.folding import fold
-from alertcast.charter.phrases import Matcher, compile_entry
+from alertcast.charter.phrases import PhraseList, compile_entry
 from alertcast.communes import name_tokens, split_name
 from alertcast.errors import ConfigurationError
 from alertcast.models.finding import Finding, Level
@@ -115,7 +115,7 @@ class Charter:
     """Everything the rules need for one language, merged and compiled once."""
 
     language: str
-    matchers: dict[str, tuple[Matcher, ...]]
+    matchers: dict[str, PhraseList]
     words: frozenset[str]
     messages: dict[str, Message]
     acronyms: frozenset[str]
@@ -272,7 +272,7 @@ def load_charter(language: str, extra_dir: Path | None = None) -> Charter:
     lexicon = LanguageFile.model_validate(_merge(LanguageFile, language_sources))
     common = CommonFile.model_validate(_merge(CommonFile, _sources("common.yaml", extra_dir)))
     places = PlacesFile.model_validate(_merge(PlacesFile, _sources("places.yaml", extra_dir)))
-    matchers: dict[str, tuple[Matcher, ...]] = {}
+    matchers: dict[str, PhraseList] = {}
     for list_name in PHRASE_LISTS:
         compiled = []
         for entry in getattr(lexicon, list_name):
@@ -282,7 +282,7 @@ def load_charter(language: str, extra_dir: Path | None = None) -> Charter:
                 raise LexiconError(
                     f"{code}.yaml, list {list_name}, entry {entry.key()!r}: {error}"
                 ) from error
-        matchers[list_name] = tuple(compiled)
+        matchers[list_name] = PhraseList.of(tuple(compiled))
     return Charter(
         language=code,
         matchers=matchers,

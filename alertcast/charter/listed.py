@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alertcast.charter.folding import Folded
 from alertcast.charter.lexicon import Charter, Message
+from alertcast.charter.phrases import PhraseList
 from alertcast.models.finding import Finding, Level
 
 
@@ -16,7 +17,7 @@ def listed_findings(
 ) -> list[Finding]:
     """One finding per match; a match inside a longer match of the same list is dropped."""
     spans: dict[tuple[int, int], Finding] = {}
-    for matcher in charter.matchers.get(list_name, ()):
+    for matcher in charter.matchers.get(list_name, PhraseList()).candidates(folded):
         for start, end in matcher.spans(folded):
             excerpt = folded.original[start:end]
             said = charter.finding(rule, level, default, start=start, end=end, excerpt=excerpt)

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from alertcast.charter import nlp
 from alertcast.charter.folding import Folded, fold
 from alertcast.charter.lexicon import Charter, LexiconError, Message
+from alertcast.charter.phrases import PhraseList
 from alertcast.charter.sentences import split
 from alertcast.i18n import N_
 from alertcast.models.finding import Finding, Level
@@ -257,14 +258,17 @@ def check(charter: Charter, folded: Folded, extra_dir: Path | None = None) -> li
             (f, offset + s, offset + e)
             for f, s, e in _matches(charter.language, extra_dir, nlp.cache_key(sentence))
         )
+    merged = _merge(spans)
+    if not merged:  # most texts: no pattern matched, so no listed phrase can cancel one
+        return []
     listed = {
         (family, start, end)
         for family in FAMILIES
-        for matcher in charter.matchers.get(family, ())
+        for matcher in charter.matchers.get(family, PhraseList()).candidates(folded)
         for start, end in matcher.spans(folded)
     }
     findings: list[Finding] = []
-    for family, start, end in _merge(spans):
+    for family, start, end in merged:
         if any(f == family and s < end and start < e for f, s, e in listed):
             continue
         rule, level, default = FAMILIES[family]
