@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from alertcast.render.environment import first_sentence, hashtag, shortlist, whe
 from alertcast.render.fitting import ShorterForm
 from alertcast.render.length import CHANNELS
 from alertcast.render.parts import split_parts
-from alertcast.settings import ROOT
+from alertcast.settings import ROOT, get_settings
 
 NOW = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)
 REAL = Templates(ROOT / "templates", site_base_url="https://alertes.example.fr")
@@ -336,6 +336,24 @@ def test_french_dates_as_people_write_them() -> None:
     assert when(datetime(2026, 12, 3, 6, 30, tzinfo=UTC), "en") == "Thursday 3 December at 7:30 am"
     assert when(datetime(2026, 12, 3, 7, 0, tzinfo=UTC), "en-GB") == "Thursday 3 December at 8 am"
     assert when(None) == ""
+
+
+def test_dates_written_once_still_follow_the_clock_and_the_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`when` keeps the phrases it wrote: the current year and the zone must still count."""
+    onset = datetime(2026, 12, 3, 6, 30, 59, tzinfo=UTC)
+    assert when(onset) == "jeudi 3 décembre à 7 h 30"
+    clock.set(lambda: datetime(2027, 2, 1, tzinfo=UTC))
+    assert when(onset) == "jeudi 3 décembre 2026 à 7 h 30"
+    clock.set(lambda: NOW)
+    monkeypatch.setenv("ALERTCAST_TIMEZONE", "America/Martinique")
+    get_settings.cache_clear()
+    try:
+        assert when(onset) == "jeudi 3 décembre à 2 h 30"
+        assert when(onset.replace(second=0), since=onset - timedelta(hours=1)) == "2 h 30"
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert when(onset) == "jeudi 3 décembre à 7 h 30"
 
 
 def test_hashtag_and_shortlink_filters() -> None:

@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,16 +88,28 @@ def when(
     tz = _timezone()
     local = value.astimezone(tz)
     english = language[:2].lower() == "en"
+    same_day = since is not None and since.astimezone(tz).date() == local.date()
+    other_year = local.year != clock.now().astimezone(tz).year
+    minute = datetime(local.year, local.month, local.day, local.hour, local.minute)
+    return _written(minute, english, short, same_day, other_year)
+
+
+@lru_cache(maxsize=4096)
+def _written(local: datetime, english: bool, short: bool, hour_only: bool, with_year: bool) -> str:
+    """`when` once the local wall time is known, to the minute (tz-naive: the patterns read its
+    fields, never its offset). Every channel of an incident, and every incident of a storm,
+    writes the same few times: babel took 0.33 s of 1.2 s of rendering for 350 incidents on
+    five channels (8,750 format_datetime calls), so each phrase is written once."""
     with_minutes, on_the_hour = _EN_HOUR if english else _FR_HOUR
     locale = "en_GB" if english else "fr_FR"
     hour = format_datetime(local, on_the_hour if local.minute == 0 else with_minutes, locale=locale)
-    if since is not None and since.astimezone(tz).date() == local.date():
+    if hour_only:
         return hour
     if english:
         date = format_datetime(local, "d MMMM" if short else "EEEE d MMMM", locale=locale)
     else:
         date = _fr_date(local, short)
-    if local.year != clock.now().astimezone(tz).year:
+    if with_year:
         date += f" {local.year}"
     return f"{date} at {hour}" if english else f"{date} à {hour}"
 
