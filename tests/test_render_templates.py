@@ -6,8 +6,10 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jinja2 import Template
 
 from alertcast.charter.engine import check_text
 from alertcast.clock import clock
@@ -156,6 +158,39 @@ def test_a_run_time_sandbox_error_without_previous_version_is_a_problem_not_a_cr
     assert [(p.path, p.rule) for p in composition.problems] == [
         ("templates/x/default.fr.j2", "template_unsafe")
     ]
+
+
+def test_channels_whose_templates_are_the_same_source_render_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    same = '{% part "what" %}{{ info.headline }}{% endpart %}{% part "where" %}{{ where }}{% endpart %}'
+    root = folder(
+        tmp_path,
+        {
+            "website/default.fr.j2": same,
+            "webhook/default.fr.j2": same,
+            "email/default.fr.j2": "{{ info.event }}",
+        },
+    )
+    templates = Templates(root)
+    rendered: list[str | None] = []
+    render = Template.render
+
+    def counted(template: Template, *args: Any, **kwargs: Any) -> str:
+        rendered.append(template.name)
+        return render(template, *args, **kwargs)
+
+    monkeypatch.setattr(Template, "render", counted)
+    channels = ["website", "webhook", "email"]
+    texts = [text.text for text in compose(incident(), channels, templates).texts]
+    both = "Route D 934 fermée entre Arras et Cambrai\n\nVis-en-Artois"
+    assert texts == [both, both, "Fermeture de route"]
+    assert rendered == ["website/default.fr.j2", "email/default.fr.j2"]
+    rendered.clear()
+    rewrite(root / "webhook/default.fr.j2", "{{ where }}")  # no longer the same source
+    texts = [text.text for text in compose(incident(), channels, templates).texts]
+    assert texts == [both, "Vis-en-Artois", "Fermeture de route"]
+    assert rendered == ["website/default.fr.j2", "webhook/default.fr.j2", "email/default.fr.j2"]
 
 
 def test_fallbacks_category_then_default_language_then_french(tmp_path: Path) -> None:

@@ -235,6 +235,11 @@ class GuardedLoader(FileSystemLoader):
         self._served[template] = good[-1]
         return good[-1], filename, uptodate
 
+    def served(self, template: str) -> str | None:
+        """The source last handed to Jinja for `template`: what its cached Template was compiled
+        from (a new source on disk is read, and served, before the Template is replaced)."""
+        return self._served.get(template)
+
     def refuse(self, environment: Environment, template: str, line: int, reason: str) -> None:
         """The source last served for `template` failed at run time: never serve it again."""
         source = self._served.get(template)
