@@ -7,6 +7,7 @@ X cases marked "conformance" are from twitter-text's conformance/validate.yml
 from __future__ import annotations
 
 import pytest
+import regex
 
 from alertcast.render.length import (
     CHANNELS,
@@ -14,6 +15,7 @@ from alertcast.render.length import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     count,
+    graphemes,
     sms_before_after,
     sms_encoding,
     sms_plain,
@@ -101,6 +103,19 @@ def test_bluesky_counts_graphemes_up_to_300() -> None:
     assert not count("bluesky", "é" * 301).fits
     assert count("bluesky", FAMILY * 300).fits
     assert count("bluesky", "x").unit == "graphemes"
+
+
+def test_latin_text_counted_without_matching_clusters_counts_what_they_count() -> None:
+    """`graphemes` counts text below U+0300 instead of matching clusters: exact only if no
+    such character joins the one before it (CR LF excepted), which every pair checks."""
+    cluster = regex.compile(r"\X")
+    latin = [chr(code) for code in range(0x300)]
+    for first in latin:
+        for second in latin:
+            pair = first + second
+            assert graphemes(pair) == len(cluster.findall(pair)), repr(pair)
+    assert graphemes("Arrêté\r\n\r\r\nFin") == len(cluster.findall("Arrêté\r\n\r\r\nFin")) == 12
+    assert graphemes("Arr" + E_DECOMPOSED + "t" + FLAG_FR) == 6
 
 
 def test_telegram_counts_utf16_units() -> None:

@@ -143,8 +143,19 @@ class Length(BaseModel):
     encoding_before: str | None = None
 
 
+#: Below U+0300 (Latin, its accents precomposed, IPA, spacing modifiers) no character joins
+#: the one before it in a grapheme cluster but LF after CR: no combining mark, no ZWJ, no
+#: regional indicator (test_render_length checks every pair against the `\X` pattern).
+_JOINS_CLUSTERS = re.compile(r"[^\x00-\u02ff]")
+
+
 def graphemes(text: str) -> int:
-    return sum(1 for _ in _GRAPHEME.finditer(text))
+    """Grapheme clusters: matched one by one for any text, counted for Latin text. Matching
+    them was 0.52 s of 1.05 s of fitting in a profile of 400 incidents on five channels
+    (mastodon and bluesky measure each form they try); French and English alerts are Latin."""
+    if _JOINS_CLUSTERS.search(text) is None:
+        return len(text) - text.count("\r\n")
+    return len(_GRAPHEME.findall(text))
 
 
 def utf16_units(text: str) -> int:
