@@ -16,7 +16,7 @@ from alertcast.clock import clock
 from alertcast.models.alert import alert_id_for
 from alertcast.models.incident import Area, Category, Incident, Info, MsgType, Reference, Status
 from alertcast.render.compose import TemplateProblem, Templates, compose, where_items
-from alertcast.render.environment import first_sentence, hashtag, shortlist, when
+from alertcast.render.environment import RECHECK, first_sentence, hashtag, shortlist, when
 from alertcast.render.fitting import ShorterForm
 from alertcast.render.length import CHANNELS
 from alertcast.render.parts import split_parts
@@ -26,9 +26,14 @@ NOW = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)
 REAL = Templates(ROOT / "templates", site_base_url="https://alertes.example.fr")
 
 
+#: The clock's time; `rewrite` moves it on, as a communicator's edit takes time to show.
+MOMENT = [NOW]
+
+
 @pytest.fixture(autouse=True)
 def fixed_clock() -> Iterator[None]:
-    clock.set(lambda: NOW)
+    MOMENT[0] = NOW
+    clock.set(lambda: MOMENT[0])
     try:
         yield
     finally:
@@ -66,11 +71,14 @@ def folder(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path
 
 
-def rewrite(path: Path, text: str) -> None:
-    """A communicator's edit; the mtime moves on even within the same second."""
+def rewrite(path: Path, text: str, *, wait: bool = True) -> None:
+    """A communicator's edit; the mtime moves on even within the same second. `wait`: the
+    clock moves on too, so the templates ask the disk again (environment.RECHECK)."""
     stat = path.stat()
     path.write_text(text, encoding="utf-8")
     os.utime(path, (stat.st_atime + 10, stat.st_mtime + 10))
+    if wait:
+        MOMENT[0] += RECHECK
 
 
 CONTEXT = {"incident": incident(), "info": incident().info[0], "where": "Vis-en-Artois", "link": ""}
@@ -191,6 +199,34 @@ def test_channels_whose_templates_are_the_same_source_render_it_once(
     texts = [text.text for text in compose(incident(), channels, templates).texts]
     assert texts == [both, "Vis-en-Artois", "Fermeture de route"]
     assert rendered == ["website/default.fr.j2", "webhook/default.fr.j2", "email/default.fr.j2"]
+
+
+def test_an_edit_shows_once_the_disk_is_asked_again(tmp_path: Path) -> None:
+    """Templates ask the disk at most once per RECHECK per file: not before, always after."""
+    root = folder(
+        tmp_path,
+        {"common/short.fr.j2": "layout 1: {% block body %}{% endblock %}", "x/default.fr.j2": "one"},
+    )
+    templates = Templates(root)
+    assert templates.render("x", "strike", "fr", CONTEXT) == "one"
+    rewrite(
+        root / "x/default.fr.j2",
+        '{% extends "common/short.fr.j2" %}{% block body %}two{% endblock %}',
+        wait=False,
+    )
+    (root / "x/strike.fr.j2").write_text("strike", encoding="utf-8")
+    MOMENT[0] += RECHECK - timedelta(microseconds=1)
+    assert templates.render("x", "strike", "fr", CONTEXT) == "one"
+    MOMENT[0] += timedelta(microseconds=1)
+    assert templates.render("x", "weather", "fr", CONTEXT) == "layout 1: two"
+    assert templates.render("x", "strike", "fr", CONTEXT) == "strike"
+    rewrite(root / "common/short.fr.j2", "layout 2: {% block body %}{% endblock %}", wait=False)
+    assert templates.render("x", "weather", "fr", CONTEXT) == "layout 1: two"
+    MOMENT[0] -= timedelta(hours=1)  # a clock set back asks again
+    assert templates.render("x", "weather", "fr", CONTEXT) == "layout 2: two"
+    (root / "x/strike.fr.j2").unlink()
+    MOMENT[0] += RECHECK
+    assert templates.render("x", "strike", "fr", CONTEXT) == "layout 2: two"
 
 
 def test_fallbacks_category_then_default_language_then_french(tmp_path: Path) -> None:

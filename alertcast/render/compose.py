@@ -76,7 +76,7 @@ class Templates:
 
     def select(self, channel: str, category: str, language: str) -> tuple[Template, str]:
         for name in self.candidates(channel, category, language):
-            if (self.folder / name).exists():
+            if self.loader.freshness.exists(name):
                 return self.get(name), name
         raise TemplateProblem(
             Problem.said(
