@@ -11,6 +11,7 @@ import regex
 
 from alertcast.render.length import (
     CHANNELS,
+    COUNTABLE,
     DEFAULT_LIMITS,
     GSM7_BASIC,
     GSM7_EXTENSION,
@@ -105,17 +106,19 @@ def test_bluesky_counts_graphemes_up_to_300() -> None:
     assert count("bluesky", "x").unit == "graphemes"
 
 
-def test_latin_text_counted_without_matching_clusters_counts_what_they_count() -> None:
-    """`graphemes` counts text below U+0300 instead of matching clusters: exact only if no
-    such character joins the one before it (CR LF excepted), which every pair checks."""
+def test_text_counted_without_matching_clusters_counts_what_they_count() -> None:
+    """`graphemes` counts text made of COUNTABLE characters instead of matching clusters: exact
+    only if none of them joins the one before it (CR LF excepted), which every pair checks."""
     cluster = regex.compile(r"\X")
-    latin = [chr(code) for code in range(0x300)]
-    for first in latin:
-        for second in latin:
+    countable = [chr(code) for low, high in COUNTABLE for code in range(low, high + 1)]
+    for first in countable:
+        for second in countable:
             pair = first + second
             assert graphemes(pair) == len(cluster.findall(pair)), repr(pair)
-    assert graphemes("Arrêté\r\n\r\r\nFin") == len(cluster.findall("Arrêté\r\n\r\r\nFin")) == 12
+    mixed = "Mise à jour – Arrêté\r\n\r\r\n« Fin » 5 €…"
+    assert graphemes(mixed) == len(cluster.findall(mixed)) == len(mixed) - 2
     assert graphemes("Arr" + E_DECOMPOSED + "t" + FLAG_FR) == 6
+    assert graphemes("a\u200db") == 2  # ZWJ joins: not countable
 
 
 def test_telegram_counts_utf16_units() -> None:

@@ -226,10 +226,10 @@ class Freshness:
         self._read: dict[str, datetime] = {}  # name -> when it was last found up to date
 
     def exists(self, name: str) -> bool:
-        return self._ask("exists", name, (self.folder / name).exists)
+        return self._ask("exists", name, lambda: (self.folder / name).exists())
 
     def is_file(self, name: str) -> bool:
-        return self._ask("is_file", name, (self.folder / name).is_file)
+        return self._ask("is_file", name, lambda: (self.folder / name).is_file())
 
     def uptodate(self, name: str, check: Callable[[], bool]) -> Callable[[], bool]:
         """Jinja's `check` for a template just read from the disk, asked once per `RECHECK`."""
