@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -197,3 +198,13 @@ def test_an_edit_in_a_language_without_lexicon_warns() -> None:
     edited = check_edit("x", "Väg D 934 stängd mellan Arras och Cambrai.", "sv", road())
     assert not edited.blocked
     assert [finding.rule for finding in edited.findings] == ["charter.language_unsupported"]
+
+
+def test_decomposed_accents_are_published_composed() -> None:
+    """Most parts are already NFC and kept as they are; a decomposed one is still composed."""
+    headline = "Route D 934 fermée à Écoust"
+    decomposed = unicodedata.normalize("NFD", headline)
+    assert decomposed != headline
+    [text] = compose(road(headline=decomposed), ["mastodon"], TEMPLATES).texts
+    assert text.text.startswith(headline + "\n")
+    assert unicodedata.is_normalized("NFC", text.text)

@@ -7,13 +7,16 @@ X cases marked "conformance" are from twitter-text's conformance/validate.yml
 from __future__ import annotations
 
 import pytest
+import regex
 
 from alertcast.render.length import (
     CHANNELS,
+    COUNTABLE,
     DEFAULT_LIMITS,
     GSM7_BASIC,
     GSM7_EXTENSION,
     count,
+    graphemes,
     sms_before_after,
     sms_encoding,
     sms_plain,
@@ -101,6 +104,21 @@ def test_bluesky_counts_graphemes_up_to_300() -> None:
     assert not count("bluesky", "é" * 301).fits
     assert count("bluesky", FAMILY * 300).fits
     assert count("bluesky", "x").unit == "graphemes"
+
+
+def test_text_counted_without_matching_clusters_counts_what_they_count() -> None:
+    """`graphemes` counts text made of COUNTABLE characters instead of matching clusters: exact
+    only if none of them joins the one before it (CR LF excepted), which every pair checks."""
+    cluster = regex.compile(r"\X")
+    countable = [chr(code) for low, high in COUNTABLE for code in range(low, high + 1)]
+    for first in countable:
+        for second in countable:
+            pair = first + second
+            assert graphemes(pair) == len(cluster.findall(pair)), repr(pair)
+    mixed = "Mise à jour – Arrêté\r\n\r\r\n« Fin » 5 €…"
+    assert graphemes(mixed) == len(cluster.findall(mixed)) == len(mixed) - 2
+    assert graphemes("Arr" + E_DECOMPOSED + "t" + FLAG_FR) == 6
+    assert graphemes("a\u200db") == 2  # ZWJ joins: not countable
 
 
 def test_telegram_counts_utf16_units() -> None:

@@ -4,29 +4,36 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jinja2 import Template
 
 from alertcast.charter.engine import check_text
 from alertcast.clock import clock
 from alertcast.models.alert import alert_id_for
 from alertcast.models.incident import Area, Category, Incident, Info, MsgType, Reference, Status
 from alertcast.render.compose import TemplateProblem, Templates, compose, where_items
-from alertcast.render.environment import first_sentence, hashtag, shortlist, when
+from alertcast.render.environment import RECHECK, first_sentence, hashtag, shortlist, when
 from alertcast.render.fitting import ShorterForm
 from alertcast.render.length import CHANNELS
 from alertcast.render.parts import split_parts
-from alertcast.settings import ROOT
+from alertcast.settings import ROOT, get_settings
 
 NOW = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)
 REAL = Templates(ROOT / "templates", site_base_url="https://alertes.example.fr")
 
 
+#: The clock's time; `rewrite` moves it on, as a communicator's edit takes time to show.
+MOMENT = [NOW]
+
+
 @pytest.fixture(autouse=True)
 def fixed_clock() -> Iterator[None]:
-    clock.set(lambda: NOW)
+    MOMENT[0] = NOW
+    clock.set(lambda: MOMENT[0])
     try:
         yield
     finally:
@@ -64,11 +71,14 @@ def folder(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path
 
 
-def rewrite(path: Path, text: str) -> None:
-    """A communicator's edit; the mtime moves on even within the same second."""
+def rewrite(path: Path, text: str, *, wait: bool = True) -> None:
+    """A communicator's edit; the mtime moves on even within the same second. `wait`: the
+    clock moves on too, so the templates ask the disk again (environment.RECHECK)."""
     stat = path.stat()
     path.write_text(text, encoding="utf-8")
     os.utime(path, (stat.st_atime + 10, stat.st_mtime + 10))
+    if wait:
+        MOMENT[0] += RECHECK
 
 
 CONTEXT = {"incident": incident(), "info": incident().info[0], "where": "Vis-en-Artois", "link": ""}
@@ -156,6 +166,67 @@ def test_a_run_time_sandbox_error_without_previous_version_is_a_problem_not_a_cr
     assert [(p.path, p.rule) for p in composition.problems] == [
         ("templates/x/default.fr.j2", "template_unsafe")
     ]
+
+
+def test_channels_whose_templates_are_the_same_source_render_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    same = '{% part "what" %}{{ info.headline }}{% endpart %}{% part "where" %}{{ where }}{% endpart %}'
+    root = folder(
+        tmp_path,
+        {
+            "website/default.fr.j2": same,
+            "webhook/default.fr.j2": same,
+            "email/default.fr.j2": "{{ info.event }}",
+        },
+    )
+    templates = Templates(root)
+    rendered: list[str | None] = []
+    render = Template.render
+
+    def counted(template: Template, *args: Any, **kwargs: Any) -> str:
+        rendered.append(template.name)
+        return render(template, *args, **kwargs)
+
+    monkeypatch.setattr(Template, "render", counted)
+    channels = ["website", "webhook", "email"]
+    texts = [text.text for text in compose(incident(), channels, templates).texts]
+    both = "Route D 934 fermée entre Arras et Cambrai\n\nVis-en-Artois"
+    assert texts == [both, both, "Fermeture de route"]
+    assert rendered == ["website/default.fr.j2", "email/default.fr.j2"]
+    rendered.clear()
+    rewrite(root / "webhook/default.fr.j2", "{{ where }}")  # no longer the same source
+    texts = [text.text for text in compose(incident(), channels, templates).texts]
+    assert texts == [both, "Vis-en-Artois", "Fermeture de route"]
+    assert rendered == ["website/default.fr.j2", "webhook/default.fr.j2", "email/default.fr.j2"]
+
+
+def test_an_edit_shows_once_the_disk_is_asked_again(tmp_path: Path) -> None:
+    """Templates ask the disk at most once per RECHECK per file: not before, always after."""
+    root = folder(
+        tmp_path,
+        {"common/short.fr.j2": "layout 1: {% block body %}{% endblock %}", "x/default.fr.j2": "one"},
+    )
+    templates = Templates(root)
+    assert templates.render("x", "strike", "fr", CONTEXT) == "one"
+    rewrite(
+        root / "x/default.fr.j2",
+        '{% extends "common/short.fr.j2" %}{% block body %}two{% endblock %}',
+        wait=False,
+    )
+    (root / "x/strike.fr.j2").write_text("strike", encoding="utf-8")
+    MOMENT[0] += RECHECK - timedelta(microseconds=1)
+    assert templates.render("x", "strike", "fr", CONTEXT) == "one"
+    MOMENT[0] += timedelta(microseconds=1)
+    assert templates.render("x", "weather", "fr", CONTEXT) == "layout 1: two"
+    assert templates.render("x", "strike", "fr", CONTEXT) == "strike"
+    rewrite(root / "common/short.fr.j2", "layout 2: {% block body %}{% endblock %}", wait=False)
+    assert templates.render("x", "weather", "fr", CONTEXT) == "layout 1: two"
+    MOMENT[0] -= timedelta(hours=1)  # a clock set back asks again
+    assert templates.render("x", "weather", "fr", CONTEXT) == "layout 2: two"
+    (root / "x/strike.fr.j2").unlink()
+    MOMENT[0] += RECHECK
+    assert templates.render("x", "strike", "fr", CONTEXT) == "layout 2: two"
 
 
 def test_fallbacks_category_then_default_language_then_french(tmp_path: Path) -> None:
@@ -336,6 +407,24 @@ def test_french_dates_as_people_write_them() -> None:
     assert when(datetime(2026, 12, 3, 6, 30, tzinfo=UTC), "en") == "Thursday 3 December at 7:30 am"
     assert when(datetime(2026, 12, 3, 7, 0, tzinfo=UTC), "en-GB") == "Thursday 3 December at 8 am"
     assert when(None) == ""
+
+
+def test_dates_written_once_still_follow_the_clock_and_the_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`when` keeps the phrases it wrote: the current year and the zone must still count."""
+    onset = datetime(2026, 12, 3, 6, 30, 59, tzinfo=UTC)
+    assert when(onset) == "jeudi 3 décembre à 7 h 30"
+    clock.set(lambda: datetime(2027, 2, 1, tzinfo=UTC))
+    assert when(onset) == "jeudi 3 décembre 2026 à 7 h 30"
+    clock.set(lambda: NOW)
+    monkeypatch.setenv("ALERTCAST_TIMEZONE", "America/Martinique")
+    get_settings.cache_clear()
+    try:
+        assert when(onset) == "jeudi 3 décembre à 2 h 30"
+        assert when(onset.replace(second=0), since=onset - timedelta(hours=1)) == "2 h 30"
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert when(onset) == "jeudi 3 décembre à 7 h 30"
 
 
 def test_hashtag_and_shortlink_filters() -> None:

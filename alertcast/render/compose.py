@@ -76,7 +76,7 @@ class Templates:
 
     def select(self, channel: str, category: str, language: str) -> tuple[Template, str]:
         for name in self.candidates(channel, category, language):
-            if (self.folder / name).exists():
+            if self.loader.freshness.exists(name):
                 return self.get(name), name
         raise TemplateProblem(
             Problem.said(
@@ -109,12 +109,31 @@ class Templates:
         except TemplateSyntaxError as error:
             raise TemplateProblem(self._refusal(error.name or name)) from None
 
-    def render(self, channel: str, category: str, language: str, context: dict[str, Any]) -> str:
-        """Render the chosen template; a run-time refusal falls back to the previous version."""
+    def render(
+        self,
+        channel: str,
+        category: str,
+        language: str,
+        context: dict[str, Any],
+        shared: dict[str, str] | None = None,
+    ) -> str:
+        """Render the chosen template; a run-time refusal falls back to the previous version.
+
+        `shared`: the texts already rendered with this same `context`, by template source.
+        Channels whose templates are the same file (website, webhook, e-mail... all extend the
+        long layout; mastodon, bluesky and x the short one) render it once: a template sees
+        only its context, and the candidates are never `.html.j2`, so no name-dependent
+        autoescape either (only a template printing `{{ self }}` would show its own name).
+        Rendering once per channel was 1.2 s of 2.5 s of rendering, fitting and splitting for
+        350 incidents on five channels, three distinct templates among them.
+        """
         for _ in range(_MAX_REFUSALS):
             template, name = self.select(channel, category, language)
+            source = self.loader.served(name)
+            if shared is not None and source in shared:
+                return shared[source]
             try:
-                return template.render(context)
+                text = template.render(context)
             except TemplateNotFound as error:
                 raise TemplateProblem(
                     Problem.said(
@@ -133,6 +152,10 @@ class Templates:
                 reason = f"{type(error).__name__}: {error}"
                 log.error("template %s line %d refused at render: %s", culprit, line, reason)
                 self.loader.refuse(self.env, culprit, line, reason)
+                continue
+            if shared is not None and source is not None:
+                shared[source] = text
+            return text
         raise TemplateProblem(self._refusal(name))
 
     def problems(self) -> list[Problem]:
@@ -271,7 +294,10 @@ def finish(
 
 def _nfc(part: TextPart) -> TextPart:
     """One form of each character (an SMS's typography is made GSM-7 later, by `fit`, which
-    counts its segments before and after)."""
+    counts its segments before and after). A part already NFC, as nearly all are, is kept: copying
+    every part was 0.29 s of compose's 16 s in a profile of 400 incidents on five channels."""
+    if all(unicodedata.is_normalized("NFC", text) for text in (part.text, *(f.text for f in part.shorter))):
+        return part
     nfc = [form.model_copy(update={"text": unicodedata.normalize("NFC", form.text)}) for form in part.shorter]
     return part.model_copy(update={"text": unicodedata.normalize("NFC", part.text), "shorter": nfc})
 
@@ -369,13 +395,19 @@ def compose(
         language = template_language(info.language)
         shortlink = templates.env.filters["shortlink"](incident)
         context = context_for(incident, info, language, link or shortlink)
+        rendered_by_source: dict[str, str] = {}
+        parts_of: dict[str, list[TextPart]] = {}  # channels sharing a template share its parts
         for channel in channels:
             try:
-                rendered = templates.render(channel, info.category.value, language, context)
+                rendered = templates.render(
+                    channel, info.category.value, language, context, rendered_by_source
+                )
             except TemplateProblem as error:
                 result.problems.append(error.problem)
                 continue
-            parts = [_nfc(part) for part in split_parts(rendered)]
+            if rendered not in parts_of:
+                parts_of[rendered] = [_nfc(part) for part in split_parts(rendered)]
+            parts = parts_of[rendered]
             fitted = fit(
                 parts,
                 channel,
