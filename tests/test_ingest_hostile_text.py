@@ -199,17 +199,21 @@ class Event:
 
 
 class Topic:
-    def __init__(self) -> None:
+    """What the agent hands the producer for one topic (alertcast.stream.app.produce)."""
+
+    def __init__(self, name: Any) -> None:
+        self.name = name
         self.sent: list[tuple[bytes | None, bytes]] = []
 
-    async def send(self, key: bytes | None = None, value: bytes = b"", **_: Any) -> None:
+    async def produce(self, channel: Any, key: bytes | None, value: bytes, headers: Any = None) -> None:
+        assert channel is self.name, f"sent to {channel}, not to {self.name}"
         self.sent.append((key, value))
 
 
 @pytest.fixture
 def rejected(monkeypatch: pytest.MonkeyPatch) -> Topic:
-    topic = Topic()
-    monkeypatch.setattr(ingest_agent, "rejected", topic)
+    topic = Topic(ingest_agent.rejected)
+    monkeypatch.setattr(ingest_agent, "produce", topic.produce)
     return topic
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from channel_requests import delivery_request
@@ -81,11 +82,13 @@ def test_the_approval_agent_observes_from_submission_to_the_person_s_approval() 
 
 
 class Sent:
-    def __init__(self) -> None:
-        self.values: list[bytes] = []
+    """What the agent hands the producer, by topic (alertcast.stream.app.produce)."""
 
-    async def send(self, key: bytes, value: bytes) -> None:
-        self.values.append(value)
+    def __init__(self) -> None:
+        self.values: dict[Any, list[bytes]] = {}
+
+    async def produce(self, channel: Any, key: bytes, value: bytes, headers: Any = None) -> None:
+        self.values.setdefault(channel, []).append(value)
 
 
 async def test_the_delivery_agent_observes_the_receipt_it_sends(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,9 +96,8 @@ async def test_the_delivery_agent_observes_the_receipt_it_sends(monkeypatch: pyt
     loaded = asyncio.Event()
     loaded.set()
     monkeypatch.setattr(pauses, "loaded", loaded)
-    sent, dead = Sent(), Sent()
-    monkeypatch.setattr(deliver, "receipts", sent)
-    monkeypatch.setattr(deliver, "dead", dead)
+    sent = Sent()
+    monkeypatch.setattr(deliver, "produce", sent.produce)
 
     async def answered(request: DeliveryRequest, started: float, answer: object = None) -> Receipt:
         return receipt_of(request, DeliveryStatus.SENT, 3)
@@ -103,6 +105,6 @@ async def test_the_delivery_agent_observes_the_receipt_it_sends(monkeypatch: pyt
     monkeypatch.setattr(deliver, "deliver_one", answered)
     count = value("alertcast_approval_to_receipt_seconds_count", channel="kpiwire")
     await deliver.deliver_event(SimpleNamespace(value=request.model_dump_json().encode(), headers={}))
-    assert len(sent.values) == 1 and dead.values == []
+    assert list(sent.values) == [deliver.receipts] and len(sent.values[deliver.receipts]) == 1
     assert value("alertcast_approval_to_receipt_seconds_count", channel="kpiwire") == count + 1
     assert value("alertcast_approval_to_receipt_seconds_sum", channel="kpiwire") == pytest.approx(3)
