@@ -13,6 +13,7 @@ from alertcast.ingest.detect import parse_document
 from alertcast.models.incident import Incident
 from alertcast.render.compose import Templates, compose
 from alertcast.render.length import CHANNELS, count
+from alertcast.render.reference import as_posted
 from alertcast.settings import ROOT
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
@@ -68,7 +69,7 @@ def test_every_sample_fits_every_channel_or_is_blocked_for_a_reason(
         assert not [p for p in composition.problems if p.rule.startswith("template")]
         assert {text.channel for text in composition.texts} == set(CHANNELS)
         for text in composition.texts:
-            measured = count(text.channel, text.text)
+            measured = count(text.channel, as_posted(text.channel, text.text, text.language))
             assert (measured.length, measured.limit) == (text.length, text.limit)
             assert "\x02" not in text.text and "\x03" not in text.text
             blockers = [finding for finding in text.findings if finding.blocking]

@@ -27,7 +27,7 @@ import logging
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -43,11 +43,7 @@ from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType, Status
 from alertcast.models.post import PostResult
 from alertcast.render.compose import END_LABELS, EXERCISE_LABELS
-from alertcast.render.reference import MARKER_DIGITS, MARKER_PREFIX, reference_line
-
-#: What networks turn into links: http(s) up to a space; trailing punctuation stays outside.
-_URL = re.compile(r"(?<![\w/])https?://[^\s<>\"]+", re.IGNORECASE)
-_URL_TRAILING = ".,;:!?)]}'\"…"
+from alertcast.render.reference import MARKER_DIGITS, MARKER_PREFIX
 
 
 @dataclass(frozen=True)
@@ -273,26 +269,6 @@ def marker(delivery_key: str) -> str:
     """The delivery's reference in its post: short, stable, only [a-z0-9-], distinct for each
     alert, version, channel and account."""
     return MARKER_PREFIX + hashlib.sha256(delivery_key.encode()).hexdigest()[:MARKER_DIGITS]
-
-
-def with_marker(text: str, token: str, language: str = "fr") -> str:
-    """The text carrying `token`: as the fragment of its last link (where X counts a link as 23
-    whatever its length, and the page still opens at its top), else as a short last line
-    `réf. ac-...` (a reference, like a file number)."""
-    found = list(links(text))
-    if found:
-        start, link = found[-1]
-        if "#" not in link:
-            at = start + len(link)
-            return f"{text[:at]}#{token}{text[at:]}"
-    return text.rstrip() + reference_line(token, language)
-
-
-def links(text: str) -> Iterator[tuple[int, str]]:
-    """(where it starts, the link) for each http(s) link in `text`, as networks find them:
-    trailing punctuation stays outside."""
-    for match in _URL.finditer(text):
-        yield match.start(), match.group(0).rstrip(_URL_TRAILING)
 
 
 def has_marker(text: str, token: str) -> bool:

@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alertcast.channels.account import Accounts, Secret, is_loopback, language_of, links, merged, text_of
+from alertcast.channels.account import Accounts, Secret, is_loopback, language_of, merged, text_of
 from alertcast.channels.base import AccountHealth
 from alertcast.clock import clock
 from alertcast.delivery.retry import PermanentError, TransientError
@@ -46,6 +46,7 @@ from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType
 from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, count
+from alertcast.render.reference import links
 from alertcast.replies.actions import ReplyAction
 
 POST = "app.bsky.feed.post"

@@ -52,7 +52,6 @@ from alertcast.channels.account import (
     redact_http_logs,
     seconds_until,
     text_of,
-    with_marker,
 )
 from alertcast.channels.base import AccountHealth
 from alertcast.clock import clock
@@ -60,6 +59,7 @@ from alertcast.delivery.retry import PermanentError, TransientError
 from alertcast.models.alert import DeliveryRequest
 from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, count
+from alertcast.render.reference import with_marker
 from alertcast.replies.actions import ReplyAction
 
 LIMIT = DEFAULT_LIMITS["facebook"] or 63_206

@@ -52,7 +52,6 @@ from alertcast.channels.account import (
     marker,
     seconds_until,
     text_of,
-    with_marker,
 )
 from alertcast.channels.base import AccountHealth
 from alertcast.clock import clock
@@ -61,6 +60,7 @@ from alertcast.models.alert import DeliveryRequest
 from alertcast.models.incident import MsgType
 from alertcast.models.post import PostResult
 from alertcast.render.length import DEFAULT_LIMITS, DEFAULT_URL_WEIGHT, count
+from alertcast.render.reference import with_marker
 from alertcast.replies.actions import ReplyAction
 
 #: Mastodon returns at most 40 statuses a page.

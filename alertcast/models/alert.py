@@ -68,7 +68,9 @@ class ChannelText(_Message):
     channel: str
     language: str
     text: str
-    length: int
+    length: int = Field(
+        description="the post's length as the network counts it, the adapter's reference included"
+    )
     limit: int | None = None
     unit: str = Field(default="", description="what `length` counts: weighted, graphemes, utf16, septets...")
     segments: int | None = Field(default=None, description="SMS only: messages the text takes")

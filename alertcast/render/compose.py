@@ -43,7 +43,6 @@ from alertcast.models.problem import Problem
 from alertcast.render.environment import GuardedLoader, make_environment
 from alertcast.render.fitting import FitResult, TextPart, fit
 from alertcast.render.parts import MARKERS, separator, split_parts
-from alertcast.render.reference import room_for_reference
 
 log = logging.getLogger(__name__)
 
@@ -339,10 +338,11 @@ def check_edit(
 ) -> ChannelText:
     """A communicator's edited text, counted, fitted-or-blocked and checked like a rendered one.
 
-    An edit is one mandatory whole: it is never shortened behind the communicator's back.
+    An edit is one mandatory whole: it is never shortened behind the communicator's back. Its
+    length is the post's, the reference the adapter adds included (`reference.as_posted`).
     """
     text = unicodedata.normalize("NFC", MARKERS.sub("", text.replace("\r\n", "\n"))).strip()
-    fitted = fit([TextPart(name="text", text=text)], channel, limit=limit)
+    fitted = fit([TextPart(name="text", text=text)], channel, limit=limit, language=language)
     # checked as published: an SMS's typography was made GSM-7, so spans point into that text
     return finish(channel, language, fitted, _check(fitted.text, language, incident, charter_dir, checker))
 
@@ -413,7 +413,7 @@ def compose(
                 channel,
                 limit=(limits or {}).get(channel),
                 separator=separator(channel),
-                suffix_without_link=room_for_reference(channel),
+                language=language,
             )
             fitted_texts.append((channel, info, fitted))
     checker = checker or grammar.configured()

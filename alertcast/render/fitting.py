@@ -25,7 +25,6 @@ typography as written, so the saving is shown, not hidden.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alertcast.i18n import N_, said
 from alertcast.render.length import Length, count, sms_plain
-
-_LINK = re.compile(r"https?://", re.IGNORECASE)
+from alertcast.render.reference import as_posted
 
 
 class ShorterForm(BaseModel):
@@ -109,10 +107,10 @@ def fit(
     limit: int | None = None,
     url_weight: int | None = None,
     separator: str = "\n",
-    suffix_without_link: str = "",
+    language: str = "fr",
 ) -> FitResult:
-    """`suffix_without_link`: what the channel's adapter appends when the text has no link
-    (render.reference), counted as part of the text then."""
+    """Counted as the channel's adapter will post it (`reference.as_posted`: its reference
+    included, in `language`)."""
     as_written = parts
     if channel == "sms":
         parts = [_sms_safe(part) for part in parts]
@@ -124,13 +122,7 @@ def fit(
         )
 
     def measure(state: list[int], chosen: list[TextPart] = parts) -> Length:
-        shown = text(state, chosen)
-        if suffix_without_link and not _LINK.search(shown):
-            shown += (
-                sms_plain(suffix_without_link)
-                if channel == "sms" and chosen is parts
-                else suffix_without_link
-            )
+        shown = as_posted(channel, text(state, chosen), language)
         return count(channel, shown, limit=limit, url_weight=url_weight)
 
     def with_before(state: list[int], length: Length) -> Length:
