@@ -281,3 +281,26 @@ def test_numbers_written_with_any_separator_pass_the_digit_run_prefilter(number:
 
 def test_a_text_with_only_dates_hours_and_road_numbers_has_no_phone_number() -> None:
     assert find_numbers("Route D 934 fermée du 7/12 à 4 h 14 au 8/12 à 11 h 44, 130 km/h.") == []
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["a0612345678bcdef", "0612345678abcdef", "abcdef0612345678", "f4e569469645eadd", "07700900123abcde"],
+)
+def test_an_alert_page_s_identifier_in_its_link_is_not_a_phone_number(page: str) -> None:
+    """The page names alertcast writes hold 16 hex digits: "0612345678" among them once in a
+    thousand blocked that alert for a mobile number no one wrote."""
+    link = f"https://alertes.example.fr/alerts/{page}.html"
+    assert personal(f"Route fermée. Plus d'informations : {link}") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Contact : https://wa.me/+33612345678", "+33612345678"),
+        ("Contact : https://example.fr/rappel?tel=0612345678", "0612345678"),
+        ("Appelez le 06 12 34 56 78 ou https://example.fr", "06 12 34 56 78"),
+    ],
+)
+def test_a_number_that_stands_apart_in_a_link_or_beside_one_still_blocks(text: str, number: str) -> None:
+    assert personal(text) == [("personal_data.phone", number)]

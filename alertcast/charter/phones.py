@@ -99,6 +99,16 @@ def _national_digits(raw: str) -> str:
 #: a text, are not run.
 _THIN_SPACES = str.maketrans({"\u202f": " ", "\u2009": " ", "\u2007": " "})
 _DIGIT_RUN = re.compile(r"\d(?:[\s.\-/()]*\d){5,}")
+_LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+def _part_of_an_identifier(text: str, start: int, end: int, links: list[tuple[int, int]]) -> bool:
+    """Inside a link, digits glued to a letter or a digit belong to an identifier, not to a phone
+    number: an alert page's name is 16 hex digits, and "0612345678" appears in about one in a
+    thousand of them, which blocked that alert for a mobile number no one wrote. A number that
+    stands apart in a link is still one ("wa.me/+33612345678", "?tel=0612345678")."""
+    glued = (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
+    return glued and any(link_start <= start and end <= link_end for link_start, link_end in links)
 
 
 def find_numbers(text: str) -> list[PhoneMatch]:
@@ -110,12 +120,15 @@ def find_numbers(text: str) -> list[PhoneMatch]:
     # French typography groups digits with narrow or thin no-break spaces, which phonenumbers
     # does not read as separators: it is given plain spaces, one for one (the offsets hold).
     readable = text.translate(_THIN_SPACES)
+    links = [match.span() for match in _LINK.finditer(text)]
     for index, region in enumerate(data.regions):
         for match in PhoneNumberMatcher(readable, region, leniency=Leniency.POSSIBLE):
             start, end = match.start, match.end
             if match.raw_string.startswith("(") and ")" not in match.raw_string:
                 start += 1  # "(03 21 45 67 89)": the bracket is the text's, not the number's
             if any(start < other.end and other.start < end for other in found):
+                continue
+            if _part_of_an_identifier(text, start, end, links):
                 continue
             raw = text[start:end]
             written = _national_digits(raw)
