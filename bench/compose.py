@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from alertcast import examples
 from alertcast.charter import nlp
 from alertcast.models import Incident
-from alertcast.render.compose import Templates, compose
+from alertcast.render.compose import compose
+from alertcast.render.templates import Templates
 from alertcast.settings import get_settings
 
 

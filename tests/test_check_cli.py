@@ -13,7 +13,7 @@ import pytest
 
 from alertcast.clock import clock
 from alertcast.render.check import check_command
-from alertcast.render.compose import Templates
+from alertcast.render.templates import Templates
 from alertcast.settings import ROOT
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -157,7 +157,8 @@ def test_the_sms_says_jusquau_before_a_date_and_jusqua_before_an_hour() -> None:
 
     from alertcast.clock import clock
     from alertcast.ingest.detect import parse_document
-    from alertcast.render.compose import Templates, compose
+    from alertcast.render.compose import compose
+    from alertcast.render.templates import Templates
     from alertcast.settings import ROOT
 
     data = (Path(__file__).resolve().parent / "data" / "check-clean.json").read_bytes()

@@ -20,9 +20,10 @@ from alertcast.charter import grammar
 from alertcast.charter.sentences import split
 from alertcast.ingest.detect import parse_document
 from alertcast.models.incident import Incident
-from alertcast.render.compose import Templates, compose
+from alertcast.render.compose import compose
 from alertcast.render.environment import first_sentence
 from alertcast.render.length import CHANNELS, sms_plain
+from alertcast.render.templates import Templates
 from alertcast.settings import ROOT
 
 pytestmark = pytest.mark.servers

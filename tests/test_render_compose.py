@@ -13,10 +13,11 @@ from alertcast.channels.account import marker
 from alertcast.clock import clock
 from alertcast.models.alert import Draft
 from alertcast.models.incident import Area, Category, Incident, Info
-from alertcast.render.compose import Templates, check_edit, compose
+from alertcast.render.compose import check_edit, compose
 from alertcast.render.length import count
 from alertcast.render.parts import split_parts
 from alertcast.render.reference import ROOM_TOKEN, as_posted, with_marker
+from alertcast.render.templates import Templates
 from alertcast.settings import ROOT
 
 TEMPLATES = Templates(ROOT / "templates", site_base_url="https://alertes.example.fr")

@@ -11,9 +11,10 @@ import pytest
 from alertcast.clock import clock
 from alertcast.ingest.detect import parse_document
 from alertcast.models.incident import Incident
-from alertcast.render.compose import Templates, compose
+from alertcast.render.compose import compose
 from alertcast.render.length import CHANNELS, count
 from alertcast.render.reference import as_posted
+from alertcast.render.templates import Templates
 from alertcast.settings import ROOT
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"

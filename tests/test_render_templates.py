@@ -15,11 +15,12 @@ from alertcast.charter.engine import check_text
 from alertcast.clock import clock
 from alertcast.models.alert import alert_id_for
 from alertcast.models.incident import Area, Category, Incident, Info, MsgType, Reference, Status
-from alertcast.render.compose import TemplateProblem, Templates, compose, where_items
+from alertcast.render.compose import compose, where_items
 from alertcast.render.environment import RECHECK, first_sentence, hashtag, shortlist, when
 from alertcast.render.fitting import ShorterForm
 from alertcast.render.length import CHANNELS
 from alertcast.render.parts import split_parts
+from alertcast.render.templates import TemplateProblem, Templates
 from alertcast.settings import ROOT, get_settings
 
 NOW = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)

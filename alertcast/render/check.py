@@ -23,8 +23,9 @@ from alertcast.ingest.detect import parse_document
 from alertcast.models.alert import ChannelText
 from alertcast.models.finding import Finding
 from alertcast.models.problem import Problem
-from alertcast.render.compose import Composition, Templates, compose
+from alertcast.render.compose import Composition, compose
 from alertcast.render.length import CHANNELS
+from alertcast.render.templates import Templates
 from alertcast.settings import get_settings
 
 EXIT_OK, EXIT_WARNINGS, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2, 64

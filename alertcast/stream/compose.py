@@ -21,7 +21,8 @@ from typing import TypeVar
 from alertcast import communes
 from alertcast.charter import grammar, nlp
 from alertcast.models.alert import AcceptedIncident, Draft, alert_id_for
-from alertcast.render.compose import Templates, compose
+from alertcast.render.compose import compose
+from alertcast.render.templates import Templates
 from alertcast.stream import accounts, metrics
 from alertcast.stream.app import settings
 
