@@ -25,6 +25,18 @@ log = logging.getLogger(__name__)
 _MAX_REFUSALS = 5
 
 
+def _not_found(name: str, error: TemplateNotFound) -> Problem:
+    """`name`, or a file it extends or includes, is not in the folder."""
+    return Problem.said(
+        f"templates/{name}",
+        "template_missing",
+        N_("template %(template)s not found"),
+        N_("check the name in {%% extends %%}"),
+        value=error.name,
+        template=repr(error.name),
+    )
+
+
 class TemplateProblem(ConfigurationError):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.message)
@@ -66,16 +78,7 @@ class Templates:
         try:
             return self.env.get_template(name)
         except TemplateNotFound as error:
-            raise TemplateProblem(
-                Problem.said(
-                    f"templates/{name}",
-                    "template_missing",
-                    N_("template %(template)s not found"),
-                    N_("check the name in {%% extends %%}"),
-                    value=error.name,
-                    template=repr(error.name),
-                )
-            ) from error
+            raise TemplateProblem(_not_found(name, error)) from error
         except TemplateSyntaxError as error:
             raise TemplateProblem(self._refusal(error.name or name)) from None
 
@@ -105,16 +108,7 @@ class Templates:
             try:
                 text = template.render(context)
             except TemplateNotFound as error:
-                raise TemplateProblem(
-                    Problem.said(
-                        f"templates/{name}",
-                        "template_missing",
-                        N_("template %(template)s not found"),
-                        N_("check the name in {%% extends %%}"),
-                        value=error.name,
-                        template=repr(error.name),
-                    )
-                ) from error
+                raise TemplateProblem(_not_found(name, error)) from error
             except TemplateSyntaxError as error:  # a layout refused with no good version
                 raise TemplateProblem(self._refusal(error.name or name)) from None
             except TemplateError as error:  # includes the sandbox's SecurityError
