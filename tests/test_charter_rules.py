@@ -180,6 +180,20 @@ def test_spelling_ignores_urls_hashtags_numbers_and_knows_incident_places(incide
     assert check_text(text, "fr", incident=incident) == []
 
 
+@pytest.mark.parametrize(
+    "domain", ["ville.bruxelles.be", "mairie-arras.bzh", "vd.ch", "alertcast.invalid", "www.quebec.ca/routes"]
+)
+def test_spelling_skips_domain_names_of_any_top_level_domain(domain: str) -> None:
+    # Only .fr, .com, .org, .net, .eu and .gouv were known: a Belgian, Swiss or Breton body's
+    # own domain in "Source : ..." was two unknown words on every alert it sent.
+    assert check_text(f"Source : {domain}", "fr") == []
+
+
+def test_spelling_still_checks_words_glued_by_a_full_stop() -> None:
+    findings = check_text("La chausée.Demain la route rouvre.", "fr")
+    assert [(f.rule, f.excerpt) for f in findings] == [("spelling.unknown", "chausée")]
+
+
 def test_spelling_suggests_a_correction() -> None:
     findings = check_text("La chausée est glissante.", "fr")
     assert [(f.rule, f.excerpt) for f in findings] == [("spelling.unknown", "chausée")]

@@ -4,7 +4,7 @@ Offline dictionaries (pyspellchecker) know common words but not local names: a c
 word is accepted when it is one of the body's places (places.yaml, extendable) or the
 incident's own area or sender names. Words the language pipeline (nlp.py) names as a person,
 place or organisation are left alone too: on real texts they were nearly all the noise.
-Numbers, times ("7h30"), road numbers ("D934"), URLs,
+Numbers, times ("7h30"), road numbers ("D934"), URLs, domain names,
 e-mail addresses, hashtags, mentions and acronyms (words in capitals) are not checked.
 French elisions ("l'autoroute", "jusqu'à") and compounds ("Pas-de-Calais") are checked piece
 by piece when the whole is not a dictionary word.
@@ -30,12 +30,16 @@ _SUGGESTIONS = (
 #: The rule's words with each suggestion, made once rather than copied for every unknown word.
 _DEFAULTS = {hint_id: _DEFAULT.model_copy(update={"suggestion": hint_id}) for hint_id in _SUGGESTIONS}
 _EMAIL = r"[\w.+-]+@[\w.-]+"
+#: A domain name, whatever its top-level domain (.be, .ch, .lu, .bzh, .paris...): words joined
+#: by dots, the last in lower-case ASCII letters. A sentence's full stop is followed by a space,
+#: or by a capital where the space was forgotten: neither is taken for a domain.
+_DOMAIN = r"\b[\w-]+(?:\.[\w-]+)*\.(?-i:[a-z]{2,63})\b\S*"
 _SKIPPED = (
     r"https?://\S+",
     r"www\.\S+",
     _EMAIL,
     r"[#@][\w.@-]+",
-    r"\b[\w-]+\.(?:fr|com|org|net|eu|gouv)\b\S*",
+    _DOMAIN,
 )
 _SKIP = re.compile("|".join(_SKIPPED), re.IGNORECASE)
 #: The same for a text without "@" (most): the e-mail alternative, which cannot match there,
