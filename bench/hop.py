@@ -43,8 +43,10 @@ def worker() -> None:
 
     source, target = topic(HOP_TOPICS[0]), topic(HOP_TOPICS[1])
 
+    sends = int(os.environ.get("HOP_SENDS", "1"))
+
     async def relay_one(event: Any) -> None:
-        await send_durably((target, event.key, event.value))
+        await send_durably(*[(target, event.key, event.value)] * sends)
 
     @app.agent(source, concurrency=settings.worker_concurrency)
     async def relay(stream: Any) -> None:
@@ -64,7 +66,7 @@ def worker() -> None:
     app.main()
 
 
-async def relayed(bootstrap: str, prefix: str, count: int, first: int) -> float:
+async def relayed(bootstrap: str, prefix: str, count: int, first: int, per_message: int) -> float:
     """Send `count` messages to hop.in; seconds until hop.out holds all of them."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     consumer = AIOKafkaConsumer(
@@ -81,12 +83,12 @@ async def relayed(bootstrap: str, prefix: str, count: int, first: int) -> float:
             for n in range(count)
         ]
         await asyncio.gather(*sends)
-        seen = 0
+        seen = 0.0
         while seen < count:
             batches = await consumer.getmany(timeout_ms=60_000)
             if not batches:
                 raise RuntimeError(f"the relay stopped after {seen} of {count} messages")
-            seen += sum(len(records) for records in batches.values())
+            seen += sum(len(records) for records in batches.values()) / per_message
         return time.perf_counter() - started
     finally:
         await consumer.stop()
@@ -98,6 +100,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=20_000, help="messages measured")
+    parser.add_argument("--sends", type=int, default=1, help="messages the relay sends per message read")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -119,16 +122,17 @@ def main() -> int:
             "ALERTCAST_WORKER_WEB_PORT": str(free_port()),
             "ALERTCAST_WORKER_DATA_DIR": str(Path(temp) / "data"),
             "ALERTCAST_LOG_LEVEL": "warn",
+            "HOP_SENDS": str(args.sends),
         }
         log = Path(temp) / "worker.log"
         with open(log, "wb") as out:
             relay = subprocess.Popen([sys.executable, __file__, "--worker"], env=env, stdout=out, stderr=out)
         try:
             say("warming up (worker start, group join)...")
-            asyncio.run(relayed(bootstrap, prefix, WARM_UP, 0))
+            asyncio.run(relayed(bootstrap, prefix, WARM_UP, 0, args.sends))
             say(f"measuring {args.count} messages through the relay...")
             before = cpu_seconds(relay.pid)
-            wall = asyncio.run(relayed(bootstrap, prefix, args.count, WARM_UP))
+            wall = asyncio.run(relayed(bootstrap, prefix, args.count, WARM_UP, args.sends))
             cpu_ms = (cpu_seconds(relay.pid) - before) * 1000 / args.count
             say("baseline: a bare aiokafka consume->produce loop over as many messages...")
             bare = asyncio.run(baseline(bootstrap, prefix, args.count, run))
@@ -139,7 +143,7 @@ def main() -> int:
             relay.terminate()
             relay.wait(timeout=60)
     print(
-        f"messages={args.count} faust_hop_cpu_ms={cpu_ms:.3f} faust_hop_per_s={args.count / wall:.0f} "
+        f"messages={args.count} sends={args.sends} faust_hop_cpu_ms={cpu_ms:.3f} faust_hop_per_s={args.count / wall:.0f} "
         f"aiokafka_per_s={bare:.0f}"
     )
     return 0
