@@ -18,10 +18,12 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_ingest_fuzz import HOSTILE_DOCUMENTS, lone_surrogate_inside
+from hypothesis import strategies as st
+from test_ingest_fuzz import HOSTILE_DOCUMENTS, HOSTILE_TEXT, lone_surrogate_inside
 
 from alertcast.delivery.retry import RetryPolicy
 from alertcast.ingest.detect import parse_document
+from alertcast.ingest.json_ import lone_surrogates, may_hold_surrogates
 from alertcast.ingest.pollers import FetchResponse, PollerSource, PollerState, poll
 from alertcast.models.alert import Rejection
 from alertcast.models.problem import Problem
@@ -103,6 +105,22 @@ def test_a_problem_quoting_a_lone_surrogate_always_serialises() -> None:
     assert copied.path == "https://e.org/feed#\\ud800"
     copied.model_dump_json()
     assert "\\ud800" in problem.line()
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | HOSTILE_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(_JSON_VALUES, st.booleans(), st.sampled_from(["str", "utf-8", "utf-8-sig", "utf-16", "utf-32-le"]))
+def test_a_document_said_free_of_surrogates_holds_none(value: Any, ascii_only: bool, encoding: str) -> None:
+    # parse_json walks a document's strings only where the raw text may hold a surrogate.
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    data = text if encoding == "str" else text.encode(encoding, "surrogatepass")
+    if lone_surrogates(json.loads(data)):
+        assert may_hold_surrogates(data)
 
 
 def test_a_lone_surrogate_in_xml_given_as_str_is_refused_not_raised() -> None:

@@ -8,6 +8,7 @@ intake refuses such strings by their path before anything else looks at them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,9 @@ _SURROGATE_HINT = N_(
     "encode the text as UTF-8; in JSON, a character beyond U+FFFF is escaped as a pair "
     "(e.g. \\ud83d\\ude80), never as one half alone"
 )
+#: How a surrogate reaches a decoded document: escaped ("\ud83d"), or written raw, which
+#: `json.loads` decodes from UTF-8 bytes with "surrogatepass" (ED A0..BF ..).
+_SURROGATE_SOURCE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 #: What holds a lone surrogate, as the refusal names it.
 _HOLDERS = {"string": N_("string"), "name": N_("name")}
 
@@ -48,9 +52,10 @@ def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
         )
         return result
     items = document if isinstance(document, list) else [document]
+    walk = may_hold_surrogates(data)
     for index, item in enumerate(items):
         prefix = f"{index}." if isinstance(document, list) else ""
-        surrogates = lone_surrogates(item, prefix.rstrip("."))
+        surrogates = lone_surrogates(item, prefix.rstrip(".")) if walk else []
         if surrogates:
             result.problems += surrogates  # refused before validation: nothing may quote them raw
             continue
@@ -74,6 +79,18 @@ def parse_json(data: bytes | str, source: str = "kafka") -> ParseResult:
     if not items:
         result.problems.append(Problem.said("", "empty", N_("no incident in the document"), value=[]))
     return result
+
+
+def may_hold_surrogates(data: bytes | str) -> bool:
+    """Whether decoding `data` may give a surrogate at all: one search of the raw text spares
+    nearly every document the walk of its every string and key (0.1 ms an incident)."""
+    if isinstance(data, str):
+        raw = data.encode("utf-8", "surrogatepass")
+    elif json.detect_encoding(data) in ("utf-8", "utf-8-sig"):
+        raw = data
+    else:
+        return True  # UTF-16 or UTF-32: their surrogates are not written as above
+    return _SURROGATE_SOURCE.search(raw) is not None
 
 
 def dotted(path: str, step: str | int) -> str:
