@@ -7,12 +7,18 @@ same transport fixes, `for_each_event`, `send_durably`) whose only agent relays 
 of `hop.in` to `hop.out`, waits for the brokers to hold it, then acknowledges it. The same
 messages go through a bare aiokafka consume->produce loop for comparison, as in pipeline.py.
 
+`--sends K` makes the relay send K messages per message read, `--writes W` write W table
+keys (`Table.put`) too: the slopes give what each further message and each table write costs.
+An incident makes 3 hops, 11 sends and 4 table writes (webhook only, auto-approved).
+
 Figures, not a test. Last line:
-`messages=<n> faust_hop_cpu_ms=<x> faust_hop_per_s=<x> aiokafka_per_s=<x>`, where
-faust_hop_cpu_ms is the worker process's CPU (user and system, from /proc) over the measured
-messages divided by their number.
+`messages=<n> sends=<k> writes=<w> faust_hop_cpu_ms=<x> faust_hop_per_s=<x> aiokafka_per_s=<x>`,
+where faust_hop_cpu_ms is the worker process's CPU (user and system, from /proc) over the
+measured messages divided by their number.
 
     .venv/bin/python bench/hop.py --count 20000
+    .venv/bin/python bench/hop.py --count 10000 --sends 4
+    .venv/bin/python bench/hop.py --count 10000 --writes 4
 """
 
 from __future__ import annotations
@@ -39,14 +45,18 @@ WARM_UP = 2000
 
 def worker() -> None:
     """The relay worker (run as `bench/hop.py --worker`, configured by ALERTCAST_*)."""
-    from alertcast.stream.app import app, for_each_event, send_durably, settings, topic
+    from alertcast.stream.app import app, for_each_event, send_durably, settings, table, topic
 
     source, target = topic(HOP_TOPICS[0]), topic(HOP_TOPICS[1])
 
     sends = int(os.environ.get("HOP_SENDS", "1"))
+    writes = int(os.environ.get("HOP_WRITES", "0"))
+    relayed = table("hop_relayed")
 
     async def relay_one(event: Any) -> None:
         await send_durably(*[(target, event.key, event.value)] * sends)
+        for number in range(writes):
+            await relayed.put(f"{event.key!r}{number}", event.value.decode())
 
     @app.agent(source, concurrency=settings.worker_concurrency)
     async def relay(stream: Any) -> None:
@@ -101,6 +111,7 @@ def main() -> int:
     )
     parser.add_argument("--count", type=int, default=20_000, help="messages measured")
     parser.add_argument("--sends", type=int, default=1, help="messages the relay sends per message read")
+    parser.add_argument("--writes", type=int, default=0, help="table writes per message read")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -123,6 +134,7 @@ def main() -> int:
             "ALERTCAST_WORKER_DATA_DIR": str(Path(temp) / "data"),
             "ALERTCAST_LOG_LEVEL": "warn",
             "HOP_SENDS": str(args.sends),
+            "HOP_WRITES": str(args.writes),
         }
         log = Path(temp) / "worker.log"
         with open(log, "wb") as out:
@@ -143,8 +155,8 @@ def main() -> int:
             relay.terminate()
             relay.wait(timeout=60)
     print(
-        f"messages={args.count} sends={args.sends} faust_hop_cpu_ms={cpu_ms:.3f} faust_hop_per_s={args.count / wall:.0f} "
-        f"aiokafka_per_s={bare:.0f}"
+        f"messages={args.count} sends={args.sends} writes={args.writes} faust_hop_cpu_ms={cpu_ms:.3f} "
+        f"faust_hop_per_s={args.count / wall:.0f} aiokafka_per_s={bare:.0f}"
     )
     return 0
 

@@ -35,7 +35,7 @@ from alertcast.models.decision import AuditEvent, Decision, DecisionAction, Draf
 from alertcast.models.incident import Incident
 from alertcast.render.compose import check_edit
 from alertcast.stream import fanout
-from alertcast.stream.app import app, approved, for_each_event, produce, send_durably, settings, topic
+from alertcast.stream.app import app, approved, for_each_event, produce, send_durably, settings, table, topic
 from alertcast.stream.keyed import KeyedLocks
 from alertcast.stream.metrics import observe_approval_wait, observe_submit_to_approval
 
@@ -56,7 +56,7 @@ drafts_and_decisions = app.topic(
 decisions = topic("alerts.decisions")
 audit = topic("audit.events")
 # Per incident key: an ApprovalState as JSON (alertcast.approval.workflow).
-states = app.Table("approval_state", default=None, partitions=6)
+states = table("approval_state")
 _escalations: set[asyncio.Task[None]] = set()
 
 
@@ -108,7 +108,7 @@ async def _apply(key: str, step: Step) -> None:
         outputs.extend(await fanout.messages(step.approval))
     await send_durably(*outputs)
     if step.state is not None:
-        states[key] = step.state.model_dump_json()
+        await states.put(key, step.state.model_dump_json())
         open_drafts.note(key, step.state)
     if step.approval is not None:
         _observe_wait(step.approval.approved_at, step.state)

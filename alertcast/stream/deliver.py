@@ -112,10 +112,9 @@ def entry_of(key: str) -> LedgerEntry | None:
 
 async def record(entry: LedgerEntry, durable: bool = False) -> None:
     """Write the entry; `durable` waits until its changelog record is in Kafka (before posting)."""
+    sent = await ledger.put(entry.delivery_key, entry.model_dump_json())
     if durable:
-        await ledger.set_durably(entry.delivery_key, entry.model_dump_json())
-    else:
-        ledger[entry.delivery_key] = entry.model_dump_json()
+        await sent
 
 
 def earlier_entries(request: DeliveryRequest) -> dict[int, LedgerEntry]:

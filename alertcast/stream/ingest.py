@@ -140,9 +140,12 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
         (accepted, incident.key.encode(), message.model_dump_json().encode()),
         (drafted, incident.key.encode(), draft.model_dump_json().encode()),
     )
-    versions[incident.key] = {
-        "version": version,
-        "messages": {**state["messages"], incident.message_key: version},
-        "info": [info.model_dump(mode="json") for info in incident.info],
-    }
+    await versions.put(
+        incident.key,
+        {
+            "version": version,
+            "messages": {**state["messages"], incident.message_key: version},
+            "info": [info.model_dump(mode="json") for info in incident.info],
+        },
+    )
     metrics.ingested(incident.source, "accepted")

@@ -26,7 +26,7 @@ from alertcast.models.decision import AuditAction, AuditEvent
 from alertcast.models.post import PostResult
 from alertcast.replies import actions
 from alertcast.replies.actions import KIND_WORDS, STATE_WORDS, Call, Finish, LookUp, ReplyAction
-from alertcast.stream.app import app, for_each_event, send_durably, topic
+from alertcast.stream.app import app, for_each_event, send_durably, table, topic
 from alertcast.stream.deliver import channels, retry
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ requests = topic("replies.actions")
 outcomes = topic("replies.outcomes")
 audit = topic("audit.events")
 # Per action id: a LedgerEntry as JSON (what was done on the network, or is being done).
-action_ledger = app.Table("reply_action_ledger", default=None, partitions=6)
+action_ledger = table("reply_action_ledger")
 
 
 @app.agent(requests)
@@ -81,8 +81,7 @@ async def look_up(channel: Any, action: ReplyAction, step: LookUp) -> Finish | C
 
 async def call(channel: Any, action: ReplyAction, step: Call) -> Finish:
     """In flight (durably) first, then the network through the retry policy."""
-    action_ledger[action.action_id] = step.entry.model_dump_json()
-    await app.producer.flush()
+    await (await action_ledger.put(action.action_id, step.entry.model_dump_json()))
 
     tried = False
 
@@ -139,7 +138,7 @@ async def report(action: ReplyAction, finish: Finish) -> None:
         (audit, (action.alert_id or f"mention:{action.network}").encode(), event.model_dump_json().encode()),
     )
     if finish.write and finish.entry is not None:
-        action_ledger[action.action_id] = finish.entry.model_dump_json()
+        await action_ledger.put(action.action_id, finish.entry.model_dump_json())
     log.info("reply action %s: %s %s on %s", action.action_id, action.kind, outcome.state, action.network)
 
 

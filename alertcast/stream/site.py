@@ -20,14 +20,14 @@ from alertcast.site.model import PublishedAlert, SiteVersion
 from alertcast.site.subscribe import SubscribePage
 from alertcast.site.writer import SiteWriter, folded
 from alertcast.stream import metrics
-from alertcast.stream.app import app, for_each_event, receipts, send_durably, settings, topic
+from alertcast.stream.app import app, for_each_event, receipts, send_durably, settings, table, topic
 
 log = logging.getLogger(__name__)
 
 CHECK_S = 5.0  # how soon a worker given the site builds it, and checks for expiries
 site_versions = topic("site.versions")
 # Per alert id: the PublishedAlert as JSON. One partition, like site.versions: one owner.
-site_alerts = app.Table("site_alerts", default=None, partitions=1)
+site_alerts = table("site_alerts", partitions=1)
 writer = SiteWriter(
     settings.site_dir,
     clock.now,
@@ -96,7 +96,7 @@ async def write_one(event: Any) -> None:
             (receipts, handed.request.delivery_key.encode(), receipt.model_dump_json().encode())
         )
         metrics.observe_receipt(handed.request.approved_at, receipt)
-        site_alerts[alert_id] = alert.model_dump_json()
+        await site_alerts.put(alert_id, alert.model_dump_json())
 
 
 async def check_site() -> None:
