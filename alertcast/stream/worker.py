@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gc
-import logging
 import sys
-
-from mode.utils.logging import level_number
 
 from alertcast import topics
 from alertcast.stream import (
@@ -24,7 +21,7 @@ from alertcast.stream import (
     site,
     stalls,
 )
-from alertcast.stream.app import app, settings
+from alertcast.stream.app import LEVELS, app, settings
 
 AGENTS = (
     ingest,
@@ -40,16 +37,6 @@ AGENTS = (
     digest,
     reply_circuit,
 )
-LEVELS = {"warning": "warn", "critical": "crit"}
-
-
-async def quiet_root_logger() -> None:
-    """mode leaves the root logger at DEBUG (only its handler filters), so every library's
-    debug record was still built and dropped: about 7% of a busy worker's CPU, measured."""
-    logging.root.setLevel(level_number(LEVELS.get(settings.log_level, settings.log_level)))
-
-
-app.task(quiet_root_logger)
 
 
 def internal_specs() -> list[topics.TopicSpec]:
