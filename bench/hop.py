@@ -46,7 +46,7 @@ WARM_UP = 2000
 
 def worker() -> None:
     """The relay worker (run as `bench/hop.py --worker`, configured by ALERTCAST_*)."""
-    from alertcast.stream.app import app, for_each_event, send_durably, settings, table, topic
+    from alertcast.stream.app import app, for_each_event, internal_specs, send_durably, settings, table, topic
 
     source, target = topic(HOP_TOPICS[0]), topic(HOP_TOPICS[1])
 
@@ -63,15 +63,7 @@ def worker() -> None:
     async def relay(stream: Any) -> None:
         await for_each_event(stream, relay_one)
 
-    changelogs = [
-        topics.TopicSpec(
-            name=table.changelog_topic.get_topic_name(),
-            partitions=table.partitions or 6,
-            config={"cleanup.policy": "compact"},
-        )
-        for table in app.tables.values()
-    ]
-    topics.apply(settings.bootstrap, "", changelogs)
+    topics.apply(settings.bootstrap, "", internal_specs())  # as `alertcast worker` does
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     sys.argv = ["hop-worker", "worker", "--loglevel", "warn"]
     app.main()

@@ -18,6 +18,7 @@ from faust.transport.drivers import TRANSPORTS
 from mode.utils.logging import level_number
 from mode.utils.objects import cached_property
 
+from alertcast import topics
 from alertcast.settings import get_settings
 from alertcast.stream.transport import CALLS, FlowControl
 
@@ -167,8 +168,8 @@ class Table(faust.Table[str, Any]):
     `table[key] = value` hands the changelog record to Faust's send buffer (a future message,
     a background task, sensors, callbacks): 0.19 ms of CPU a write, against 0.035 ms with `put`
     (bench/hop.py --writes), and an incident makes four writes. `put` sends the record with
-    `produce`, before the handler returns, so the commit of the event
-    being handled (which flushes the producer first) comes after it, as with Faust's buffer.
+    `produce`, before the handler returns, so the commit of the event being handled (which
+    flushes the producer first) comes after it, as with Faust's buffer.
     Faust's callback on a sent record only keeps a RocksDB store's offset; the store here is
     memory, rebuilt from the changelog.
     """
@@ -206,3 +207,25 @@ def table(name: str, partitions: int = 6) -> Table:
 versions = table("incident_versions")
 # Per delivery key (alert:version:channel:account): a LedgerEntry as JSON (alertcast.delivery.ledger).
 ledger = table("delivery_ledger")
+
+
+def internal_specs() -> list[topics.TopicSpec]:
+    """Faust's own topics, created before Faust starts and with the pipeline's replication.
+
+    The tables' changelogs: when Faust creates them itself, its first writes can race its own
+    metadata ("changelog has 0 partitions") and fail. The assignor's leader topic: Faust creates
+    it with one replica, so the broker holding it was a single point of failure for rebalances.
+    """
+    changelogs = [
+        topics.TopicSpec(
+            name=each.changelog_topic.get_topic_name(),
+            description=f"changelog of the {each.name} table",
+            partitions=each.partitions or 6,
+            config={"cleanup.policy": "compact"},
+        )
+        for each in app.tables.values()
+    ]
+    leader = topics.TopicSpec(
+        name=f"{app.conf.id}-__assignor-__leader", description="Faust's partition assignor", partitions=1
+    )
+    return [*changelogs, leader]

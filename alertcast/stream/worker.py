@@ -21,7 +21,7 @@ from alertcast.stream import (
     site,
     stalls,
 )
-from alertcast.stream.app import LEVELS, app, settings
+from alertcast.stream.app import LEVELS, app, internal_specs, settings
 
 AGENTS = (
     ingest,
@@ -37,28 +37,6 @@ AGENTS = (
     digest,
     reply_circuit,
 )
-
-
-def internal_specs() -> list[topics.TopicSpec]:
-    """Faust's own topics, created before Faust starts and with the pipeline's replication.
-
-    The tables' changelogs: when Faust creates them itself, its first writes can race its own
-    metadata ("changelog has 0 partitions") and fail. The assignor's leader topic: Faust creates
-    it with one replica, so the broker holding it was a single point of failure for rebalances.
-    """
-    changelogs = [
-        topics.TopicSpec(
-            name=table.changelog_topic.get_topic_name(),
-            description=f"changelog of the {table.name} table",
-            partitions=table.partitions or 6,
-            config={"cleanup.policy": "compact"},
-        )
-        for table in app.tables.values()
-    ]
-    leader = topics.TopicSpec(
-        name=f"{app.conf.id}-__assignor-__leader", description="Faust's partition assignor", partitions=1
-    )
-    return [*changelogs, leader]
 
 
 def freeze_loaded_heap() -> int:
