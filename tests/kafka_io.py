@@ -10,10 +10,13 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 
 
-def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
+def produce(
+    bootstrap: str, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
+) -> None:
+    """`partition` None: by key, as every client does by default (murmur2)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     try:
-        producer.send(topic, key=key, value=value).get(timeout=30)
+        producer.send(topic, key=key, value=value, partition=partition).get(timeout=30)
     finally:
         producer.close()
 

@@ -17,6 +17,7 @@ from alertcast.models.alert import alert_id_for
 from alertcast.models.decision import Decision, DecisionAction, Role
 from alertcast.models.incident import Incident
 from alertcast.settings import Settings
+from alertcast.stream.app import partition_of
 from alertcast.submit import produce as submit
 
 pytestmark = pytest.mark.kafka
@@ -164,8 +165,45 @@ def test_a_scheduled_approval_survives_a_restart_and_fires_on_time_once(
     assert len(_all(broker, prefix + "alerts.approved")) == 1
 
 
+def test_a_submission_placed_by_another_partitioner_is_decided_where_its_decisions_are(
+    broker: str, prefix: str, start_worker, tmp_path: Path
+) -> None:
+    """librdkafka's default partitioner (CRC32) puts a key elsewhere than Java's and aiokafka's
+    (murmur2), which the console's decisions use. Ingest writes a new draft's approval state on
+    its submission's partition: so a submission found elsewhere is re-submitted where its key
+    goes, and the decision finds the draft it approves."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default:\n  name: un\n  approval: one\n")
+    topics.apply(broker, prefix)
+    worker = start_worker(ALERTCAST_POLICY_FILE=str(policy))
+    item = incident("ailleurs-1")
+    submitted = prefix + "incidents.submitted"
+    home = partition_of(item.key.encode(), len(_by_partition(broker, submitted)))
+    elsewhere = (home + 1) % len(_by_partition(broker, submitted))
+    produce(broker, submitted, item.model_dump_json().encode(), key=item.key.encode(), partition=elsewhere)
+    wait_for(
+        lambda: any(
+            e["incident_key"] == item.key and e["action"] == "drafted"
+            for e in _all(broker, prefix + "audit.events")
+        ),
+        120,
+        lambda: f"the drafted event\n{worker.log_tail()}",
+    )
+    placed = _by_partition(broker, submitted)
+    for partition in (elsewhere, home):  # as produced, then as re-submitted
+        assert [m["identifier"] for m in placed[partition]] == [item.identifier], partition
+    decide(broker, prefix, item, DecisionAction.APPROVE, "alice", Role.COMMUNICATOR)
+    [approval] = read_until(broker, prefix + "alerts.approved", 1, what=worker.log_tail)
+    assert approval["draft"]["incident_key"] == item.key and approval["approved_by"] == ["alice"]
+
+
 def _all(broker: str, topic: str) -> list[dict[str, object]]:
     """Every message of `topic` now: read up to the end offsets measured first."""
+    return [message for messages in _by_partition(broker, topic).values() for message in messages]
+
+
+def _by_partition(broker: str, topic: str) -> dict[int, list[dict[str, object]]]:
+    """Every message of `topic` now, by partition (every partition, even empty)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False, group_id=None)
@@ -174,10 +212,10 @@ def _all(broker: str, topic: str) -> list[dict[str, object]]:
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
-        found: list[dict[str, object]] = []
+        found: dict[int, list[dict[str, object]]] = {tp.partition: [] for tp in partitions}
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for batch in consumer.poll(timeout_ms=500).values():
-                found += [json.loads(record.value) for record in batch]
+            for tp, batch in consumer.poll(timeout_ms=500).items():
+                found[tp.partition] += [json.loads(record.value) for record in batch]
         return found
     finally:
         consumer.close()

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from alertcast.models.alert import delivery_partition_key
 from alertcast.models.incident import MsgType
+from alertcast.stream import app as stream_app
 from alertcast.stream.app import app, partition_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,3 +89,4 @@ def test_the_worker_s_partitioner_puts_a_key_where_aiokafka_s_does(key: bytes, c
     expected = DefaultPartitioner()(key, partitions, partitions)
     assert partition_for(key, partitions, partitions) == expected
     assert partition_for(key, partitions, partitions) == expected  # from the kept hash
+    assert stream_app.partition_of(key, count) == expected  # what ingest checks a submission by

@@ -37,9 +37,9 @@ FAMILIES = [
     "alertcast_deliveries_paused",
     "alertcast_account_healthy",
 ]
-SOURCE_TOPICS = [  # the topics the pipeline's agents read (ingest composes; approval fans out)
+SOURCE_TOPICS = [  # the topics the pipeline's agents read (ingest composes and applies the policy)
     "incidents.submitted",
-    "alerts.drafted",
+    "alerts.decisions",
     "deliveries.requests",
 ]
 

@@ -1,8 +1,9 @@
 """What people (and the deadline timer) decide about drafts, what the audit log keeps, and the
 approval policy's shape.
 
-`Decision` is the value of `alerts.decisions`, keyed by incident key like `alerts.drafted`,
-so the approval agent sees a draft and every decision about it on one partition, in order.
+`Decision` is the value of `alerts.decisions`, keyed by incident key like
+`incidents.submitted`, so the approval state ingest writes for a draft and every decision
+about it are on one partition number (alertcast.stream.approval).
 `AuditEvent` is the value of `audit.events` (kept forever): who did what, when, and for an
 edit the text before and after. The policy models are here because the console shows them
 and the worker applies them: one definition for both processes.

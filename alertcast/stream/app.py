@@ -48,6 +48,11 @@ def _key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition a key goes to among `partitions`, with every client's default partitioner."""
+    return _key_hash(key) % partitions
+
+
 def partition_for(key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
     """aiokafka's default partitioner (Java's murmur2, so every client puts a key where the
     others do), with each key's hash kept: aiokafka computes it in pure Python, byte by byte,

@@ -1,5 +1,5 @@
-"""Ingest agent: raw submissions in, versioned incidents and their drafts, or rejections with
-reasons, out."""
+"""Ingest agent: raw submissions in, versioned incidents, their drafts and where each draft
+stands (approved at once, or waiting: alertcast.stream.approval), or rejections with reasons, out."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from alertcast.ingest.detect import parse_document
 from alertcast.models.alert import AcceptedIncident, Rejection
 from alertcast.models.incident import Incident, Info
 from alertcast.models.problem import Problem
-from alertcast.stream import compose, metrics
+from alertcast.stream import approval, compose, metrics
 from alertcast.stream.app import (
     accepted,
     app,
     drafted,
     for_each_event,
+    partition_of,
     produce,
     rejected,
     send_durably,
@@ -26,7 +27,6 @@ from alertcast.stream.app import (
     submitted,
     versions,
 )
-from alertcast.stream.keyed import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,17 @@ def header(event: Any, name: str, default: str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else default
 
 
-# Several submissions at once, one incident's in order (see alertcast.stream.keyed): each waits
-# for the brokers to hold its output before its state is written (send_durably).
-incidents = KeyedLocks()
-
-
 @app.agent(submitted, concurrency=settings.worker_concurrency)
 async def ingest(stream: Any) -> None:
     await for_each_event(stream, ingest_one)
 
 
 async def ingest_one(event: Any) -> None:
-    async with incidents.hold(event.key or b""):  # before any wait: see alertcast.stream.keyed
+    """Several submissions at once, one incident's in order, and in order with the decisions
+    about it (the lock is the approval's): each waits for the brokers to hold its output before
+    its state is written (send_durably)."""
+    key = (event.key or b"").decode("utf-8", "replace")
+    async with approval.incidents.hold(key):  # before any wait: see alertcast.stream.keyed
         await ingest_in_order(event)
 
 
@@ -88,9 +87,10 @@ async def handle(event: Any, raw: bytes, source: str) -> None:
         # A feed may hold good and bad items: the bad ones are rejected, the good ones go on.
         await reject(event.key, raw, source, result.problems)
     for incident in result.incidents:
-        if incident.key != key:
-            # Keyed wrongly (or a document holding several incidents): re-submit each under
-            # its own key, so all versions of one incident meet on one partition and table.
+        if incident.key != key or not on_its_partition(event):
+            # Keyed wrongly (or a document holding several incidents), or placed by another
+            # partitioner: re-submit each under its own key, so all versions of one incident
+            # meet on one partition and table, the partition its decisions are on.
             await produce(
                 submitted,
                 incident.key.encode(),
@@ -102,10 +102,21 @@ async def handle(event: Any, raw: bytes, source: str) -> None:
         await accept(incident, result.warnings)
 
 
+def on_its_partition(event: Any) -> bool:
+    """Whether a submission is on the partition its key maps to with murmur2, as every Kafka
+    client puts it by default (Java's, aiokafka's, alertcast's own), and so on the partition
+    number of the decisions about it, which read the approval state ingest writes. A producer
+    with another partitioner (librdkafka's default is CRC32) has its submissions re-submitted."""
+    message = event.message
+    count = app.consumer.topic_partitions(message.topic)
+    return count is None or message.partition == partition_of(event.key or b"", count)
+
+
 async def accept(incident: Incident, warnings: list[Problem]) -> None:
     """Number the version; a message seen before (same sender and identifier) is dropped.
 
-    The accepted incident and its draft are in Kafka before the table records its message as
+    The accepted incident, its draft and what its approval sends are in Kafka before the
+    approval state is written, and that state is held before the table records the message as
     seen, so a replay after a crash never drops a message whose version was not sent on."""
     state = versions.get(incident.key) or {"version": 0, "messages": {}}
     if incident.message_key in state["messages"]:
@@ -136,10 +147,15 @@ async def accept(incident: Incident, warnings: list[Problem]) -> None:
         warnings=warnings,
     )
     draft = await compose.draft_of(message)
+    step = approval.receive(draft)
     await send_durably(
         (accepted, incident.key.encode(), message.model_dump_json().encode()),
         (drafted, incident.key.encode(), draft.model_dump_json().encode()),
+        *await approval.outputs_of(incident.key, step),
     )
+    held = await approval.settle(incident.key, step)
+    if held is not None:
+        await held
     await versions.put(
         incident.key,
         {
