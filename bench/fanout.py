@@ -18,9 +18,10 @@ What is measured:
                   stamped by the worker when it approves the draft, before sending the approval)
                   to the moment the last of the N endpoints answers its POST. It covers the
                   fan-out sent with the approval (N delivery requests to Kafka; by the ingest
-                  agent here, as the policy approves at once), the delivery agent (in-flight mark held by the brokers, HTTP POST), the 200 ms
-                  answer. Not included: intake, composing and approving (shown apart as
-                  submit->approved), nor the receipts written after the answers.
+                  agent here, as the policy approves at once), the delivery agent (in-flight
+                  mark held by the brokers, HTTP POST), the 200 ms answer. Not included:
+                  intake, composing and approving (shown apart as submit->approved), nor the
+                  receipts written after the answers.
   apprise_wall_s  the wall time of `Apprise.notify(body=text)` with one `json://127.0.0.1:PORT/
                   hook/i` target per account, the instance built beforehand, as a user would
                   call it: sending only, 200 ms answers included. `text` is the webhook text the
