@@ -1,9 +1,11 @@
 """The console's read model: what it shows, rebuilt in memory from the topics on every start.
 
 Drafts come from `alerts.drafted`; where each stands comes from `audit.events`, written by
-the approval agent after it applied the policy or a decision, so the console mirrors the
-agent's `ApprovalState` with the same workflow code (the web answers "you already approved
-this" at once, and the agent still has the last word). Deliveries come from
+the worker when it applied the policy or a decision, so the console mirrors the agent's
+`ApprovalState` with the same workflow code (the web answers "you already approved this" at
+once, and the agent still has the last word). A draft and the events the policy makes of it
+are sent together, on two topics, so an event may be read before its draft: it is kept until
+the draft comes (as on a start, when the whole audit log may be read before the drafts). Deliveries come from
 `deliveries.requests` (what is awaited) and `deliveries.receipts`/`deliveries.dead` (what
 the channels answered); the pause switches from `config.pauses`, as every worker reads them,
 and the deliveries they hold are the cells whose latest receipt says `paused`. A decision's
@@ -132,6 +134,7 @@ SESSION_ACTIONS = frozenset(
     {AuditAction.LOGIN, AuditAction.LOGIN_FAILED, AuditAction.LOGIN_THROTTLED, AuditAction.LOGOUT}
 )
 MAX_REVOKED = 100_000  # past this, revocations of already expired sessions are forgotten
+MAX_EARLY = 100_000  # alerts with audit events waiting for their draft; past this, the oldest go
 
 
 class ConsoleReadModel:
@@ -145,6 +148,9 @@ class ConsoleReadModel:
         self.approvals: dict[str, dict[int, Approval]] = {}  # by alert id, version
         self.cells: dict[str, Cell] = {}  # by delivery key
         self.audit: list[AuditEvent] = []
+        self._early: dict[
+            str, dict[int, list[AuditEvent]]
+        ] = {}  # by alert id, version: read before the draft
         self.outcomes: dict[str, AuditEvent] = {}  # by decision id
         self.pauses = PauseBoard()
         self.revision = 0
@@ -331,7 +337,13 @@ class ConsoleReadModel:
             status=DraftStatus.PENDING,
             arrived_at=draft.received_at,
         )
-        self.drafts[draft.alert_id] = DraftView(state=state)
+        view = DraftView(state=state)
+        self.drafts[draft.alert_id] = view
+        early = self._early.pop(draft.alert_id, {})
+        for event in early.pop(draft.version, []):
+            self._describe(view, event)
+        if later := {version: events for version, events in early.items() if version > draft.version}:
+            self._early[draft.alert_id] = later
 
     def _on_decision(self, value: bytes) -> None:
         decision = Decision.model_validate_json(value)
@@ -376,8 +388,24 @@ class ConsoleReadModel:
             if waiter is not None and not waiter.done():
                 waiter.set_result(event)
         view = self.drafts.get(event.alert_id)
-        if view is None or event.version != view.draft.version:
-            return
+        if (
+            event.alert_id
+            and event.version is not None
+            and (view is None or event.version > view.draft.version)
+        ):
+            self._keep_early(event)
+        elif view is not None and event.version == view.draft.version:
+            self._describe(view, event)
+
+    def _keep_early(self, event: AuditEvent) -> None:
+        """An event about a draft not read yet: described once the draft comes (`_on_drafted`)."""
+        assert event.version is not None
+        self._early.setdefault(event.alert_id, {}).setdefault(event.version, []).append(event)
+        if len(self._early) > MAX_EARLY:  # alerts whose drafts are gone (retention): forgotten
+            del self._early[next(iter(self._early))]
+
+    def _describe(self, view: DraftView, event: AuditEvent) -> None:
+        """What `event` changes in where the draft stands."""
         if event.decision_id is not None:
             view.pending.pop(event.decision_id, None)
         if not event.accepted:
