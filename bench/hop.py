@@ -9,8 +9,10 @@ messages go through a bare aiokafka consume->produce loop for comparison, as in 
 
 `--sends K` makes the relay send K messages per message read, `--writes W` write W table
 keys (`Table.put`) too: the slopes give what each further message and each table write costs.
-An incident makes 3 hops, 7 sends (3 of them in the hops) and 4 table writes (webhook only,
-auto-approved): accepted, drafted, approved, 2 audit events, the request and the receipt.
+An incident makes 2 hops (ingest, which also approves, and delivery), 7 sends (2 of them in
+the hops) and 4 table writes (webhook only, auto-approved): accepted, drafted, approved, 2 audit
+events, the request and the receipt; its version, its approval state, the ledger's in-flight
+mark and outcome.
 
 Figures, not a test. Last line:
 `messages=<n> sends=<k> writes=<w> faust_hop_cpu_ms=<x> faust_hop_per_s=<x> aiokafka_per_s=<x>`,
