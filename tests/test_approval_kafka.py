@@ -178,8 +178,9 @@ def test_a_submission_placed_by_another_partitioner_is_decided_where_its_decisio
     worker = start_worker(ALERTCAST_POLICY_FILE=str(policy))
     item = incident("ailleurs-1")
     submitted = prefix + "incidents.submitted"
-    home = partition_of(item.key.encode(), len(_by_partition(broker, submitted)))
-    elsewhere = (home + 1) % len(_by_partition(broker, submitted))
+    count = len(_by_partition(broker, submitted))
+    home = partition_of(item.key.encode(), count)
+    elsewhere = (home + 1) % count
     produce(broker, submitted, item.model_dump_json().encode(), key=item.key.encode(), partition=elsewhere)
     wait_for(
         lambda: any(

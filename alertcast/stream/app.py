@@ -59,7 +59,7 @@ def partition_for(key: bytes | None, all_partitions: Sequence[int], available: S
     for every message, and an incident's key is sent five times or more (1 % of a busy worker)."""
     if key is None:
         return int(DefaultPartitioner()(key, all_partitions, available))
-    return all_partitions[_key_hash(key) % len(all_partitions)]
+    return all_partitions[partition_of(key, len(all_partitions))]
 
 
 #: Faust's names for the levels that differ from Python's.

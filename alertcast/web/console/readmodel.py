@@ -5,11 +5,12 @@ the worker when it applied the policy or a decision, so the console mirrors the 
 `ApprovalState` with the same workflow code (the web answers "you already approved this" at
 once, and the agent still has the last word). A draft and the events the policy makes of it
 are sent together, on two topics, so an event may be read before its draft: it is kept until
-the draft comes (as on a start, when the whole audit log may be read before the drafts). Deliveries come from
-`deliveries.requests` (what is awaited) and `deliveries.receipts`/`deliveries.dead` (what
-the channels answered); the pause switches from `config.pauses`, as every worker reads them,
-and the deliveries they hold are the cells whose latest receipt says `paused`. A decision's
-outcome is awaited by its id, so a person sees what the worker made of their click.
+the draft comes (as on a start, when the whole audit log may be read before the drafts).
+Deliveries come from `deliveries.requests` (what is awaited) and `deliveries.receipts`/
+`deliveries.dead` (what the channels answered); the pause switches from `config.pauses`, as
+every worker reads them, and the deliveries they hold are the cells whose latest receipt says
+`paused`. A decision's outcome is awaited by its id, so a person sees what the worker made of
+their click.
 
 Console sessions end here too: a logout's audit event carries the session's revocation id, so
 every web process refuses that session from the moment the event arrives (the process that
@@ -148,9 +149,8 @@ class ConsoleReadModel:
         self.approvals: dict[str, dict[int, Approval]] = {}  # by alert id, version
         self.cells: dict[str, Cell] = {}  # by delivery key
         self.audit: list[AuditEvent] = []
-        self._early: dict[
-            str, dict[int, list[AuditEvent]]
-        ] = {}  # by alert id, version: read before the draft
+        # by alert id, version: events read before their draft
+        self._early: dict[str, dict[int, list[AuditEvent]]] = {}
         self.outcomes: dict[str, AuditEvent] = {}  # by decision id
         self.pauses = PauseBoard()
         self.revision = 0
