@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from alertcast.charter import check_text
+from alertcast.charter import check_text, phones
 from alertcast.charter.personal_lexicon import contacts, names
 from alertcast.charter.persons import person_spans
 from alertcast.charter.phones import e164, find_numbers
@@ -304,3 +306,34 @@ def test_an_alert_page_s_identifier_in_its_link_is_not_a_phone_number(page: str)
 )
 def test_a_number_that_stands_apart_in_a_link_or_beside_one_still_blocks(text: str, number: str) -> None:
     assert personal(text) == [("personal_data.phone", number)]
+
+
+def test_a_link_whose_only_digit_runs_are_in_its_identifiers_is_not_read_by_the_matchers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The matchers cost most of the charter on one text of four (the page name's digits); a
+    number standing apart in a link still has them run."""
+    read: list[str] = []
+    matcher = phones.PhoneNumberMatcher
+
+    def counted(text: str, region: str, **options: object) -> object:
+        read.append(region)
+        return matcher(text, region, **options)
+
+    monkeypatch.setattr(phones, "PhoneNumberMatcher", counted)
+    assert find_numbers("Infos : https://alertes.example.fr/alerts/e2b9e507993799052.html") == []
+    assert read == []
+    assert [m.e164 for m in find_numbers("Infos : https://example.fr/rappel?tel=0612345678")] == [
+        "+33612345678"
+    ]
+    assert read
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789abcdefx/-.?=+() ", max_size=40))
+def test_blanking_the_identifiers_of_links_finds_what_the_matchers_find(path: str) -> None:
+    text = f"Plus d'informations : https://alertes.example.fr/{path} ce soir."
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(phones, "_identifiers_blanked", lambda text, links: text)
+        expected = find_numbers(text)
+    assert find_numbers(text) == expected

@@ -111,16 +111,39 @@ def _part_of_an_identifier(text: str, start: int, end: int, links: list[tuple[in
     return glued and any(link_start <= start and end <= link_end for link_start, link_end in links)
 
 
+#: A word of letters and digits with at least one letter (`[^\W_]` is what `str.isalnum` takes).
+_IDENTIFIER = re.compile(r"[^\W_]*[^\W\d_][^\W_]*")
+
+
+def _identifiers_blanked(text: str, links: list[tuple[int, int]]) -> str:
+    """`text` with every word of a link that holds a letter made of letters only.
+
+    A number the matcher could find and `_part_of_an_identifier` would keep is bounded, in a
+    link, by characters that are not letters or digits, and is digits and separators: each of
+    its words is all digits, and stays. So a text whose only run of digits is in such a word
+    (an alert page's name, "…/alerts/e2b9e507fb7ef641.html", has six digits in a row in one
+    text of four) has no number to find, and the matchers are not run for it."""
+    pieces, position = [], 0
+    for start, end in links:
+        pieces.append(text[position:start])
+        pieces.append(_IDENTIFIER.sub(lambda word: "x" * len(word.group(0)), text[start:end]))
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
 def find_numbers(text: str) -> list[PhoneMatch]:
     """Every phone number in `text`, in order, with its kind; emergency short codes excluded."""
     if not _DIGIT_RUN.search(text):
+        return []
+    links = [match.span() for match in _LINK.finditer(text)]
+    if links and not _DIGIT_RUN.search(_identifiers_blanked(text, links)):
         return []
     data = contacts()
     found: list[PhoneMatch] = []
     # French typography groups digits with narrow or thin no-break spaces, which phonenumbers
     # does not read as separators: it is given plain spaces, one for one (the offsets hold).
     readable = text.translate(_THIN_SPACES)
-    links = [match.span() for match in _LINK.finditer(text)]
     for index, region in enumerate(data.regions):
         for match in PhoneNumberMatcher(readable, region, leniency=Leniency.POSSIBLE):
             start, end = match.start, match.end

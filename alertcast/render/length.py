@@ -39,12 +39,12 @@ them is counted as UCS-2, honestly ("Arrêté" stays "Arrêté", never "Arrete")
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import regex
 from pydantic import BaseModel, ConfigDict
-from twitter_text import parse_tweet  # type: ignore[import-untyped]
-from twitter_text.config import config as _twitter_config  # type: ignore[import-untyped]
+
+from alertcast.render.x_length import weighted_length
 
 Channel = Literal[
     "website",
@@ -169,15 +169,8 @@ def utf16_units(text: str) -> int:
 
 
 def _x(text: str, limit: int, url_weight: int) -> Length:
-    options: dict[str, Any] = {
-        **_twitter_config["version3"],
-        "max_weighted_tweet_length": limit,
-        "transformed_url_length": url_weight,
-    }
-    parsed = parse_tweet(text, options)
-    return Length(
-        channel="x", length=parsed.weightedLength, limit=limit, fits=bool(parsed.valid), unit="weighted"
-    )
+    length, valid = weighted_length(text, limit, url_weight)
+    return Length(channel="x", length=length, limit=limit, fits=valid, unit="weighted")
 
 
 def mastodon_countable(text: str, url_weight: int = DEFAULT_URL_WEIGHT) -> str:
