@@ -7,7 +7,8 @@ Bluesky and Mastodon as 1 grapheme, Telegram as 11 UTF-16 units), and accents (a
 
 - x: weighted length of X's twitter-text config v3 (twitter-text-parser 3.0.0, which passes
   the official conformance suite): URL = 23, emoji sequence = 2, CJK = 2, text NFC-normalised
-  first (a decomposed "é" counts 1). Limit 280.
+  first (a decomposed "é" counts 1). Limit 280. Counted by `x_length` over that package's rules,
+  as its `parse_tweet` counts, at a tenth of its cost.
 - mastodon: grapheme clusters, every http(s) URL = 23, "@user@domain" counts as "@user"
   (Mastodon's StatusLengthValidator). Limit 500; instances report their own limit and URL
   weight, hence the parameters.
