@@ -136,7 +136,7 @@ def drafted_event(draft: Draft, mode: str = "two") -> AuditEvent:
         action=AuditAction.DRAFTED,
         incident_key=draft.incident_key,
         alert_id=draft.alert_id,
-        version=1,
+        version=draft.version,
         status=DraftStatus.PENDING,
         details={"rule": "grave", "mode": mode, "escalate_after_s": None, "expire_after_s": None},
     )
